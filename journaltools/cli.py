@@ -1,0 +1,124 @@
+"""The ``journaltools`` command line: one click group, thin commands over the library.
+
+Global options select the store (``--store DIR`` or a live cluster with
+``-c/--conf``, ``--id``, ``--cluster``).  Commands live in
+:mod:`journaltools.commands`, one module per command group; each registers itself
+on :data:`main` when imported below.
+
+Every expected failure is a :class:`~journaltools.errors.JournalToolsError`; it is
+printed as one line on stderr (``journaltools: <message>``) with a non-zero exit
+code.  Anything else is reported as one line too (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import JournalToolsError
+from .store import Store, open_store
+
+
+@dataclass
+class AppContext:
+    """What the global options selected; the store is opened on first use."""
+
+    store_dir: str | None = None
+    conf: str | None = None
+    client_id: str | None = None
+    cluster: str | None = None
+    debug: bool = False
+    _store: Store | None = field(default=None, repr=False)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.store_dir, self.conf, self.client_id, self.cluster)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--store", "store_dir", envvar="JOURNALTOOLS_STORE", metavar="DIR",
+              help="Directory store (a rados dump layout); default $JOURNALTOOLS_STORE.")
+@click.option("-c", "--conf", metavar="PATH", help="ceph.conf of a live cluster (default $CEPH_CONF).")
+@click.option("--id", "client_id", metavar="NAME", help="Client id to connect as (e.g. admin).")
+@click.option("--cluster", metavar="NAME", help="Cluster name (reads /etc/ceph/NAME.conf).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.version_option(__version__, prog_name="journaltools")
+@click.pass_context
+def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id: str | None,
+         cluster: str | None, debug: bool) -> None:
+    """Inspect, export, import and repair Ceph RBD journals and mirroring metadata.
+
+    Works on a live cluster (-c/--conf) or offline on a directory store (--store).
+    """
+    app = AppContext(store_dir=store_dir, conf=conf, client_id=client_id, cluster=cluster, debug=debug)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _load_commands() -> None:
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit code (what ``main`` the console script does)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result: Any = main.main(args=args, prog_name="journaltools", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except click.exceptions.Abort:
+        click.echo("journaltools: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except JournalToolsError as exc:
+        click.echo(f"journaltools: {exc}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        click.echo("journaltools: interrupted", err=True)
+        return 130
+    except OSError as exc:
+        if debug:
+            raise
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"journaltools: {exc.strerror or exc}{':' if where else ''}{where}", err=True)
+        return exc.errno if exc.errno and exc.errno < 256 else errno.EIO
+    except Exception as exc:  # never a traceback unless asked for
+        if debug:
+            raise
+        click.echo(f"journaltools: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
+        return 70
+
+
+def console_main() -> None:
+    sys.exit(run())
+
+
+_load_commands()

@@ -1,0 +1,1 @@
+"""Click commands, one module per command group; each module registers itself on ``journaltools.cli.main``."""
