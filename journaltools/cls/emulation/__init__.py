@@ -8,6 +8,7 @@ the :mod:`journaltools.errors` class that matches Ceph's errno on failure.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 Handler = Callable[["Pool", str, bytes], bytes]
 
 _METHODS: dict[tuple[str, str], Handler] = {}
-_MODULES = ("journal", "rbd")
 
 
 def method(cls: str, name: str) -> Callable[[Handler], Handler]:
@@ -32,12 +32,8 @@ def method(cls: str, name: str) -> Callable[[Handler], Handler]:
 
 def run_method(pool: Pool, oid: str, cls: str, name: str, data: bytes) -> bytes:
     if not _METHODS:
-        for module in _MODULES:
-            try:
-                importlib.import_module(f"{__name__}.{module}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{__name__}.{module}":
-                    raise
+        for info in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{info.name}")
     handler = _METHODS.get((cls, name))
     if handler is None:
         raise JournalToolsError(f"object class method {cls}.{name} is not emulated offline", errno=95)
