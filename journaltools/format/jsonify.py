@@ -81,7 +81,7 @@ def to_json(con: Construct, value: Any, parent: Any = None) -> Any:
                 continue
             out[name] = to_json(sub, item, ctx)
         return out
-    if isinstance(con, Bufferlist) or isinstance(con, Bytes):
+    if isinstance(con, (Bufferlist, Bytes)):
         return b64(bytes(value))
     if isinstance(con, CephString):
         try:
@@ -143,7 +143,7 @@ def from_json(con: Construct, data: Any, parent: Any = None, where: str = "$") -
             if key in data:
                 out[key] = data[key]
         return out
-    if isinstance(con, Bufferlist) or isinstance(con, Bytes):
+    if isinstance(con, (Bufferlist, Bytes)):
         return unb64(data, where)
     if isinstance(con, CephString):
         if isinstance(data, dict) and "base64" in data:
