@@ -1,0 +1,19 @@
+"""The journal model: header, geometry, replay-order walk and structural problems."""
+
+from .model import ClientRecord, Journal, JournalHeader, Position, TagRecord
+from .problems import ERROR, KINDS, WARNING, Problem
+from .walk import JournalEntry, JournalWalk
+
+__all__ = [
+    "ERROR",
+    "KINDS",
+    "WARNING",
+    "ClientRecord",
+    "Journal",
+    "JournalEntry",
+    "JournalHeader",
+    "JournalWalk",
+    "Position",
+    "Problem",
+    "TagRecord",
+]

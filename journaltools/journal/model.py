@@ -1,0 +1,309 @@
+"""A journal as stored in RADOS: header omap, clients, tags, object naming and geometry.
+
+Sources: src/journal/Journaler.cc (``header_oid``, ``object_oid_prefix``,
+``init_complete``), src/journal/Utils.cc (``get_object_name``),
+src/cls/journal/cls_journal.cc (header keys).  The header object
+``journal.<id>`` lives in the image's pool; data objects
+``journal_data.<header pool id>.<id>.<n>`` live in the pool named by the header's
+``pool_id`` (or the header pool when it is negative).  Object ``n`` belongs to
+object set ``n // splay_width`` at splay offset ``n % splay_width``.
+
+Reading the header never raises for malformed values: they are reported as
+:class:`~journaltools.journal.problems.Problem` s in ``header.problems`` and the
+affected field is ``None`` (or the record is kept raw).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FormatError, NotFoundError
+from ..format.cls_journal import (
+    CLIENT_KEY_PREFIX,
+    HEADER_KEYS,
+    TAG_CLASS_NEW,
+    TAG_KEY_PREFIX,
+    Client,
+    Tag,
+)
+from ..format.primitives import decode
+from ..store.base import Pool
+from .problems import WARNING, Problem
+
+if TYPE_CHECKING:
+    from .walk import JournalWalk
+
+HEADER_PREFIX = "journal."
+DATA_PREFIX = "journal_data."
+MIN_ORDER, MAX_ORDER = 12, 64  # cls accepts up to 64; modern Journaler::create limits to 26
+_TAG_KEY = re.compile(r"^tag_[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """``cls::journal::ObjectPosition``."""
+
+    object_number: int
+    tag_tid: int
+    entry_tid: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"object_number": self.object_number, "tag_tid": self.tag_tid, "entry_tid": self.entry_tid}
+
+
+@dataclass(slots=True)
+class ClientRecord:
+    """A registered client (``client_<id>``); ``record`` is the decoded container (None if malformed)."""
+
+    key: str
+    id: str
+    state: int | None
+    data: bytes
+    commit_position: list[Position]
+    raw: bytes
+    record: Any = None
+
+
+@dataclass(slots=True)
+class TagRecord:
+    """A tag (``tag_<hex tid>``); ``record`` is the decoded container (None if malformed)."""
+
+    key: str
+    tid: int
+    tag_class: int | None
+    data: bytes
+    raw: bytes
+    record: Any = None
+
+
+@dataclass(slots=True)
+class JournalHeader:
+    order: int | None = None
+    splay_width: int | None = None
+    pool_id: int | None = None
+    minimum_set: int | None = None
+    active_set: int | None = None
+    next_tag_tid: int | None = None
+    next_tag_class: int | None = None
+    clients: list[ClientRecord] = field(default_factory=list)
+    tags: list[TagRecord] = field(default_factory=list)
+    unknown_keys: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def client(self, client_id: str) -> ClientRecord | None:
+        return next((c for c in self.clients if c.id == client_id), None)
+
+    def tag(self, tid: int) -> TagRecord | None:
+        return next((t for t in self.tags if t.tid == tid), None)
+
+
+def positions_of(record: Any) -> list[Position]:
+    return [
+        Position(p.object_number, p.tag_tid, p.entry_tid) for p in record.commit_position.object_positions
+    ]
+
+
+def parse_header(omap: dict[str, bytes], header_oid: str) -> JournalHeader:
+    """Decode a header omap; every malformed value becomes a problem, never an exception."""
+    header = JournalHeader()
+
+    def problem(kind: str, detail: str, **kw: Any) -> None:
+        header.problems.append(Problem(kind, detail, header_oid, **kw))
+
+    for key, (con, size) in HEADER_KEYS.items():
+        raw = omap.get(key)
+        if raw is None:
+            problem("malformed_header", f"header key {key!r} is missing")
+            continue
+        if len(raw) != size:
+            problem("malformed_header", f"header key {key!r} is {len(raw)} bytes, expected {size}")
+            continue
+        setattr(header, key, decode(con, raw, type_name=key))
+    if header.order is not None and not MIN_ORDER <= header.order <= MAX_ORDER:
+        problem("malformed_header", f"order {header.order} is outside [{MIN_ORDER}, {MAX_ORDER}]")
+        header.order = None
+    if header.splay_width == 0:
+        problem("malformed_header", "splay_width is 0")
+        header.splay_width = None
+    if header.minimum_set is not None and header.active_set is not None and header.minimum_set > header.active_set:
+        problem("malformed_header", f"minimum_set {header.minimum_set} is above active_set {header.active_set}")
+
+    for key in sorted(omap):
+        raw = omap[key]
+        if key in HEADER_KEYS:
+            continue
+        if key.startswith(CLIENT_KEY_PREFIX):
+            header.clients.append(_parse_client(key, raw, header, problem))
+        elif key.startswith(TAG_KEY_PREFIX):
+            tag = _parse_tag(key, raw, header, problem)
+            if tag is not None:
+                header.tags.append(tag)
+        else:
+            header.unknown_keys.append(key)
+            problem("unknown_header_key", f"header key {key!r} is not written by cls_journal", severity=WARNING)
+    header.clients.sort(key=lambda c: c.id)
+    header.tags.sort(key=lambda t: t.tid)
+    return header
+
+
+def _parse_client(key: str, raw: bytes, header: JournalHeader, problem: Any) -> ClientRecord:
+    key_id = key[len(CLIENT_KEY_PREFIX) :]
+    try:
+        rec = decode(Client, raw, type_name=f"client record {key!r}")
+    except FormatError as exc:
+        problem("malformed_client", f"{exc}")
+        return ClientRecord(key, key_id, None, b"", [], raw)
+    client = ClientRecord(key, rec.id, rec.state, bytes(rec.data), positions_of(rec), raw, rec)
+    if rec.id != key_id:
+        problem("malformed_client", f"client record under {key!r} has id {rec.id!r}")
+    if rec.state not in (0, 1):
+        problem("malformed_client", f"client {rec.id!r} has state {rec.state} (expected 0 connected or 1 disconnected)")
+    width = header.splay_width
+    positions = client.commit_position
+    if width:
+        if len(positions) > width:
+            problem("malformed_client", f"client {rec.id!r} has {len(positions)} commit positions for splay width {width}")
+        offsets = [p.object_number % width for p in positions]
+        if len(set(offsets)) != len(offsets):
+            problem("malformed_client", f"client {rec.id!r} has two commit positions for one splay offset")
+    if positions and max(positions, key=lambda p: (p.tag_tid, p.entry_tid)) is not positions[0]:
+        problem("malformed_client", f"client {rec.id!r} commit positions are not newest first", severity=WARNING)
+    if header.next_tag_tid is not None:
+        for p in positions:
+            if p.tag_tid >= header.next_tag_tid:
+                problem("malformed_client",
+                        f"client {rec.id!r} commit position names tag {p.tag_tid}, not below next_tag_tid {header.next_tag_tid}",
+                        tag_tid=p.tag_tid, entry_tid=p.entry_tid)
+    return client
+
+
+def _parse_tag(key: str, raw: bytes, header: JournalHeader, problem: Any) -> TagRecord | None:
+    if not _TAG_KEY.match(key):
+        problem("malformed_tag", f"tag key {key!r} is not 'tag_' + 16 lowercase hex digits")
+        return None
+    key_tid = int(key[4:], 16)
+    try:
+        rec = decode(Tag, raw, type_name=f"tag record {key!r}")
+    except FormatError as exc:
+        problem("malformed_tag", f"{exc}", tag_tid=key_tid)
+        return TagRecord(key, key_tid, None, b"", raw)
+    if rec.tid != key_tid:
+        problem("malformed_tag", f"tag record under {key!r} has tid {rec.tid}", tag_tid=key_tid)
+    if header.next_tag_tid is not None and rec.tid >= header.next_tag_tid:
+        problem("malformed_tag", f"tag {rec.tid} is not below next_tag_tid {header.next_tag_tid}", tag_tid=rec.tid)
+    if rec.tag_class == TAG_CLASS_NEW or (header.next_tag_class is not None and rec.tag_class >= header.next_tag_class):
+        problem("malformed_tag", f"tag {rec.tid} has class {rec.tag_class}, not below next_tag_class {header.next_tag_class}",
+                tag_tid=rec.tid)
+    return TagRecord(key, rec.tid, rec.tag_class, bytes(rec.data), raw, rec)
+
+
+class Journal:
+    """One journal: header pool + id.  Use :meth:`open`."""
+
+    def __init__(self, header_pool: Pool, journal_id: str, header: JournalHeader, data_pool: Pool) -> None:
+        self.header_pool = header_pool
+        self.journal_id = journal_id
+        self.header = header
+        self.data_pool = data_pool
+
+    @classmethod
+    def open(cls, header_pool: Pool, journal_id: str) -> Journal:
+        """Read the header of journal ``journal_id`` in ``header_pool``.
+
+        Raises :class:`NotFoundError` when there is no header object or no
+        ``order`` key (Ceph's "journal does not exist").
+        """
+        oid = HEADER_PREFIX + journal_id
+        try:
+            omap = header_pool.omap(oid)
+        except NotFoundError:
+            raise NotFoundError(f"journal {journal_id} does not exist in pool {header_pool.describe()} (no object {oid})") from None
+        if "order" not in omap:
+            raise NotFoundError(f"journal {journal_id} does not exist in pool {header_pool.describe()} (object {oid} has no 'order' key)")
+        header = parse_header(omap, oid)
+        data_pool = header_pool
+        if header.pool_id is not None and header.pool_id >= 0 and header.pool_id != header_pool.pool_id:
+            try:
+                data_pool = header_pool.store.pool_by_id(header.pool_id, header_pool.namespace)
+            except NotFoundError:
+                header.problems.append(Problem("malformed_header", f"pool_id {header.pool_id} names no existing pool", oid))
+        return cls(header_pool, journal_id, header, data_pool)
+
+    def reload(self) -> Journal:
+        return Journal.open(self.header_pool, self.journal_id)
+
+    @property
+    def header_oid(self) -> str:
+        return HEADER_PREFIX + self.journal_id
+
+    @property
+    def object_prefix(self) -> str:
+        return f"{DATA_PREFIX}{self.header_pool.pool_id}.{self.journal_id}."
+
+    def object_name(self, number: int) -> str:
+        return f"{self.object_prefix}{number}"
+
+    @property
+    def order(self) -> int:
+        return self.header.order if self.header.order is not None else 24
+
+    @property
+    def splay_width(self) -> int:
+        return self.header.splay_width or 1
+
+    @property
+    def object_size(self) -> int:
+        return 1 << self.order
+
+    @property
+    def minimum_set(self) -> int:
+        return self.header.minimum_set or 0
+
+    @property
+    def active_set(self) -> int:
+        active = self.header.active_set
+        return max(active if active is not None else 0, self.minimum_set)
+
+    def existing_objects(self) -> list[int]:
+        """Object numbers of the data objects present (sorted); see :meth:`stray_objects`."""
+        return sorted(n for n in (self._number(o) for o in self.data_pool.list_objects(self.object_prefix)) if n is not None)
+
+    def stray_objects(self) -> list[str]:
+        """Objects with the data prefix whose suffix is not an object number."""
+        return [o for o in self.data_pool.list_objects(self.object_prefix) if self._number(o) is None]
+
+    def _number(self, oid: str) -> int | None:
+        suffix = oid[len(self.object_prefix) :]
+        return int(suffix) if suffix.isdigit() and (suffix == "0" or not suffix.startswith("0")) else None
+
+    def read_object(self, number: int) -> bytes | None:
+        """Bytes of data object ``number``, or None when it does not exist."""
+        try:
+            return self.data_pool.read(self.object_name(number))
+        except NotFoundError:
+            return None
+
+    def walk(self, all_entries: bool = False) -> JournalWalk:
+        from .walk import JournalWalk
+
+        return JournalWalk(self, all_entries=all_entries)
+
+    def min_commit_position(self) -> list[Position]:
+        """The commit position a newly registered client gets (cls ``find_min_commit_position``).
+
+        Empty when any client has committed nothing; otherwise the whole position of
+        the client whose newest position has the smallest (tag tid, entry tid).
+        """
+        best: list[Position] | None = None
+        for client in self.header.clients:
+            if client.state is None:
+                continue
+            if not client.commit_position:
+                return []
+            first = client.commit_position[0]
+            if best is None or (first.tag_tid, first.entry_tid) < (best[0].tag_tid, best[0].entry_tid):
+                best = client.commit_position
+        return list(best or [])
+

@@ -1,0 +1,74 @@
+"""Structural problems as data: what the validation layer reports instead of crashing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+
+#: every problem kind, with a one-line meaning (docs and ``inspect --help`` list them)
+KINDS: dict[str, str] = {
+    "bad_magic": "bytes where an entry should start do not begin with the entry preamble",
+    "bad_version": "entry frame version is not 1",
+    "crc_mismatch": "entry crc32c does not match its bytes",
+    "truncated_entry": "the object ends inside an entry frame",
+    "garbage": "undecodable bytes between or after entries",
+    "misplaced_entry": "entry tid does not belong to this splay offset (entry_tid % splay_width)",
+    "duplicate_entry": "the same (tag, entry tid) appears twice in one object (the reader keeps the last)",
+    "tid_reorder": "entry tids of one tag go backwards within an object",
+    "tid_gap": "entries of one tag are not contiguous in replay order (rbd: missing prior journal entry)",
+    "tag_not_started_at_zero": "a newer tag's first entry at the playback position has a non-zero entry tid",
+    "missing_tag": "entries reference a tag that has no tag_ record in the header",
+    "object_outside_sets": "a data object lies outside [minimum_set, active_set]",
+    "missing_object": "a data object is missing inside [minimum_set, active_set]",
+    "unexpected_object": "an object with the journal's data prefix but no valid object number",
+    "oversized_object": "a data object is far larger than its soft maximum (2^order + one batch)",
+    "malformed_header": "a header omap value is missing, has the wrong size or an impossible value",
+    "malformed_client": "a client_ record does not decode or breaks an invariant",
+    "malformed_tag": "a tag_ record does not decode or breaks an invariant",
+    "unknown_header_key": "the header omap holds a key cls_journal never writes",
+    "dangling_commit_position": "a commit position names an entry that is not in its object",
+    "client_ahead": "a client's commit position is past the newest entry",
+    "undecodable_event": "an entry payload does not decode as a librbd EventEntry",
+    "unreadable_object": "a data object could not be read",
+}
+
+
+@dataclass(slots=True)
+class Problem:
+    """One structural finding: kind, where (object, byte offset, tag, entry tid) and why."""
+
+    kind: str
+    detail: str
+    object: str | None = None
+    offset: int | None = None
+    tag_tid: int | None = None
+    entry_tid: int | None = None
+    severity: str = ERROR
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "kind": self.kind,
+            "object": self.object,
+            "offset": self.offset,
+            "tag_tid": self.tag_tid,
+            "entry_tid": self.entry_tid,
+            "detail": self.detail,
+        }
+
+    def location(self) -> str:
+        parts = []
+        if self.object is not None:
+            parts.append(self.object if self.offset is None else f"{self.object} at byte {self.offset}")
+        if self.tag_tid is not None:
+            parts.append(f"tag {self.tag_tid}")
+        if self.entry_tid is not None:
+            parts.append(f"entry tid {self.entry_tid}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{self.severity}: {self.kind}: {self.detail}" + (f" ({where})" if where else "")

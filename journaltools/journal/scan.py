@@ -1,0 +1,136 @@
+"""Entry framing inside one journal data object: the hot path of every read.
+
+Follows src/journal/ObjectPlayer.cc (``handle_fetch_complete``) and
+src/journal/Entry.cc (``is_readable``): entries are back to back; zero padding up
+to the next 8-byte boundary is skipped; a frame that runs past the end of the
+object is a partial (truncated) entry.  Where Ceph stops at corrupt bytes, this
+scanner reports the problem with its byte offset and resynchronises on the next
+preamble whose frame checks out, so one bad entry does not hide the rest.
+
+Frames are parsed with :data:`~journaltools.format.journal_entry.FRAME_HEAD`
+(the precompiled head of the ``journal::Entry`` declaration) over a memoryview,
+and checked with the hardware crc32c.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..format.crc import ceph_crc32c
+from ..format.journal_entry import FRAME_HEAD, HEAD_SIZE, OVERHEAD, PREAMBLE, PREAMBLE_BYTES, VERSION
+from .problems import WARNING, Problem
+
+_unpack_head = FRAME_HEAD.unpack_from
+
+
+@dataclass(slots=True)
+class Frame:
+    """One well-formed entry frame found in an object."""
+
+    offset: int
+    size: int
+    tag_tid: int
+    entry_tid: int
+    payload: bytes
+
+
+def _frame_at(buf: memoryview, off: int, end: int) -> tuple[str, Frame | None, int]:
+    """Classify the bytes at ``off``: ("ok", frame, size) or (problem kind, None, size guess)."""
+    if end - off < HEAD_SIZE:
+        if end - off >= 8 and bytes(buf[off : off + 8]) != PREAMBLE_BYTES:
+            return "bad_magic", None, 0
+        return "truncated_entry", None, end - off
+    preamble, version, entry_tid, tag_tid, length = _unpack_head(buf, off)
+    if preamble != PREAMBLE:
+        return "bad_magic", None, 0
+    size = length + OVERHEAD
+    if off + size > end:
+        return "truncated_entry", None, end - off
+    crc_at = off + HEAD_SIZE + length
+    stored = int.from_bytes(buf[crc_at : crc_at + 4], "little")
+    if ceph_crc32c(buf[off:crc_at]) != stored:
+        return "crc_mismatch", Frame(off, size, tag_tid, entry_tid, b""), size
+    frame = Frame(off, size, tag_tid, entry_tid, bytes(buf[off + HEAD_SIZE : crc_at]))
+    if version != VERSION:
+        return "bad_version", frame, size
+    return "ok", frame, size
+
+
+def _next_frame_start(buf: memoryview, start: int, end: int) -> int:
+    """Offset of the next preamble at or after ``start`` that begins a valid frame (or ``end``)."""
+    raw = buf.obj if isinstance(buf.obj, bytes) else bytes(buf)
+    pos = start
+    while True:
+        pos = raw.find(PREAMBLE_BYTES, pos, end)
+        if pos < 0:
+            return end
+        if _frame_at(buf, pos, end)[0] == "ok":
+            return pos
+        pos += 1
+
+
+def scan_object(data: bytes, object_name: str) -> Iterator[Frame | Problem]:
+    """Yield every frame of ``data`` in order, and a :class:`Problem` for every defect."""
+    buf = memoryview(data)
+    end = len(buf)
+    off = 0
+    while off < end:
+        kind, frame, size = _frame_at(buf, off, end)
+        if kind == "ok":
+            assert frame is not None
+            yield frame
+            off += size
+            continue
+        if kind == "bad_magic":
+            pad = 8 - (off % 8)
+            run = bytes(buf[off : min(off + pad, end)])
+            if run.count(0) == len(run):
+                off += len(run)  # zero padding to the next 8-byte boundary (a partial pad at the end is fine)
+                continue
+        if kind == "truncated_entry":
+            rest = bytes(buf[off:end])
+            if len(rest) < 8 and rest.count(0) == len(rest):
+                return  # a partial zero pad at the end of the object
+            yield Problem(
+                "truncated_entry",
+                f"object ends {size} bytes into an entry frame",
+                object_name,
+                off,
+                tag_tid=frame.tag_tid if frame else None,
+            )
+            return
+        if kind in ("crc_mismatch", "bad_version"):
+            assert frame is not None
+            detail = (
+                "entry crc32c does not match its bytes"
+                if kind == "crc_mismatch"
+                else f"entry frame version is {data[off + 8]}, expected {VERSION}"
+            )
+            yield Problem(kind, detail, object_name, off, frame.tag_tid, frame.entry_tid)
+            after = off + size
+            if after == end or _frame_at(buf, after, end)[0] in ("ok", "truncated_entry") or _is_zero_pad(buf, after, end):
+                off = after
+                continue
+            off += 1  # the length itself is suspect: resynchronise below
+            nxt = _next_frame_start(buf, off, end)
+            if nxt > off:
+                yield Problem("garbage", f"{nxt - off + 1} bytes cannot be framed after the damaged entry",
+                              object_name, off - 1, severity=WARNING)
+            off = nxt
+            continue
+        nxt = _next_frame_start(buf, off + 1, end)
+        yield Problem(
+            "bad_magic" if nxt < end or off == 0 else "garbage",
+            f"{nxt - off} bytes do not start with an entry preamble"
+            + (f"; next valid entry at byte {nxt}" if nxt < end else "; no valid entry follows"),
+            object_name,
+            off,
+        )
+        off = nxt
+
+
+def _is_zero_pad(buf: memoryview, off: int, end: int) -> bool:
+    pad = 8 - (off % 8)
+    run = bytes(buf[off : min(off + pad, end)])
+    return bool(run) and run.count(0) == len(run)

@@ -1,0 +1,377 @@
+"""Walking a journal's entries in Ceph's replay order, collecting structural problems.
+
+Default mode replays what ``rbd journal inspect``/``export`` replay: a temporary
+client registered now would get the minimum commit position of the registered
+clients (cls ``find_min_commit_position``), and src/journal/JournalPlayer.cc plays
+from there: per splay offset, objects of successive object sets up to the active
+set; committed entries (up to and including each offset's commit position) are
+skipped; playback goes round robin across the splay starting after the newest
+committed entry; entries of tags older than the active tag are stale; a newer
+tag takes over when its entry tid 0 comes up; entries of one tag must be
+contiguous.  Where Ceph aborts (corrupt bytes, a missing prior entry), this walk
+reports a :class:`Problem` and goes on.
+
+``all_entries`` mode yields every entry physically present: object set by object
+set, each set's objects merged by (tag tid, entry tid).
+
+Memory is bounded by one object per splay offset, whatever the journal's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .model import Journal, Position
+from .problems import WARNING, Problem
+from .scan import Frame, scan_object
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One entry as the walk yields it."""
+
+    object_number: int
+    object_name: str
+    offset: int
+    size: int
+    tag_tid: int
+    entry_tid: int
+    commit_tid: int
+    payload: bytes
+
+
+_Located = tuple[int, Frame]  # (object number, frame)
+
+
+class JournalWalk:
+    """Iterate once; ``problems`` is complete when the iteration ends."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        all_entries: bool = False,
+        check_events: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.all_entries = all_entries
+        self.check_events = check_events
+        self.progress = progress
+        self.problems: list[Problem] = list(journal.header.problems)
+        self.entry_count = 0
+        self.newest: tuple[int, int] | None = None
+        self._last_tid: dict[int, int] = {}
+        self._reported_tags: set[int] = set()
+        self._scanned: dict[int, set[tuple[int, int]]] = {}
+        self._wanted_objects = {p.object_number for c in journal.header.clients for p in c.commit_position}
+        self._existing = journal.existing_objects()
+        self._tags = {t.tid for t in journal.header.tags}
+        self._min_committed_tag = self._minimum_committed_tag()
+        self._event_decoder = self._load_event_decoder() if check_events else None
+
+    # -- public -------------------------------------------------------------
+    def __iter__(self) -> Iterator[JournalEntry]:
+        source = self._physical() if self.all_entries else self._replay()
+        for commit_tid, (number, frame) in enumerate(source, start=1):
+            self._check_entry(number, frame)
+            self.entry_count += 1
+            yield JournalEntry(
+                number,
+                self.journal.object_name(number),
+                frame.offset,
+                frame.size,
+                frame.tag_tid,
+                frame.entry_tid,
+                commit_tid,
+                frame.payload,
+            )
+        self._finish()
+
+    def total_bytes(self) -> int:
+        """Bytes of the data objects this walk may read (for progress bars)."""
+        total = 0
+        for number in self._existing:
+            try:
+                total += self.journal.data_pool.stat(self.journal.object_name(number))
+            except Exception:  # noqa: BLE001 - a size is only an estimate
+                continue
+        return total
+
+    # -- reading objects ------------------------------------------------------
+    def _frames(self, number: int) -> list[Frame]:
+        """Frames of object ``number`` as the player keeps them (duplicates replaced in place)."""
+        name = self.journal.object_name(number)
+        try:
+            data = self.journal.read_object(number)
+        except Exception as exc:  # noqa: BLE001 - a store failure is reported, not raised
+            self.problems.append(Problem("unreadable_object", f"cannot read: {exc}", name))
+            return []
+        if data is None:
+            return []
+        if self.progress is not None:
+            self.progress(len(data))
+        width = self.journal.splay_width
+        soft_max = self.journal.object_size
+        if len(data) > 2 * soft_max:
+            self.problems.append(Problem("oversized_object", f"object is {len(data)} bytes, soft maximum {soft_max}",
+                                         name, severity=WARNING))
+        frames: list[Frame] = []
+        index: dict[tuple[int, int], int] = {}
+        last_in_tag: dict[int, int] = {}
+        for item in scan_object(data, name):
+            if isinstance(item, Problem):
+                self.problems.append(item)
+                continue
+            key = (item.tag_tid, item.entry_tid)
+            if item.entry_tid % width != number % width:
+                self.problems.append(Problem(
+                    "misplaced_entry",
+                    f"entry tid {item.entry_tid} belongs to splay offset {item.entry_tid % width}, object is at offset {number % width}",
+                    name, item.offset, item.tag_tid, item.entry_tid))
+            if key in index:
+                self.problems.append(Problem("duplicate_entry", "a later copy of this entry replaces the earlier one",
+                                             name, item.offset, item.tag_tid, item.entry_tid, WARNING))
+                frames[index[key]] = item
+                continue
+            prev = last_in_tag.get(item.tag_tid)
+            if prev is not None and item.entry_tid < prev:
+                self.problems.append(Problem("tid_reorder", f"entry tid {item.entry_tid} follows entry tid {prev} of the same tag",
+                                             name, item.offset, item.tag_tid, item.entry_tid))
+            last_in_tag[item.tag_tid] = item.entry_tid
+            index[key] = len(frames)
+            frames.append(item)
+        if number in self._wanted_objects:
+            self._scanned[number] = set(index)
+        return frames
+
+    def _offset_stream(self, offset: int, first_object: int) -> Iterator[_Located]:
+        """Entries of splay offset ``offset`` from ``first_object`` through the active set."""
+        width = self.journal.splay_width
+        last_object = self.journal.active_set * width + offset
+        for number in self._existing:
+            if number % width == offset and first_object <= number <= last_object:
+                for frame in self._frames(number):
+                    yield number, frame
+
+    # -- replay order (JournalPlayer) -------------------------------------------
+    def _replay(self) -> Iterator[_Located]:
+        width = self.journal.splay_width
+        positions = self.journal.min_commit_position()
+        by_offset = {p.object_number % width: p for p in positions}
+        streams: list[_Peekable] = []
+        for offset in range(width):
+            start = by_offset[offset].object_number if offset in by_offset else offset
+            streams.append(_Peekable(self._offset_stream(offset, start)))
+        active: int | None = None
+        prune: int | None = None
+        splay = 0
+        if positions:
+            front = positions[0]
+            active = front.tag_tid
+            for offset, pos in by_offset.items():
+                self._skip_committed(streams[offset], pos)
+            splay = (front.object_number + 1) % width
+
+        def prune_tag(tag: int) -> bool:
+            nonlocal prune
+            prune = tag if prune is None or prune < tag else prune
+            pruned = False
+            for stream in streams:
+                while (head := stream.peek()) is not None and head[1].tag_tid == tag:
+                    stream.pop()
+                    pruned = True
+            return pruned
+
+        stalled = 0
+        while True:
+            head = streams[splay].peek()
+            if head is None:
+                if all(s.peek() is None for s in streams):
+                    return
+                # no more in-sequence entries of the active tag at this position
+                if active is None or stalled > width:
+                    return
+                stalled += 1
+                prune_tag(active)
+                splay = 0
+                continue
+            _, frame = head
+            if active is None:
+                active = frame.tag_tid
+            if frame.tag_tid < active or (prune is not None and frame.tag_tid <= prune):
+                streams[splay].pop()  # stale entry of an older tag
+                continue
+            if frame.tag_tid > active:
+                if frame.entry_tid == 0:
+                    old = active
+                    active = frame.tag_tid
+                    prune_tag(old)
+                    splay = 0
+                    stalled = 0
+                    continue
+                if stalled > width:
+                    self.problems.append(Problem(
+                        "tag_not_started_at_zero",
+                        f"replay cannot continue into tag {frame.tag_tid}: its entry at the playback position has tid {frame.entry_tid}, not 0",
+                        self.journal.object_name(head[0]), frame.offset, frame.tag_tid, frame.entry_tid))
+                    return
+                stalled += 1
+                prune_tag(active)
+                splay = 0
+                continue
+            stalled = 0
+            streams[splay].pop()
+            yield head
+            splay = (splay + 1) % width
+
+    def _skip_committed(self, stream: _Peekable, pos: Position) -> None:
+        """Pop entries of the commit position's object up to and including the committed one."""
+        found = False
+        while (head := stream.peek()) is not None and head[0] == pos.object_number:
+            frame = head[1]
+            if (frame.tag_tid, frame.entry_tid) == (pos.tag_tid, pos.entry_tid):
+                found = True
+            elif found:
+                return
+            self._reserve(frame.tag_tid, frame.entry_tid)
+            stream.pop()
+
+    # -- physical order -----------------------------------------------------------
+    def _physical(self) -> Iterator[_Located]:
+        width = self.journal.splay_width
+        sets: dict[int, list[int]] = {}
+        for number in self._existing:
+            sets.setdefault(number // width, []).append(number)
+        for object_set in sorted(sets):
+            runs = [((f.tag_tid, f.entry_tid, n, f.offset), n, f) for n in sets[object_set] for f in self._frames(n)]
+            runs.sort(key=lambda r: r[0])
+            for _, number, frame in runs:
+                yield number, frame
+
+    # -- checks -------------------------------------------------------------------
+    def _reserve(self, tag: int, entry: int) -> None:
+        last = self._last_tid.get(tag)
+        if last is None or entry > last:
+            self._last_tid[tag] = entry
+
+    def _check_entry(self, number: int, frame: Frame) -> None:
+        tag, tid = frame.tag_tid, frame.entry_tid
+        name = self.journal.object_name(number)
+        last = self._last_tid.get(tag)
+        if last is not None and tid != last + 1:
+            kind = "tid_gap" if tid > last + 1 else "tid_reorder"
+            detail = (f"entry tid {tid} follows entry tid {last} of the same tag"
+                      + (f" ({tid - last - 1} missing)" if tid > last + 1 else ""))
+            self.problems.append(Problem(kind, detail, name, frame.offset, tag, tid))
+        self._reserve(tag, tid)
+        if self.newest is None or (tag, tid) > self.newest:
+            self.newest = (tag, tid)
+        if tag not in self._tags and tag not in self._reported_tags:
+            next_tag = self.journal.header.next_tag_tid
+            if (next_tag is not None and tag >= next_tag) or self._min_committed_tag is None or tag >= self._min_committed_tag:
+                self._reported_tags.add(tag)
+                self.problems.append(Problem("missing_tag", f"tag {tag} has no tag_ record in the header", name,
+                                             frame.offset, tag, tid))
+        if self._event_decoder is not None:
+            try:
+                self._event_decoder(frame.payload)
+            except Exception as exc:  # noqa: BLE001 - any decode failure is a finding
+                self.problems.append(Problem("undecodable_event", str(exc), name, frame.offset, tag, tid))
+
+    def _finish(self) -> None:
+        journal = self.journal
+        width = journal.splay_width
+        name_of = journal.object_name
+        for stray in journal.stray_objects():
+            self.problems.append(Problem("unexpected_object", "name has the journal's data prefix but no object number",
+                                         stray, severity=WARNING))
+        lo, hi = journal.minimum_set, journal.active_set
+        existing = set(self._existing)
+        for number in self._existing:
+            object_set = number // width
+            if object_set < lo:
+                self.problems.append(Problem("object_outside_sets", f"object set {object_set} is below minimum_set {lo} (untrimmed)",
+                                             name_of(number), severity=WARNING))
+            elif object_set > hi:
+                self.problems.append(Problem("object_outside_sets", f"object set {object_set} is above active_set {hi}",
+                                             name_of(number)))
+        if hi - lo <= 100_000:
+            for object_set in range(lo, hi):
+                present = [object_set * width + k in existing for k in range(width)]
+                if any(present) and not all(present):
+                    for k in range(width):
+                        if not present[k]:
+                            self.problems.append(Problem("missing_object", f"object set {object_set} is closed but this object is missing",
+                                                         name_of(object_set * width + k), severity=WARNING))
+        for client in journal.header.clients:
+            for pos in client.commit_position:
+                self._check_position(client.id, pos)
+            if client.commit_position and self.newest is not None:
+                front = client.commit_position[0]
+                if (front.tag_tid, front.entry_tid) > self.newest:
+                    self.problems.append(Problem(
+                        "client_ahead",
+                        f"client {client.id!r} committed tag {front.tag_tid} entry {front.entry_tid}, past the newest entry "
+                        f"(tag {self.newest[0]}, entry {self.newest[1]})",
+                        name_of(front.object_number), None, front.tag_tid, front.entry_tid))
+
+    def _check_position(self, client_id: str, pos: Position) -> None:
+        journal = self.journal
+        width = journal.splay_width
+        name = journal.object_name(pos.object_number)
+        object_set = pos.object_number // width
+        if not journal.minimum_set <= object_set <= journal.active_set:
+            self.problems.append(Problem(
+                "dangling_commit_position",
+                f"client {client_id!r} commit position is in object set {object_set}, outside [{journal.minimum_set}, {journal.active_set}]",
+                name, None, pos.tag_tid, pos.entry_tid))
+            return
+        if pos.object_number not in self._scanned:
+            self._frames(pos.object_number)
+        if (pos.tag_tid, pos.entry_tid) not in self._scanned.get(pos.object_number, set()):
+            self.problems.append(Problem(
+                "dangling_commit_position",
+                f"client {client_id!r} commit position names an entry that is not in its object",
+                name, None, pos.tag_tid, pos.entry_tid))
+
+    def _minimum_committed_tag(self) -> int | None:
+        tags = []
+        for client in self.journal.header.clients:
+            if client.state != 0:
+                continue
+            if not client.commit_position:
+                return None
+            tags.append(min(p.tag_tid for p in client.commit_position))
+        return min(tags) if tags else None
+
+    @staticmethod
+    def _load_event_decoder() -> Callable[[bytes], object] | None:
+        try:
+            from ..format import lookup
+
+            record = lookup("librbd::journal::EventEntry")
+        except Exception:  # noqa: BLE001 - event layer not available
+            return None
+        return record.decode
+
+
+class _Peekable:
+    __slots__ = ("_it", "_head", "_done")
+
+    def __init__(self, it: Iterator[_Located]) -> None:
+        self._it = it
+        self._head: _Located | None = None
+        self._done = False
+
+    def peek(self) -> _Located | None:
+        if self._head is None and not self._done:
+            self._head = next(self._it, None)
+            self._done = self._head is None
+        return self._head
+
+    def pop(self) -> None:
+        self.peek()
+        self._head = None
+
