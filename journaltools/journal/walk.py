@@ -125,6 +125,8 @@ class JournalWalk:
                 self.problems.append(item)
                 continue
             key = (item.tag_tid, item.entry_tid)
+            if self.newest is None or key > self.newest:
+                self.newest = key
             if item.entry_tid % width != number % width:
                 self.problems.append(Problem(
                     "misplaced_entry",
@@ -266,8 +268,6 @@ class JournalWalk:
                       + (f" ({tid - last - 1} missing)" if tid > last + 1 else ""))
             self.problems.append(Problem(kind, detail, name, frame.offset, tag, tid))
         self._reserve(tag, tid)
-        if self.newest is None or (tag, tid) > self.newest:
-            self.newest = (tag, tid)
         if tag not in self._tags and tag not in self._reported_tags:
             next_tag = self.journal.header.next_tag_tid
             if (next_tag is not None and tag >= next_tag) or self._min_committed_tag is None or tag >= self._min_committed_tag:
