@@ -15,16 +15,23 @@ reports a :class:`Problem` and goes on.
 set, each set's objects merged by (tag tid, entry tid).
 
 Memory is bounded by one object per splay offset, whatever the journal's size.
+
+Speed: objects are read in chunks of :data:`~.scan.READ_CHUNK`; a healthy
+object's frames go through one tight checking loop (the careful per-item loop
+takes over at the first duplicate or out-of-order tid); per-entry work in the
+replay loop is a list index, not a generator chain.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..errors import NotFoundError
 from .model import Journal, Position
 from .problems import WARNING, Problem
-from .scan import Frame, scan_object
+from .scan import READ_CHUNK, Frame, scan_chunked
 
 
 @dataclass(slots=True)
@@ -54,8 +61,10 @@ class JournalWalk:
         all_entries: bool = False,
         check_events: bool = True,
         progress: Callable[[int], None] | None = None,
+        read_chunk: int = READ_CHUNK,
     ) -> None:
         self.journal = journal
+        self.read_chunk = read_chunk
         self.all_entries = all_entries
         self.check_events = check_events
         self.progress = progress
@@ -74,12 +83,19 @@ class JournalWalk:
     # -- public -------------------------------------------------------------
     def __iter__(self) -> Iterator[JournalEntry]:
         source = self._physical() if self.all_entries else self._replay()
+        check = self._check_entry
+        names: dict[int, str] = {}
         for commit_tid, (number, frame) in enumerate(source, start=1):
-            self._check_entry(number, frame)
-            self.entry_count += 1
+            name = names.get(number)
+            if name is None:
+                if len(names) > 4096:
+                    names.clear()
+                name = names[number] = self.journal.object_name(number)
+            check(name, frame)
+            self.entry_count = commit_tid
             yield JournalEntry(
                 number,
-                self.journal.object_name(number),
+                name,
                 frame.offset,
                 frame.size,
                 frame.tag_tid,
@@ -103,35 +119,59 @@ class JournalWalk:
     def _frames(self, number: int) -> list[Frame]:
         """Frames of object ``number`` as the player keeps them (duplicates replaced in place)."""
         name = self.journal.object_name(number)
+        pool = self.journal.data_pool
+
+        def read_at(offset: int, length: int | None) -> bytes:
+            return pool.read(name, offset, length)
+
         try:
-            data = self.journal.read_object(number)
+            healthy, rest, size = scan_chunked(read_at, name, self.read_chunk)
+        except NotFoundError:
+            return []
         except Exception as exc:  # noqa: BLE001 - a store failure is reported, not raised
             self.problems.append(Problem("unreadable_object", f"cannot read: {exc}", name))
             return []
-        if data is None:
-            return []
         if self.progress is not None:
-            self.progress(len(data))
+            self.progress(size)
         width = self.journal.splay_width
         soft_max = self.journal.object_size
-        if len(data) > 2 * soft_max:
-            self.problems.append(Problem("oversized_object", f"object is {len(data)} bytes, soft maximum {soft_max}",
+        if size > 2 * soft_max:
+            self.problems.append(Problem("oversized_object", f"object is {size} bytes, soft maximum {soft_max}",
                                          name, severity=WARNING))
-        frames: list[Frame] = []
-        index: dict[tuple[int, int], int] = {}
+        offset = number % width
         last_in_tag: dict[int, int] = {}
-        for item in scan_object(data, name):
+        last_of = last_in_tag.get
+        # the healthy run, while every tag's tids increase (no duplicate or reordered entry is possible)
+        checked = len(healthy)
+        for i, frame in enumerate(healthy):
+            tid = frame.entry_tid
+            prev = last_of(frame.tag_tid)
+            if prev is not None and tid <= prev:
+                checked = i
+                break
+            last_in_tag[frame.tag_tid] = tid
+            if tid % width != offset:
+                self._misplaced(name, offset, frame)
+        if last_in_tag:
+            newest = max(last_in_tag.items())
+            if self.newest is None or newest > self.newest:
+                self.newest = newest
+        if checked == len(healthy) and not rest:
+            if number in self._wanted_objects:
+                self._scanned[number] = {(f.tag_tid, f.entry_tid) for f in healthy}
+            return healthy
+        # the careful loop for the rest: duplicates replace earlier copies, reorders are reported
+        frames = healthy[:checked]
+        index = {(f.tag_tid, f.entry_tid): i for i, f in enumerate(frames)}
+        for item in [*healthy[checked:], *rest]:
             if isinstance(item, Problem):
                 self.problems.append(item)
                 continue
             key = (item.tag_tid, item.entry_tid)
             if self.newest is None or key > self.newest:
                 self.newest = key
-            if item.entry_tid % width != number % width:
-                self.problems.append(Problem(
-                    "misplaced_entry",
-                    f"entry tid {item.entry_tid} belongs to splay offset {item.entry_tid % width}, object is at offset {number % width}",
-                    name, item.offset, item.tag_tid, item.entry_tid))
+            if item.entry_tid % width != offset:
+                self._misplaced(name, offset, item)
             if key in index:
                 self.problems.append(Problem("duplicate_entry", "a later copy of this entry replaces the earlier one",
                                              name, item.offset, item.tag_tid, item.entry_tid, WARNING))
@@ -148,24 +188,28 @@ class JournalWalk:
             self._scanned[number] = set(index)
         return frames
 
-    def _offset_stream(self, offset: int, first_object: int) -> Iterator[_Located]:
+    def _misplaced(self, name: str, offset: int, item: Frame) -> None:
+        self.problems.append(Problem(
+            "misplaced_entry",
+            f"entry tid {item.entry_tid} belongs to splay offset {item.entry_tid % self.journal.splay_width}, object is at offset {offset}",
+            name, item.offset, item.tag_tid, item.entry_tid))
+
+    def _offset_stream(self, offset: int, first_object: int) -> _OffsetStream:
         """Entries of splay offset ``offset`` from ``first_object`` through the active set."""
         width = self.journal.splay_width
         last_object = self.journal.active_set * width + offset
-        for number in self._existing:
-            if number % width == offset and first_object <= number <= last_object:
-                for frame in self._frames(number):
-                    yield number, frame
+        numbers = [n for n in self._existing if n % width == offset and first_object <= n <= last_object]
+        return _OffsetStream(self._frames, numbers)
 
     # -- replay order (JournalPlayer) -------------------------------------------
     def _replay(self) -> Iterator[_Located]:
         width = self.journal.splay_width
         positions = self.journal.min_commit_position()
         by_offset = {p.object_number % width: p for p in positions}
-        streams: list[_Peekable] = []
+        streams: list[_OffsetStream] = []
         for offset in range(width):
             start = by_offset[offset].object_number if offset in by_offset else offset
-            streams.append(_Peekable(self._offset_stream(offset, start)))
+            streams.append(self._offset_stream(offset, start))
         active: int | None = None
         prune: int | None = None
         splay = 0
@@ -181,15 +225,16 @@ class JournalWalk:
             prune = tag if prune is None or prune < tag else prune
             pruned = False
             for stream in streams:
-                while (head := stream.peek()) is not None and head[1].tag_tid == tag:
+                while (head := stream.peek()) is not None and head.tag_tid == tag:
                     stream.pop()
                     pruned = True
             return pruned
 
         stalled = 0
         while True:
-            head = streams[splay].peek()
-            if head is None:
+            stream = streams[splay]
+            frame = stream.peek()
+            if frame is None:
                 if all(s.peek() is None for s in streams):
                     return
                 # no more in-sequence entries of the active tag at this position
@@ -199,16 +244,22 @@ class JournalWalk:
                 prune_tag(active)
                 splay = 0
                 continue
-            _, frame = head
-            if active is None:
-                active = frame.tag_tid
-            if frame.tag_tid < active or (prune is not None and frame.tag_tid <= prune):
-                streams[splay].pop()  # stale entry of an older tag
+            tag = frame.tag_tid
+            if tag == active and (prune is None or tag > prune):  # the common case: the next entry of the active tag
+                stalled = 0
+                stream.pop()
+                yield stream.number, frame
+                splay = (splay + 1) % width
                 continue
-            if frame.tag_tid > active:
+            if active is None:
+                active = tag
+            if tag < active or (prune is not None and tag <= prune):
+                stream.pop()  # stale entry of an older tag
+                continue
+            if tag > active:
                 if frame.entry_tid == 0:
                     old = active
-                    active = frame.tag_tid
+                    active = tag
                     prune_tag(old)
                     splay = 0
                     stalled = 0
@@ -216,23 +267,22 @@ class JournalWalk:
                 if stalled > width:
                     self.problems.append(Problem(
                         "tag_not_started_at_zero",
-                        f"replay cannot continue into tag {frame.tag_tid}: its entry at the playback position has tid {frame.entry_tid}, not 0",
-                        self.journal.object_name(head[0]), frame.offset, frame.tag_tid, frame.entry_tid))
+                        f"replay cannot continue into tag {tag}: its entry at the playback position has tid {frame.entry_tid}, not 0",
+                        self.journal.object_name(stream.number), frame.offset, tag, frame.entry_tid))
                     return
                 stalled += 1
                 prune_tag(active)
                 splay = 0
                 continue
             stalled = 0
-            streams[splay].pop()
-            yield head
+            stream.pop()
+            yield stream.number, frame
             splay = (splay + 1) % width
 
-    def _skip_committed(self, stream: _Peekable, pos: Position) -> None:
+    def _skip_committed(self, stream: _OffsetStream, pos: Position) -> None:
         """Pop entries of the commit position's object up to and including the committed one."""
         found = False
-        while (head := stream.peek()) is not None and head[0] == pos.object_number:
-            frame = head[1]
+        while (frame := stream.peek()) is not None and stream.number == pos.object_number:
             if (frame.tag_tid, frame.entry_tid) == (pos.tag_tid, pos.entry_tid):
                 found = True
             elif found:
@@ -258,16 +308,17 @@ class JournalWalk:
         if last is None or entry > last:
             self._last_tid[tag] = entry
 
-    def _check_entry(self, number: int, frame: Frame) -> None:
+    def _check_entry(self, name: str, frame: Frame) -> None:
         tag, tid = frame.tag_tid, frame.entry_tid
-        name = self.journal.object_name(number)
         last = self._last_tid.get(tag)
-        if last is not None and tid != last + 1:
+        if last is None or tid == last + 1:
+            self._last_tid[tag] = tid
+        else:
             kind = "tid_gap" if tid > last + 1 else "tid_reorder"
             detail = (f"entry tid {tid} follows entry tid {last} of the same tag"
                       + (f" ({tid - last - 1} missing)" if tid > last + 1 else ""))
             self.problems.append(Problem(kind, detail, name, frame.offset, tag, tid))
-        self._reserve(tag, tid)
+            self._reserve(tag, tid)
         if tag not in self._tags and tag not in self._reported_tags:
             next_tag = self.journal.header.next_tag_tid
             if (next_tag is not None and tag >= next_tag) or self._min_committed_tag is None or tag >= self._min_committed_tag:
@@ -357,21 +408,31 @@ class JournalWalk:
         return record.decode
 
 
-class _Peekable:
-    __slots__ = ("_it", "_head", "_done")
+class _OffsetStream:
+    """The frames of one splay offset's objects, read one object at a time as the replay reaches them."""
 
-    def __init__(self, it: Iterator[_Located]) -> None:
-        self._it = it
-        self._head: _Located | None = None
-        self._done = False
+    __slots__ = ("_load", "_numbers", "_frames", "_index", "number")
 
-    def peek(self) -> _Located | None:
-        if self._head is None and not self._done:
-            self._head = next(self._it, None)
-            self._done = self._head is None
-        return self._head
+    def __init__(self, load: Callable[[int], list[Frame]], numbers: list[int]) -> None:
+        self._load = load
+        self._numbers = deque(numbers)
+        self._frames: list[Frame] = []
+        self._index = 0
+        self.number = -1  # object number of the frame peek() returns
+
+    def peek(self) -> Frame | None:
+        index = self._index
+        if index < len(self._frames):
+            return self._frames[index]
+        self._frames = []  # drop the finished object before reading the next
+        while self._numbers:
+            self.number = self._numbers.popleft()
+            self._frames = self._load(self.number)
+            self._index = 0
+            if self._frames:
+                return self._frames[0]
+        return None
 
     def pop(self) -> None:
-        self.peek()
-        self._head = None
-
+        if self.peek() is not None:
+            self._index += 1
