@@ -1,0 +1,176 @@
+"""Wall time and peak RSS of one child process, and the machine's read + crc32c limit.
+
+Peak RSS is the child's own ``ru_maxrss`` from ``wait4(2)`` (Linux reports KiB),
+so nothing of the benchmark driver is counted.  The limit loops read the same
+bytes the tools read, in large chunks, and run the same hardware crc32c over
+them (journaltools/format/crc.py), with no framing: what any reader of this
+journal on this machine needs at least.
+
+Run as a module for the limit loops in a fresh process::
+
+    python -m benchmarks.measure limit-store STORE_DIR POOL PREFIX
+    python -m benchmarks.measure limit-rados CEPH_CONF POOL PREFIX
+    python -m benchmarks.measure walk STORE_DIR|CEPH_CONF POOL JOURNAL_ID [--all]
+
+Each prints one JSON line: ``{"seconds": ..., "bytes": ...}`` (time measured inside the process).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHUNK = 4 << 20
+
+
+@dataclass
+class Run:
+    """One timed child process."""
+
+    seconds: float
+    peak_rss: int  # bytes
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+@dataclass
+class Timing:
+    """Repeated runs of one command: the median wall time and the largest peak RSS."""
+
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def peak_rss(self) -> int:
+        return max(r.peak_rss for r in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.returncode == 0 for r in self.runs)
+
+
+def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None, stdout_path: Path | None = None) -> Run:
+    """Run ``argv``; time it from fork to exit and read its peak RSS from ``wait4``."""
+    out_fh = open(stdout_path, "wb") if stdout_path is not None else None  # noqa: SIM115 - closed below
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), env=env, stdout=out_fh or subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = b"", b""
+        if out_fh is None:
+            assert proc.stdout is not None
+            stdout = proc.stdout.read()
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if out_fh is not None:
+            out_fh.close()
+    return Run(seconds, usage.ru_maxrss * 1024, proc.returncode, stdout, stderr)
+
+
+def repeat(argv_for: Callable[[int], Sequence[str]], times: int, *, env: dict[str, str] | None = None,
+           before: Callable[[], None] | None = None, stdout_path: Path | None = None) -> Timing:
+    """``times`` runs of ``argv_for(i)``; ``before`` runs ahead of each (e.g. removing an output file)."""
+    timing = Timing()
+    for i in range(times):
+        if before is not None:
+            before()
+        timing.runs.append(run_child(argv_for(i), env=env, stdout_path=stdout_path))
+    return timing
+
+
+# -- the limit loops (run in a fresh process through ``python -m benchmarks.measure``) --------------
+def _crc() -> Callable[[bytes], int]:
+    from journaltools.format.crc import ceph_crc32c
+
+    return ceph_crc32c
+
+
+def limit_store(store_dir: Path, pool: str, prefix: str) -> tuple[float, int]:
+    """Read every object of ``pool`` named ``prefix*`` from a directory store in chunks, crc32c each chunk."""
+    crc = _crc()
+    objects = store_dir / pool / "objects"
+    names = sorted(p for p in objects.iterdir() if p.name.startswith(prefix))
+    total = 0
+    start = time.perf_counter()
+    for path in names:
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(CHUNK):
+                crc(chunk)
+                total += len(chunk)
+    return time.perf_counter() - start, total
+
+
+def limit_rados(conf: Path, pool: str, prefix: str) -> tuple[float, int]:
+    """The same over librados: connect, list, then chunked reads + crc32c of every object."""
+    import rados
+
+    crc = _crc()
+    start = time.perf_counter()
+    cluster = rados.Rados(conffile=str(conf))
+    cluster.connect()
+    total = 0
+    try:
+        with cluster.open_ioctx(pool) as ioctx:
+            for name in sorted(o.key for o in ioctx.list_objects() if o.key.startswith(prefix)):
+                offset = 0
+                while True:
+                    chunk = ioctx.read(name, CHUNK, offset)
+                    crc(chunk)
+                    offset += len(chunk)
+                    if len(chunk) < CHUNK:
+                        break
+                total += offset
+    finally:
+        cluster.shutdown()
+    return time.perf_counter() - start, total
+
+
+def walk_journal(source: str, pool: str, journal_id: str, all_entries: bool) -> tuple[float, int]:
+    """The library walk (Journal.open(...).walk()), consuming every entry."""
+    from journaltools.journal import Journal
+    from journaltools.store import open_store
+
+    start = time.perf_counter()
+    store = open_store(conf=source) if source.endswith(".conf") else open_store(store_dir=source)
+    walk = Journal.open(store.pool(pool), journal_id).walk(all_entries=all_entries)
+    total = 0
+    for entry in walk:
+        total += entry.size
+    return time.perf_counter() - start, total
+
+
+def main(argv: Sequence[str]) -> int:
+    import json
+
+    if len(argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    what, source, pool, name = argv[:4]
+    if what == "limit-store":
+        seconds, total = limit_store(Path(source), pool, name)
+    elif what == "limit-rados":
+        seconds, total = limit_rados(Path(source), pool, name)
+    elif what == "walk":
+        seconds, total = walk_journal(source, pool, name, "--all" in argv[4:])
+    else:
+        print(f"unknown measurement {what!r}", file=sys.stderr)
+        return 2
+    print(json.dumps({"seconds": seconds, "bytes": total}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,75 @@
+"""Micro-benchmarks of the journal hot path on fixture data (pytest-benchmark).
+
+Disabled by default (``--benchmark-disable`` in pyproject addopts): then each runs
+once as an ordinary test, checking its result, never its speed.  Time them with
+``.venv/bin/pytest tests/test_benchmarks.py --benchmark-enable``.  The end-to-end
+comparison with the real ``rbd`` is ``python -m benchmarks.run`` (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from journaltools.format.crc import ceph_crc32c
+from journaltools.format.journal_entry import encode_entry
+from journaltools.journal import Journal
+from journaltools.journal.scan import scan_chunked, scan_object
+from journaltools.store import MemoryStore
+
+from .journal_factory import load_fixture_store, write_header
+
+WRITE_4K = bytes(range(256)) * 16
+
+
+@pytest.fixture(scope="module")
+def big_object() -> bytes:
+    """One journal object of 2,000 frames with 4 KiB payloads (what ``rbd bench`` 4K writes produce)."""
+    return b"".join(encode_entry(1, tid * 4, WRITE_4K) for tid in range(2000))
+
+
+@pytest.fixture(scope="module")
+def bench_journal() -> Journal:
+    """A journal of 4 objects x 500 entries of 4 KiB, splay width 4, one tag, nothing committed."""
+    store = MemoryStore(fsid="00000000-0000-0000-0000-000000000000")
+    pool = store.add_pool("rbd", 2)
+    for tid in range(2000):
+        pool.append(f"journal_data.2.bench.{tid % 4}", encode_entry(0, tid, WRITE_4K))
+    write_header(pool, "bench", order=24, splay_width=4, clients={"": []})
+    return Journal.open(pool, "bench")
+
+
+def test_crc32c_of_one_object(benchmark, big_object):
+    assert benchmark(ceph_crc32c, big_object) == ceph_crc32c(big_object)
+
+
+def test_scan_whole_object(benchmark, big_object):
+    frames = benchmark(lambda: list(scan_object(big_object, "obj")))
+    assert len(frames) == 2000
+    assert frames[-1].entry_tid == 1999 * 4
+
+
+def test_scan_chunked_object(benchmark, big_object):
+    def read_at(offset: int, length: int | None) -> bytes:
+        return big_object[offset:] if length is None else big_object[offset : offset + length]
+
+    healthy, rest, size = benchmark(scan_chunked, read_at, "obj", 1 << 20)
+    assert (len(healthy), rest, size) == (2000, [], len(big_object))
+
+
+def test_replay_walk(benchmark, bench_journal):
+    def walk() -> int:
+        walk = bench_journal.walk()
+        count = sum(1 for _ in walk)
+        assert walk.problems == []
+        return count
+
+    assert benchmark(walk) == 2000
+
+
+def test_physical_walk(benchmark, bench_journal):
+    assert benchmark(lambda: sum(len(e.payload) for e in bench_journal.walk(all_entries=True))) == 2000 * 4096
+
+
+def test_walk_of_a_real_journal(benchmark):
+    journal = Journal.open(load_fixture_store("all_events").pool("rbd"), "108bbb69e2b9")
+    assert benchmark(lambda: [e.commit_tid for e in journal.walk()]) == list(range(1, 33))
