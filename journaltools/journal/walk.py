@@ -84,6 +84,9 @@ class JournalWalk:
     def __iter__(self) -> Iterator[JournalEntry]:
         source = self._physical() if self.all_entries else self._replay()
         check = self._check_entry
+        last_tid = self._last_tid
+        known_tags = self._tags
+        plain = self._event_decoder is None
         names: dict[int, str] = {}
         for commit_tid, (number, frame) in enumerate(source, start=1):
             name = names.get(number)
@@ -91,7 +94,12 @@ class JournalWalk:
                 if len(names) > 4096:
                     names.clear()
                 name = names[number] = self.journal.object_name(number)
-            check(name, frame)
+            tag = frame.tag_tid
+            last = last_tid.get(tag)
+            if plain and last is not None and frame.entry_tid == last + 1 and tag in known_tags:
+                last_tid[tag] = last + 1  # the common case of _check_entry: nothing to report
+            else:
+                check(name, frame)
             self.entry_count = commit_tid
             yield JournalEntry(
                 number,
@@ -247,7 +255,7 @@ class JournalWalk:
             tag = frame.tag_tid
             if tag == active and (prune is None or tag > prune):  # the common case: the next entry of the active tag
                 stalled = 0
-                stream.pop()
+                stream.advance()
                 yield stream.number, frame
                 splay = (splay + 1) % width
                 continue
@@ -436,3 +444,7 @@ class _OffsetStream:
     def pop(self) -> None:
         if self.peek() is not None:
             self._index += 1
+
+    def advance(self) -> None:
+        """pop() right after peek() returned a frame."""
+        self._index += 1
