@@ -1,0 +1,256 @@
+"""``journal info|status|inspect|export``: the read side, output as ``rbd journal ...`` prints it.
+
+Text and JSON follow src/tools/rbd/action/Journal.cc (see docs/journal.md); where
+we add information (client lag, structural problems) it comes after rbd's own
+output, so a clean journal prints exactly what rbd prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..cli import AppContext, pass_app
+from ..errors import NotFoundError, SpecError
+from ..export import (
+    CorruptionPolicy,
+    EntryFilter,
+    JsonExportWriter,
+    RbdExportWriter,
+    open_output,
+    walk_entries,
+)
+from ..format.cls_journal import client_state_name
+from ..journal import ERROR, Journal
+from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
+from .journal_spec import journal_group, journal_spec_options, resolve_journal
+
+_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+
+
+def byte_units(value: int) -> str:
+    """Ceph's ``byte_u_t`` printer (exact multiples print as integers)."""
+    n, index = value, 0
+    while n >= 1024 and index < len(_UNITS) - 1:
+        n //= 1024
+        index += 1
+    if index == 0 or value % (1 << (10 * index)) == 0:
+        return f"{n} {_UNITS[index]}"
+    return f"{value / (1 << (10 * index)):.2f} {_UNITS[index]}"
+
+
+def _position_text(p: Any) -> str:
+    return f"[object_number={p.object_number}, tag_tid={p.tag_tid}, entry_tid={p.entry_tid}]"
+
+
+# -- info ---------------------------------------------------------------------------
+@journal_group.command("info")
+@journal_spec_options
+@format_options
+@pass_app
+def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
+         journal_name: str | None, output_format: str, pretty_format: bool) -> None:
+    """Show information about image journal (as rbd journal info)."""
+    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
+    journal = resolved.journal
+    header = journal.header
+    object_pool = None
+    if header.pool_id is not None and header.pool_id >= 0:
+        try:
+            object_pool = journal.header_pool.store.pool_name(header.pool_id)
+        except NotFoundError:
+            click.echo(f"error looking up pool name for pool_id={header.pool_id}: (2) No such file or directory", err=True)
+    if output_format == "json":
+        doc: dict[str, Any] = {
+            "journal_id": journal.journal_id,
+            "header_oid": journal.header_oid,
+            "object_oid_prefix": journal.object_prefix,
+            "order": header.order,
+            "splay_width": header.splay_width,
+        }
+        if object_pool is not None:
+            doc["object_pool"] = object_pool
+        echo(ceph_json(doc, pretty_format))
+        return
+    lines = [
+        f"rbd journal '{journal.journal_id}':",
+        f"\theader_oid: {journal.header_oid}",
+        f"\tobject_oid_prefix: {journal.object_prefix}",
+        f"\torder: {header.order} ({byte_units(journal.object_size)} objects)",
+        f"\tsplay_width: {header.splay_width}",
+    ]
+    if object_pool is not None:
+        lines.append(f"\tobject_pool: {object_pool}")
+    echo("\n".join(lines) + "\n")
+
+
+# -- status -------------------------------------------------------------------------
+def client_lag(journal: Journal) -> dict[str, tuple[int, int]]:
+    """Per client: (entries, bytes) physically present after its newest commit position."""
+    fronts = {c.id: ((c.commit_position[0].tag_tid, c.commit_position[0].entry_tid) if c.commit_position else None)
+              for c in journal.header.clients}
+    lag = {cid: [0, 0] for cid in fronts}
+    for entry in journal.walk(all_entries=True, check_events=False):
+        key = (entry.tag_tid, entry.entry_tid)
+        for cid, front in fronts.items():
+            if front is None or key > front:
+                lag[cid][0] += 1
+                lag[cid][1] += entry.size
+    return {cid: (v[0], v[1]) for cid, v in lag.items()}
+
+
+@journal_group.command("status")
+@journal_spec_options
+@format_options
+@click.option("--no-lag", is_flag=True, help="Print only what rbd prints (skip reading the data objects for lag).")
+@pass_app
+def status(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
+           journal_name: str | None, output_format: str, pretty_format: bool, no_lag: bool) -> None:
+    """Show status of image journal (as rbd journal status), plus each client's lag."""
+    from ..format.ceph_dump import hexdump
+
+    journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
+    header = journal.header
+    lag = {} if no_lag else client_lag(journal)
+    if output_format == "json":
+        clients = []
+        for c in header.clients:
+            item: dict[str, Any] = {
+                "id": c.id,
+                "data": hexdump(c.data),
+                "commit_position": {"object_positions": [p.to_json() for p in c.commit_position]},
+                "state": client_state_name(c.state) if c.state is not None else "unknown (malformed)",
+            }
+            if c.id in lag:
+                item["lag"] = {"entries": lag[c.id][0], "bytes": lag[c.id][1]}
+            clients.append(item)
+        doc = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
+        echo(ceph_json(doc, pretty_format))
+        return
+    lines = [f"minimum_set: {header.minimum_set}", f"active_set: {header.active_set}", "registered clients: "]
+    for c in header.clients:
+        positions = ", ".join(_position_text(p) for p in c.commit_position)
+        state = client_state_name(c.state) if c.state is not None else "unknown (malformed)"
+        lines.append(f"\t[id={c.id}, commit_position=[positions=[{positions}]], state={state}]")
+    if lag:
+        lines.append("client lag (behind the newest entry): ")
+        for c in header.clients:
+            entries, size = lag[c.id]
+            lines.append(f"\t[id={c.id}, entries={entries}, bytes={size}]")
+    echo("\n".join(lines) + "\n")
+
+
+# -- inspect ------------------------------------------------------------------------
+@journal_group.command("inspect")
+@journal_spec_options
+@click.option("--verbose", is_flag=True, help="Dump every entry's event (as rbd journal inspect --verbose).")
+@click.option("--all", "all_entries", is_flag=True, help="Walk every entry physically present, committed or not.")
+@click.option("--format", "output_format", type=click.Choice(["plain", "json"]), default="plain", show_default=True,
+              help="Output format.")
+@click.option("--pretty-format", is_flag=True, help="Pretty formatting (json).")
+@pass_app
+def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
+            journal_name: str | None, verbose: bool, all_entries: bool, output_format: str, pretty_format: bool) -> int:
+    """Inspect image journal for structural errors.
+
+    Prints what rbd journal inspect prints, then every structural problem found
+    (kind, object, byte offset, tag and entry tid).  Exit status 0 when no error
+    was found, 1 otherwise (warnings alone do not fail).
+    """
+    from ..format.ceph_dump import event_dump
+
+    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
+    journal = resolved.journal
+    walk = journal.walk(all_entries=all_entries)
+    dumps: list[Any] = []
+    out = sys.stdout
+    with progress(walk.total_bytes() if sys.stderr.isatty() else None, "inspect") as advance:
+        walk.progress = advance
+        for entry in walk:
+            if not verbose:
+                continue
+            pairs = event_dump(entry.payload)
+            if output_format == "json":
+                dumps.append({"object": entry.object_name, "offset": entry.offset, "tag_tid": entry.tag_tid,
+                              "entry_tid": entry.entry_tid, "commit_tid": entry.commit_tid, "event": Pairs(pairs)})
+            else:
+                out.write(f"Entry: tag_id={entry.tag_tid}, commit_tid={entry.commit_tid}\n")
+                out.write(pretty_block(Pairs(pairs)) + "\n")
+    errors = [p for p in walk.problems if p.severity == ERROR]
+    warnings = [p for p in walk.problems if p.severity != ERROR]
+    if output_format == "json":
+        doc: dict[str, Any] = {
+            "journal_id": journal.journal_id,
+            "summary": {"entries": walk.entry_count, "errors": len(errors), "warnings": len(warnings)},
+            "problems": [p.to_json() for p in walk.problems],
+        }
+        if verbose:
+            doc["entries"] = dumps
+        echo(ceph_json(doc, pretty_format))
+    else:
+        out.write(f"Summary:\n  {walk.entry_count} entries inspected, {len(errors)} errors\n")
+        if walk.problems:
+            out.write(f"Problems ({len(errors)} errors, {len(warnings)} warnings):\n")
+            for p in walk.problems:
+                out.write(f"  {p}\n")
+    return 1 if errors else 0
+
+
+# -- export -------------------------------------------------------------------------
+@journal_group.command("export")
+@journal_spec_options
+@click.argument("path_arg", metavar="<path-name>", required=False)
+@click.option("--path", "path_opt", metavar="PATH", help="Export file (or '-' for stdout).")
+@click.option("--format", "export_format", type=click.Choice(["json", "rbd"]), default="json", show_default=True,
+              help="json: our document (schemas/journal-export.schema.json); rbd: the file rbd journal export writes.")
+@click.option("--all", "all_entries", is_flag=True, help="Export every entry physically present, committed or not.")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="On a damaged entry: stop the export there (as rbd), or skip it and go on. Exit status is 1 either way.")
+@click.option("--no-error", is_flag=True, help="Alias of --on-error skip (rbd's name).")
+@click.option("--tag", "tags", type=int, multiple=True, help="Only entries of this tag tid (repeatable).")
+@click.option("--from-tid", type=int, help="Only entries with entry tid >= this.")
+@click.option("--to-tid", type=int, help="Only entries with entry tid <= this.")
+@click.option("--event-type", "event_types", multiple=True,
+              help="Only events of this type, by name (AioWrite) or number (repeatable).")
+@click.option("--since", metavar="TIME", help="Only events with a timestamp at or after TIME (ISO 8601 or epoch seconds).")
+@click.option("--until", metavar="TIME", help="Only events with a timestamp before TIME (ISO 8601 or epoch seconds).")
+@click.option("--force", is_flag=True, help="Overwrite an existing export file.")
+@pass_app
+def export(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
+           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str,
+           all_entries: bool, on_error: str, no_error: bool, tags: tuple[int, ...], from_tid: int | None,
+           to_tid: int | None, event_types: tuple[str, ...], since: str | None, until: str | None, force: bool) -> int:
+    """Export image journal, to our JSON document or rbd's export file format.
+
+    Exactly one journal spec and one path: `journaltools journal export rbd/<id> out.json`.
+    """
+    if path_opt and path_arg:
+        raise SpecError("give the export path once (positional or --path)")
+    if journal_spec and not path_arg and not path_opt and (journal_name or image):
+        path_arg, journal_spec = journal_spec, None
+    path = path_opt or path_arg
+    if not path:
+        raise SpecError("export path was not specified (use '-' for stdout)")
+    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
+    policy = CorruptionPolicy("skip" if no_error else on_error)
+    entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
+    journal = resolved.journal
+    walk = journal.walk(all_entries=all_entries)
+    with open_output(path, force=force) as fh:
+        writer = (RbdExportWriter(fh, journal) if export_format == "rbd"
+                  else JsonExportWriter(fh, journal, image_name=resolved.image, all_entries=all_entries,
+                                        entry_filter=entry_filter, policy=policy))
+        with progress(walk.total_bytes() if sys.stderr.isatty() else None, "export") as advance:
+            walk.progress = advance
+            result = walk_entries(walk, writer, entry_filter, policy)
+        writer.finish(result)
+    if path != "-":
+        click.echo(f"{result.written} entries processed, {result.errors} errors")
+    for problem in result.problems:
+        click.echo(f"journaltools: {problem}", err=True)
+    if result.stopped_at is not None:
+        click.echo(f"journaltools: export stopped at the first error ({result.stopped_at}); "
+                   "use --on-error skip to go on", err=True)
+    return 1 if result.errors else 0

@@ -1,0 +1,91 @@
+"""The ``journal`` command group and rbd's journal-spec options, shared by every journal command.
+
+Resolution follows src/tools/rbd/Utils.cc ``get_pool_journal_names``: ``--journal``
+(itself a full spec) or the positional ``[<pool>/[<namespace>/]]<journal-id>``
+names the journal; otherwise ``--image`` is resolved to its id (the journal id),
+which requires the image's journaling feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..cli import AppContext, main
+from ..errors import JournalToolsError, NotFoundError, SpecError
+from ..format.primitives import decode, u64
+from ..journal import Journal
+from ..spec import RBD_HEADER_PREFIX, combine_spec, image_id, image_name
+from ..store.base import Pool
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RBD_FEATURE_JOURNALING = 64
+
+
+@main.group("journal")
+def journal_group() -> None:
+    """Inspect, export, import, reset and repair image journals."""
+
+
+def journal_spec_options(func: F) -> F:
+    """Positional ``<journal-spec>`` plus ``-p/--pool``, ``--namespace``, ``--image``, ``--journal``."""
+    func = click.option("--journal", "journal_name", metavar="JOURNAL", help="Journal name (id), or a full journal spec.")(func)
+    func = click.option("--image", "image", metavar="IMAGE", help="Image name whose journal to use.")(func)
+    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
+    func = click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
+    func = click.argument("journal_spec", metavar="[<pool>/[<namespace>/]]<journal-id>", required=False)(func)
+    return func
+
+
+class ResolvedJournal:
+    """A journal with the names it was found by."""
+
+    def __init__(self, journal: Journal, image: str | None) -> None:
+        self.journal = journal
+        self.image = image
+
+    @property
+    def pool(self) -> Pool:
+        return self.journal.header_pool
+
+
+def image_features(pool: Pool, image_id_: str) -> int:
+    oid = RBD_HEADER_PREFIX + image_id_
+    try:
+        raw = pool.omap_get(oid, ["features"]).get("features")
+    except NotFoundError:
+        raw = None
+    if raw is None:
+        raise NotFoundError(f"image header {oid} has no 'features' key in pool {pool.describe()}")
+    return int(decode(u64, raw, type_name=f"{oid} features"))
+
+
+def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
+                   image: str | None, journal_name: str | None) -> tuple[Pool, str, str | None]:
+    """(header pool, journal id, image name if known) as rbd resolves them; nothing is read from the journal."""
+    store = app.store()
+    if journal_name or journal_spec:
+        spec = combine_spec(journal_spec, pool=pool, namespace=namespace, name=journal_name, what="journal")
+        header_pool = store.pool(spec.pool, spec.namespace)
+        try:
+            name = image_name(header_pool, spec.name)
+        except (NotFoundError, JournalToolsError):
+            name = None
+        return header_pool, spec.name, name
+    if image:
+        spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image")
+        header_pool = store.pool(spec.pool, spec.namespace)
+        jid = image_id(header_pool, spec.name)
+        if not image_features(header_pool, jid) & RBD_FEATURE_JOURNALING:
+            raise SpecError(f"journaling is not enabled for image {spec.name}")
+        return header_pool, jid, spec.name
+    raise SpecError("journal was not specified")
+
+
+def resolve_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
+                    image: str | None, journal_name: str | None) -> ResolvedJournal:
+    header_pool, jid, name = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
+    return ResolvedJournal(Journal.open(header_pool, jid), name)

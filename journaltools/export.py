@@ -1,0 +1,411 @@
+"""Export files: our JSON document and ``rbd journal export``'s format; writers and readers.
+
+Writers stream: the JSON document is written piece by piece (header, clients,
+tags, then one entry at a time), so memory does not grow with the journal.
+
+rbd's format (src/tools/rbd/action/Journal.cc, JournalExporter/JournalImporter):
+a ``# journal_id: <id>`` line, then per entry ``<N> <compact JSON>\\n`` where N is
+the byte length of the JSON and the JSON has ``tag_id``, ``commit_tid``, ``type``
+and ``entry`` (base64 of the raw EventEntry bytes).
+
+Our JSON document (``schemas/journal-export.schema.json``) carries the cluster
+fsid, pool, namespace, image and journal ids, geometry, sets, clients and tags
+(raw and decoded), and every entry with its object, byte offset, tag, entry and
+commit tid and its decoded event; the event JSON re-encodes to the exact entry
+bytes (:mod:`journaltools.format.jsonify`), so import is byte-exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from . import __version__
+from .errors import ExistsError, FormatError, JournalToolsError, SpecError
+from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
+
+EXPORT_FORMAT = "journaltools-journal-export"
+EXPORT_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "journal-export.schema.json"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# -- events ----------------------------------------------------------------------------
+@cache
+def _event_record() -> Any:
+    from .format import lookup
+
+    return lookup("librbd::journal::EventEntry")
+
+
+@dataclass(slots=True)
+class DecodedEvent:
+    """What filters and writers need of one entry's payload."""
+
+    type_id: int  # as rbd export writes it: -1 for types the decoder does not know
+    type_name: str
+    timestamp: float | None
+    value: Any
+
+    def to_json(self) -> Any:
+        return _event_record().to_json(self.value)
+
+
+def decode_event(payload: bytes) -> DecodedEvent:
+    """Decode an EventEntry payload (raises FormatError)."""
+    from .format import ceph_dump
+
+    record = _event_record()
+    value = record.decode(payload)
+    pairs = ceph_dump.event_dump(payload)
+    name = next((v for k, v in pairs if k == "event_type"), "Unknown")
+    ts = ceph_dump.event_timestamp(value)
+    return DecodedEvent(ceph_dump.export_type(payload), str(name), ts, value)
+
+
+# -- policy and filters ----------------------------------------------------------------
+@dataclass(frozen=True)
+class CorruptionPolicy:
+    """One policy for every output format: ``stop`` at the first error, or ``skip`` damaged entries."""
+
+    mode: str = "stop"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("stop", "skip"):
+            raise SpecError(f"unknown corruption policy {self.mode!r} (stop or skip)")
+
+
+def _parse_time(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise SpecError(f"invalid time {text!r}: use ISO 8601 (2026-11-25T01:30:25+00:00) or epoch seconds") from None
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """Filters that are ANDed: tags, entry tid range, event types, timestamp range."""
+
+    tags: frozenset[int] = frozenset()
+    from_tid: int | None = None
+    to_tid: int | None = None
+    event_types: frozenset[str] = frozenset()
+    since: float | None = None
+    until: float | None = None
+
+    @classmethod
+    def build(cls, tags: tuple[int, ...] = (), from_tid: int | None = None, to_tid: int | None = None,
+              event_types: tuple[str, ...] = (), since: str | None = None, until: str | None = None) -> EntryFilter:
+        return cls(frozenset(tags), from_tid, to_tid, frozenset(t.lower() for t in event_types),
+                   _parse_time(since), _parse_time(until))
+
+    @property
+    def needs_event(self) -> bool:
+        return bool(self.event_types) or self.since is not None or self.until is not None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.tags) or self.from_tid is not None or self.to_tid is not None or self.needs_event
+
+    def match(self, entry: JournalEntry, event: DecodedEvent | None) -> bool:
+        if self.tags and entry.tag_tid not in self.tags:
+            return False
+        if self.from_tid is not None and entry.entry_tid < self.from_tid:
+            return False
+        if self.to_tid is not None and entry.entry_tid > self.to_tid:
+            return False
+        if event is not None:
+            if self.event_types and event.type_name.lower() not in self.event_types and str(event.type_id) not in self.event_types:
+                return False
+            if self.since is not None and (event.timestamp is None or event.timestamp < self.since):
+                return False
+            if self.until is not None and (event.timestamp is None or event.timestamp >= self.until):
+                return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tags": sorted(self.tags), "from_tid": self.from_tid, "to_tid": self.to_tid,
+                "event_types": sorted(self.event_types), "since": self.since, "until": self.until}
+
+
+@dataclass
+class ExportResult:
+    written: int = 0
+    errors: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    stopped_at: Problem | None = None
+
+
+# -- output files ---------------------------------------------------------------------
+@contextlib.contextmanager
+def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
+    """``-`` = stdout; a file is written to a temporary name and renamed when complete."""
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    if target.exists() and not force:
+        raise ExistsError(f"export file {path} already exists (use --force to overwrite)")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise SpecError(f"cannot write {path}: directory {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class ExportWriter:
+    def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
+        raise NotImplementedError
+
+    def finish(self, result: ExportResult) -> None:
+        """Close the document."""
+
+
+class RbdExportWriter(ExportWriter):
+    """Exactly the bytes ``rbd journal export`` writes."""
+
+    def __init__(self, fh: IO[bytes], journal: Journal) -> None:
+        self.fh = fh
+        fh.write(f"# journal_id: {journal.journal_id}\n".encode())
+
+    def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
+        record = orjson.dumps({"tag_id": entry.tag_tid, "commit_tid": entry.commit_tid, "type": event.type_id,
+                               "entry": b64(entry.payload)})
+        self.fh.write(b"%d %s\n" % (len(record), record))
+
+
+def _decoded_or_none(type_name: str, data: bytes) -> Any:
+    from .format import lookup
+
+    try:
+        record = lookup(type_name)
+        return record.to_json(record.decode(data))
+    except (JournalToolsError, FormatError):
+        return None
+
+
+def journal_document_head(journal: Journal, image_name: str | None, all_entries: bool,
+                          entry_filter: EntryFilter | None = None) -> dict[str, Any]:
+    header = journal.header
+    store = journal.header_pool.store
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "tool": f"journaltools {__version__}",
+        "journal": {
+            "journal_id": journal.journal_id,
+            "fsid": store.fsid,
+            "pool": journal.header_pool.name,
+            "pool_id": journal.header_pool.pool_id,
+            "namespace": journal.header_pool.namespace,
+            "image_name": image_name,
+            "image_id": journal.journal_id,
+            "header_oid": journal.header_oid,
+            "object_oid_prefix": journal.object_prefix,
+            "data_pool": journal.data_pool.name,
+            "order": header.order,
+            "splay_width": header.splay_width,
+            "object_pool_id": header.pool_id,
+            "minimum_set": header.minimum_set,
+            "active_set": header.active_set,
+            "next_tag_tid": header.next_tag_tid,
+            "next_tag_class": header.next_tag_class,
+        },
+        "selection": {"all_entries": all_entries, "filter": (entry_filter or EntryFilter()).to_json()},
+        "clients": [
+            {"id": c.id, "state": c.state, "commit_position": [p.to_json() for p in c.commit_position],
+             "data": b64(c.data), "client_data": _decoded_or_none("librbd::journal::ClientData", c.data) if c.data else None}
+            for c in header.clients
+        ],
+        "tags": [
+            {"tid": t.tid, "tag_class": t.tag_class, "data": b64(t.data),
+             "tag_data": _decoded_or_none("librbd::journal::TagData", t.data) if t.data else None}
+            for t in header.tags
+        ],
+    }
+
+
+class JsonExportWriter(ExportWriter):
+    """Our JSON document, written incrementally."""
+
+    def __init__(self, fh: IO[bytes], journal: Journal, *, image_name: str | None = None, all_entries: bool = False,
+                 entry_filter: EntryFilter | None = None, policy: CorruptionPolicy | None = None) -> None:
+        self.fh = fh
+        head = journal_document_head(journal, image_name, all_entries, entry_filter)
+        head["selection"]["on_error"] = (policy or CorruptionPolicy()).mode
+        text = orjson.dumps(head)
+        fh.write(text[:-1] + b',"entries":[')
+        self.first = True
+
+    def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
+        item = orjson.dumps({
+            "object": entry.object_name,
+            "offset": entry.offset,
+            "tag_tid": entry.tag_tid,
+            "entry_tid": entry.entry_tid,
+            "commit_tid": entry.commit_tid,
+            "event_type": event.type_name,
+            "type": event.type_id,
+            "timestamp": event.timestamp,
+            "event": event.to_json(),
+        })
+        self.fh.write(item if self.first else b"\n," + item)
+        self.first = False
+
+    def finish(self, result: ExportResult) -> None:
+        summary = orjson.dumps({"entries": result.written, "errors": result.errors,
+                                "problems": [p.to_json() for p in result.problems],
+                                "complete": result.stopped_at is None})
+        self.fh.write(b'],"summary":' + summary + b"}\n")
+
+
+def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFilter,
+                 policy: CorruptionPolicy) -> ExportResult:
+    """Feed the walk's entries to ``writer`` under one corruption policy for every format."""
+    result = ExportResult()
+    seen = 0
+    for entry in walk:
+        fresh = walk.problems[seen:]
+        seen = len(walk.problems)
+        errors = [p for p in fresh if p.severity == ERROR]
+        result.problems.extend(errors)
+        result.errors += len(errors)
+        if errors and policy.mode == "stop":
+            result.stopped_at = errors[0]
+            return result
+        try:
+            event = decode_event(entry.payload)
+        except FormatError:
+            continue  # already reported by the walk as undecodable_event; skipped under --on-error skip
+        if entry_filter.active and not entry_filter.match(entry, event):
+            continue
+        writer.write(entry, event)
+        result.written += 1
+    errors = [p for p in walk.problems[seen:] if p.severity == ERROR]
+    result.problems.extend(errors)
+    result.errors += len(errors)
+    return result
+
+
+# -- readers (for import) ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """One entry to import: where it came from and the raw EventEntry bytes."""
+
+    number: int  # 1-based record number
+    tag_tid: int
+    commit_tid: int | None
+    entry_tid: int | None
+    payload: bytes
+
+
+def read_rbd_export(stream: IO[bytes]) -> Iterator[ImportRecord]:
+    """Parse rbd's export format with rbd's rules (JournalImporter::read_entry)."""
+    n = 0
+    while True:
+        ch = stream.read(1)
+        while ch == b"\n" or ch == b"#":
+            if ch == b"#":
+                while ch not in (b"\n", b""):
+                    ch = stream.read(1)
+            ch = stream.read(1)
+        if ch == b"":
+            return
+        if not ch.isdigit():
+            raise FormatError(f"import data invalid format (digit expected) at record {n + 1}")
+        digits = ch
+        while (ch := stream.read(1)).isdigit():
+            digits += ch
+            if len(digits) > 79:
+                raise FormatError(f"import data invalid format (size too long) at record {n + 1}")
+        if ch != b" ":
+            raise FormatError(f"import data invalid format (space expected) at record {n + 1}")
+        size = int(digits)
+        if size == 0:
+            raise FormatError(f"import data invalid format (zero entry size) at record {n + 1}")
+        text = stream.read(size)
+        n += 1
+        if len(text) != size:
+            raise FormatError(f"error reading import data: truncated at record {n} ({len(text)} of {size} bytes)")
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise FormatError(f"error parsing input (entry {n}): {exc}") from exc
+        if not isinstance(doc, dict):
+            raise FormatError(f"error parsing input (entry {n}): not a JSON object")
+        try:
+            tag = int(doc.get("tag_id", 0))
+            commit = int(doc.get("commit_tid", 0))
+            payload = base64.b64decode(str(doc.get("entry", "")).encode("ascii"), validate=True)
+        except (ValueError, TypeError, binascii.Error, UnicodeEncodeError) as exc:
+            raise FormatError(f"error json decoding import data (entry {n}): {exc}") from exc
+        yield ImportRecord(n, tag, commit, None, payload)
+
+
+def load_schema() -> dict[str, Any]:
+    return orjson.loads(SCHEMA_PATH.read_bytes())  # type: ignore[no-any-return]
+
+
+def validate_document(doc: Any) -> None:
+    """Validate an export document against the schema; the error names the JSON path."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        raise FormatError(f"export document invalid at {where}: {error.message}")
+
+
+def read_json_export(stream: IO[bytes]) -> tuple[dict[str, Any], Iterator[ImportRecord]]:
+    """Parse and validate our JSON export; returns its head and the entries (payloads re-encoded)."""
+    try:
+        doc = orjson.loads(stream.read())
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(f"export file is not valid JSON: {exc}") from exc
+    validate_document(doc)
+    record = _event_record()
+
+    def entries() -> Iterator[ImportRecord]:
+        for i, item in enumerate(doc["entries"], start=1):
+            try:
+                payload = record.encode(record.from_json(item["event"]))
+            except FormatError as exc:
+                raise FormatError(f"entry {i} ($.entries[{i - 1}].event): {exc}") from exc
+            yield ImportRecord(i, item["tag_tid"], item["commit_tid"], item["entry_tid"], payload)
+
+    head = {k: v for k, v in doc.items() if k != "entries"}
+    return head, entries()
