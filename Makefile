@@ -1,0 +1,44 @@
+# journaltools: set-up and checks.  `make demo` and `make test` are the two set-up commands.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# python3-rados/python3-rbd are built for the system Python: the venv is made from it
+# with --system-site-packages so that `import rados` works inside.
+SYSTEM_PYTHON := /usr/bin/python3
+CEPH_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd rbd-mirror
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install ceph-deps demo test test-slow lint clean
+
+$(VENV)/bin/journaltools: pyproject.toml
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/bin/journaltools
+
+ceph-deps:
+	@if ! command -v rbd >/dev/null || ! command -v ceph-mon >/dev/null || ! $(SYSTEM_PYTHON) -c 'import rados, rbd' 2>/dev/null; then \
+		echo "installing Ceph ($(CEPH_PACKAGES))"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CEPH_PACKAGES) >/dev/null; \
+	fi
+
+demo: install
+	$(VENV)/bin/journaltools --store fixtures/stores/all_events journal info rbd/108bbb69e2b9
+	$(VENV)/bin/journaltools --store fixtures/stores/all_events journal status rbd/108bbb69e2b9
+	$(VENV)/bin/journaltools --store fixtures/stores/all_events journal inspect --verbose rbd/108bbb69e2b9 | tail -n 12
+
+test: ceph-deps install
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-slow: ceph-deps install
+	JOURNALTOOLS_FUZZ_EXAMPLES=100000 $(VENV)/bin/pytest -q -m slow
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

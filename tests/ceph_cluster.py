@@ -1,0 +1,99 @@
+"""A live sandbox Ceph cluster for the test session (mon, mgr, memstore OSD on loopback).
+
+Built on the benchmark's sandbox recipe (benchmarks/cluster.py); the port is
+chosen free at start, so concurrent test runs on one machine do not collide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cluster import Sandbox
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ceph_available() -> str | None:
+    """None when the Ceph daemons and python3-rados are here, else what is missing."""
+    missing = [b for b in ("ceph-mon", "ceph-osd", "ceph-mgr", "rbd", "rados", "monmaptool") if not shutil.which(b)]
+    try:
+        import rados  # noqa: F401
+    except ImportError:
+        missing.append("python3-rados")
+    return ", ".join(missing) or None
+
+
+class CephCluster:
+    """One running cluster: ``conf``, ``fsid``, and helpers to drive it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sandbox = Sandbox.start(root, free_port(), memstore_bytes=1 << 30)
+        self.conf = str(self.sandbox.conf)
+        self.env = dict(os.environ, CEPH_CONF=self.conf)
+        self.fsid = json.loads(self.ceph("fsid", "--format", "json").stdout)["fsid"]
+        self._pools: set[str] = set()
+        self.new_pool("rbd")
+
+    def _cmd(self, tool: str, args: Sequence[str], check: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[Any]:
+        proc = subprocess.run([tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
+                              input=stdin, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{tool} {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+        return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                                           proc.stderr.decode("utf-8", "replace"))
+
+    def ceph(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self._cmd("ceph", args, check)
+
+    def rbd(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self._cmd("rbd", args, check)
+
+    def rados(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self._cmd("rados", args, check)
+
+    def rados_bytes(self, *args: Any) -> bytes:
+        proc = subprocess.run(["rados", "-c", self.conf, *map(str, args)], env=self.env, capture_output=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr.decode()
+        return proc.stdout
+
+    def new_pool(self, name: str) -> str:
+        if name not in self._pools:
+            self.ceph("osd", "pool", "create", name, "8")
+            self.rbd("pool", "init", name)
+            self._pools.add(name)
+        return name
+
+    def journaltools(self, *args: Any) -> tuple[int, str, str]:
+        """Run our CLI against this cluster in a subprocess: (exit code, stdout, stderr)."""
+        exe = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "journaltools"
+        cmd = [str(exe) if exe.exists() else "journaltools", "-c", self.conf, *map(str, args)]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=600)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def connect(self) -> Any:
+        import rados
+
+        cluster = rados.Rados(conffile=self.conf)
+        cluster.connect(timeout=15)
+        return cluster
+
+    def stop(self) -> None:
+        self.sandbox.stop()
+
+
+def start_cluster() -> tuple[CephCluster, Path]:
+    root = Path(tempfile.mkdtemp(prefix="journaltools-ceph-"))
+    return CephCluster(root / "cluster"), root
