@@ -40,12 +40,24 @@ class CephCluster:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.sandbox = Sandbox.start(root, free_port(), memstore_bytes=1 << 30)
+        self.sandbox = self._start(root)
         self.conf = str(self.sandbox.conf)
         self.env = dict(os.environ, CEPH_CONF=self.conf)
         self.fsid = json.loads(self.ceph("fsid", "--format", "json").stdout)["fsid"]
         self._pools: set[str] = set()
         self.new_pool("rbd")
+
+    @staticmethod
+    def _start(root: Path, attempts: int = 3) -> Sandbox:
+        """Start the sandbox, retrying on a fresh port when a start fails (ports race on a busy machine)."""
+        for attempt in range(attempts):
+            try:
+                return Sandbox.start(root, free_port(), memstore_bytes=1 << 30)
+            except Exception:
+                _stop_and_wait(Sandbox(root, 0))
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _cmd(self, tool: str, args: Sequence[str], check: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[Any]:
         proc = subprocess.run([tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
@@ -91,7 +103,34 @@ class CephCluster:
         return cluster
 
     def stop(self) -> None:
-        self.sandbox.stop()
+        _stop_and_wait(self.sandbox)
+
+
+def _stop_and_wait(sandbox: Sandbox, timeout: float = 15.0) -> None:
+    """SIGTERM the sandbox's daemons, then SIGKILL whatever is still alive after ``timeout``."""
+    import signal
+    import time
+
+    pids = []
+    for pid_file in sandbox.root.glob("*.pid"):
+        try:
+            pids.append(int(pid_file.read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    sandbox.stop()
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def start_cluster() -> tuple[CephCluster, Path]:
