@@ -6,6 +6,7 @@ chosen free at start, so concurrent test runs on one machine do not collide.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -127,10 +128,8 @@ def _stop_and_wait(sandbox: Sandbox, timeout: float = 15.0) -> None:
                 break
             time.sleep(0.1)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def start_cluster() -> tuple[CephCluster, Path]:
