@@ -285,10 +285,11 @@ class Journal:
         except NotFoundError:
             return None
 
-    def walk(self, all_entries: bool = False) -> JournalWalk:
+    def walk(self, all_entries: bool = False, check_events: bool = True) -> JournalWalk:
+        """Entries in replay order (``all_entries``: every entry present); see :mod:`.walk`."""
         from .walk import JournalWalk
 
-        return JournalWalk(self, all_entries=all_entries)
+        return JournalWalk(self, all_entries=all_entries, check_events=check_events)
 
     def min_commit_position(self) -> list[Position]:
         """The commit position a newly registered client gets (cls ``find_min_commit_position``).
