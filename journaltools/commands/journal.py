@@ -23,7 +23,8 @@ from ..export import (
     walk_entries,
 )
 from ..format.cls_journal import client_state_name
-from ..journal import ERROR, Journal
+from ..journal import ERROR
+from ..journal.walk import client_lag
 from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
 from .journal_spec import journal_group, journal_spec_options, resolve_journal
 
@@ -87,20 +88,6 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
 
 
 # -- status -------------------------------------------------------------------------
-def client_lag(journal: Journal) -> dict[str, tuple[int, int]]:
-    """Per client: (entries, bytes) physically present after its newest commit position."""
-    fronts = {c.id: ((c.commit_position[0].tag_tid, c.commit_position[0].entry_tid) if c.commit_position else None)
-              for c in journal.header.clients}
-    lag = {cid: [0, 0] for cid in fronts}
-    for entry in journal.walk(all_entries=True, check_events=False):
-        key = (entry.tag_tid, entry.entry_tid)
-        for cid, front in fronts.items():
-            if front is None or key > front:
-                lag[cid][0] += 1
-                lag[cid][1] += entry.size
-    return {cid: (v[0], v[1]) for cid, v in lag.items()}
-
-
 @journal_group.command("status")
 @journal_spec_options
 @format_options

@@ -1,0 +1,184 @@
+"""``journal import`` and ``journal client list|disconnect``: the write side of one journal.
+
+Import reads our JSON export or ``rbd journal export``'s file, validates every
+record before the first write, appends through :class:`~journaltools.journal.writer.JournalWriter`
+(libjournal's placement and set advance, via cls methods) and rolls every change
+back if an append fails.  Client disconnect follows ``rbd journal client disconnect``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+import click
+
+from ..cli import AppContext, pass_app
+from ..cls import journal as cls_journal
+from ..errors import ConfirmationRequired, FormatError, JournalToolsError, NotFoundError, SpecError
+from ..export import ImportRecord, read_json_export, read_rbd_export
+from ..format.cls_journal import CLIENT_STATE_DISCONNECTED, client_state_name
+from ..journal.walk import client_lag
+from ..journal.writer import JournalWriter
+from ..output import ceph_json, echo, format_options
+from .journal_spec import journal_group, journal_spec_options, locate_journal, resolve_journal
+
+CONFIRM_FLAG = "--yes-i-really-mean-it"
+
+
+def confirmation_option(func: Any) -> Any:
+    return click.option("--yes-i-really-mean-it", "confirmed", is_flag=True,
+                        help="Confirm a change that replaces or deletes existing data.")(func)
+
+
+def _check_payloads(records: list[ImportRecord]) -> None:
+    from ..format import lookup
+
+    event = lookup("librbd::journal::EventEntry")
+    for record in records:
+        try:
+            event.decode(record.payload)
+        except FormatError as exc:
+            raise FormatError(f"corrupted entry {record.number}: tag_tid={record.tag_tid}, "
+                              f"commit_tid={record.commit_tid}: {exc}") from exc
+
+
+def _check_identity(head: dict[str, Any], fsid: str | None, pool: str, journal_id: str) -> list[str]:
+    """Differences between where an export came from and where it is going."""
+    source = head.get("journal", {})
+    diffs = []
+    if source.get("fsid") and fsid and source["fsid"] != fsid:
+        diffs.append(f"cluster fsid {source['fsid']} != {fsid}")
+    if source.get("pool") and source["pool"] != pool:
+        diffs.append(f"pool {source['pool']} != {pool}")
+    if source.get("journal_id") and source["journal_id"] != journal_id:
+        diffs.append(f"journal id {source['journal_id']} != {journal_id}")
+    return diffs
+
+
+def _open_source(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise JournalToolsError(f"error opening {path}: {exc.strerror}", errno=exc.errno or 5) from exc
+
+
+@journal_group.command("import")
+@click.argument("source", metavar="<path-name>")
+@journal_spec_options
+@click.option("--format", "source_format", type=click.Choice(["auto", "json", "rbd"]), default="auto", show_default=True,
+              help="Source format: our JSON export or rbd's export file (auto: by the first byte).")
+@click.option("--dry-run", is_flag=True, help="Validate everything and say what would be written; write nothing.")
+@click.option("--force", is_flag=True, help="Import even if the export's fsid/pool/journal id differ from the target.")
+@confirmation_option
+@pass_app
+def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | None, namespace: str | None,
+            image: str | None, journal_name: str | None, source_format: str, dry_run: bool, force: bool,
+            confirmed: bool) -> None:
+    """Import image journal entries from an export (ours or rbd's) into a journal.
+
+    Every record is validated before the first write; entries are appended the way
+    libjournal appends them (new entry tids per tag, splay placement, object sets);
+    if an append fails, everything written so far is rolled back.
+    """
+    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
+    journal = resolved.journal
+    with _open_source(source) as fh:
+        first = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
+        kind = source_format if source_format != "auto" else ("json" if first == b"{" else "rbd")
+        if kind == "json":
+            head, entries = read_json_export(fh)
+            records = list(entries)
+            diffs = _check_identity(head, journal.header_pool.store.fsid, journal.header_pool.name, journal.journal_id)
+            if diffs and not force:
+                raise SpecError("export does not match the target journal (" + "; ".join(diffs) + "); use --force to import anyway")
+        else:
+            records = list(read_rbd_export(fh))
+    _check_payloads(records)
+    existing = sum(1 for _ in journal.walk(all_entries=True, check_events=False))
+    if existing and not (confirmed or dry_run):
+        raise ConfirmationRequired(f"journal {journal.journal_id} already holds {existing} entries; importing adds "
+                                   f"{len(records)} more after them: rerun with {CONFIRM_FLAG}")
+    known_tags = {t.tid for t in journal.header.tags}
+    missing_tags = sorted({r.tag_tid for r in records} - known_tags)
+    if missing_tags:
+        click.echo(f"note: tags {missing_tags} have no tag record in journal {journal.journal_id}", err=True)
+    if dry_run:
+        click.echo(f"{len(records)} entries validated; would append them to journal {journal.journal_id} "
+                   f"(tags {sorted({r.tag_tid for r in records})}); nothing written")
+        return
+    writer = JournalWriter(journal)
+    try:
+        for record in records:
+            writer.append(record.tag_tid, record.payload)
+    except BaseException:
+        writer.rollback()
+        raise
+    click.echo(f"{len(records)} entries processed, 0 errors")
+
+
+@journal_group.group("client")
+def client_group() -> None:
+    """List or disconnect registered journal clients."""
+
+
+@client_group.command("list")
+@journal_spec_options
+@format_options
+@pass_app
+def client_list(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
+                image: str | None, journal_name: str | None, output_format: str, pretty_format: bool) -> None:
+    """List registered journal clients with their decoded data, commit position and lag."""
+    from ..format import lookup
+
+    journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
+    lag = client_lag(journal)
+    client_data = lookup("librbd::journal::ClientData")
+    rows = []
+    for c in journal.header.clients:
+        try:
+            decoded = client_data.to_json(client_data.decode(c.data)) if c.data else None
+        except FormatError:
+            decoded = None
+        rows.append({"id": c.id, "state": client_state_name(c.state) if c.state is not None else "malformed",
+                     "commit_position": [p.to_json() for p in c.commit_position], "client_data": decoded,
+                     "lag": {"entries": lag[c.id][0], "bytes": lag[c.id][1]}})
+    if output_format == "json":
+        echo(ceph_json({"clients": rows}, pretty_format))
+        return
+    for row in rows:
+        front = row["commit_position"][0] if row["commit_position"] else None
+        where = (f"object {front['object_number']} tag {front['tag_tid']} entry {front['entry_tid']}"
+                 if front else "nothing committed")
+        data = row["client_data"]
+        kind = data.get("client_meta_type", "client data") if isinstance(data, dict) else "no client data"
+        name = row["id"] or '"" (image)'
+        click.echo(f"{name}: {row['state']}, {where}, {row['lag']['entries']} entries / "
+                   f"{row['lag']['bytes']} bytes behind, {kind}")
+
+
+@client_group.command("disconnect")
+@journal_spec_options
+@click.option("--client-id", metavar="ID", help="Client ID (or leave unspecified to disconnect all).")
+@pass_app
+def client_disconnect(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
+                      image: str | None, journal_name: str | None, client_id: str | None) -> None:
+    """Flag image journal client as disconnected (as rbd journal client disconnect)."""
+    header_pool, jid, _ = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
+    oid = cls_journal.header_oid(jid)
+    try:
+        clients = cls_journal.client_list(header_pool, oid)
+    except NotFoundError:
+        raise NotFoundError(f"journal {jid} does not exist in pool {header_pool.describe()}") from None
+    done = 0
+    for client in clients:
+        if client.id == "" or (client_id is not None and client.id != client_id):
+            continue
+        cls_journal.client_update_state(header_pool, oid, client.id, CLIENT_STATE_DISCONNECTED)
+        click.echo(f"client {client.id} disconnected")
+        done += 1
+    if not done:
+        raise NotFoundError(f"client {client_id} is not registered" if client_id else "no registered clients to disconnect")
+    header_pool.notify(oid)
