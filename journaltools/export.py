@@ -70,12 +70,8 @@ def decode_event(payload: bytes) -> DecodedEvent:
     """Decode an EventEntry payload (raises FormatError)."""
     from .format import ceph_dump
 
-    record = _event_record()
-    value = record.decode(payload)
-    pairs = ceph_dump.event_dump(payload)
-    name = next((v for k, v in pairs if k == "event_type"), "Unknown")
-    ts = ceph_dump.event_timestamp(value)
-    return DecodedEvent(ceph_dump.export_type(payload), str(name), ts, value)
+    value = _event_record().decode(payload)
+    return DecodedEvent(ceph_dump.export_type(value), ceph_dump.event_name(value), ceph_dump.event_timestamp(value), value)
 
 
 # -- policy and filters ----------------------------------------------------------------

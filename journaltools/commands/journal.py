@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from ..cli import AppContext, pass_app
-from ..errors import NotFoundError, SpecError
+from ..errors import FormatError, NotFoundError, SpecError
 from ..export import (
     CorruptionPolicy,
     EntryFilter,
@@ -147,6 +147,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     was found, 1 otherwise (warnings alone do not fail).
     """
     from ..format.ceph_dump import event_dump
+    from ..format.librbd_journal import decode_event
 
     resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
     journal = resolved.journal
@@ -158,7 +159,10 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
         for entry in walk:
             if not verbose:
                 continue
-            pairs = event_dump(entry.payload)
+            try:
+                pairs = event_dump(decode_event(entry.payload))
+            except FormatError:
+                continue  # reported by the walk as undecodable_event
             if output_format == "json":
                 dumps.append({"object": entry.object_name, "offset": entry.offset, "tag_tid": entry.tag_tid,
                               "entry_tid": entry.entry_tid, "commit_tid": entry.commit_tid, "event": Pairs(pairs)})
