@@ -8,6 +8,7 @@ from pathlib import Path
 
 from journaltools.format.cls_journal import Client, Tag, client_key, tag_key
 from journaltools.format.journal_entry import encode_entry
+from journaltools.format.librbd_journal import AIO_WRITE, make_event
 from journaltools.format.primitives import encode, i64, u8, u64
 from journaltools.store.memory import MemoryPool, MemoryStore
 
@@ -30,6 +31,11 @@ def load_fixture_store(name: str) -> MemoryStore:
                 values = {k: base64.b64decode(v) for k, v in json.loads(f.read_text()).items()}
                 pool.omap_set(f.name[: -len(".json")], values)
     return store
+
+
+def write_event(n: int, size: int = 16) -> bytes:
+    """A real AioWrite EventEntry of ``size`` bytes at offset ``n * size``."""
+    return make_event(AIO_WRITE, timestamp=(1764034225 + n, 0), offset=n * size, length=size, data=bytes([n % 256]) * size)
 
 
 def write_header(pool: MemoryPool, journal_id: str, *, order: int = 12, splay_width: int = 2, pool_id: int = -1,
@@ -57,7 +63,7 @@ def write_header(pool: MemoryPool, journal_id: str, *, order: int = 12, splay_wi
 
 
 def make_journal(entries_per_tag: list[int], *, splay_width: int = 2, order: int = 12, journal_id: str = "j1",
-                 payload: bytes = b"x" * 16, clients: dict[str, list[tuple[int, int, int]]] | None = None,
+                 payload: bytes | None = None, clients: dict[str, list[tuple[int, int, int]]] | None = None,
                  entries_per_set: int | None = None) -> tuple[MemoryStore, MemoryPool]:
     """A journal whose tag ``t`` has ``entries_per_tag[t]`` entries, placed as libjournal places them.
 
@@ -73,7 +79,8 @@ def make_journal(entries_per_tag: list[int], *, splay_width: int = 2, order: int
                 object_set += 1
                 in_set = 0
             number = object_set * splay_width + tid % splay_width
-            pool.append(f"journal_data.2.{journal_id}.{number}", encode_entry(tag, tid, payload + bytes([tid % 256])))
+            data = payload if payload is not None else write_event(tid)
+            pool.append(f"journal_data.2.{journal_id}.{number}", encode_entry(tag, tid, data))
             in_set += 1
     write_header(pool, journal_id, order=order, splay_width=splay_width, active_set=object_set,
                  tags=len(entries_per_tag), clients=clients)

@@ -15,7 +15,7 @@ from journaltools.format.primitives import encode, u8
 from journaltools.journal import Journal
 from journaltools.store import DirectoryStore
 
-from .journal_factory import FIXTURES, load_fixture_store, make_journal
+from .journal_factory import FIXTURES, load_fixture_store, make_journal, write_event
 
 # (store, journal id, golden export written by `rbd journal export`)
 GOLDEN_EXPORTS = [
@@ -91,7 +91,7 @@ def test_truncated_tail_is_reported_with_offset():
     store, pool = make_journal([6])
     name = "journal_data.2.j1.1"
     data = pool.read(name)
-    frame = len(encode_entry(0, 1, b"x" * 17))
+    frame = len(encode_entry(0, 1, write_event(1)))
     pool.write_full(name, data[: 2 * frame + 10])
     walk = Journal.open(pool, "j1").walk(all_entries=True)
     assert [e.entry_tid for e in walk] == [0, 1, 2, 3, 4]
@@ -103,7 +103,7 @@ def test_garbage_between_entries_resynchronises():
     store, pool = make_journal([6])
     name = "journal_data.2.j1.0"
     data = pool.read(name)
-    frame = len(encode_entry(0, 0, b"x" * 17))
+    frame = len(encode_entry(0, 0, write_event(0)))
     pool.write_full(name, data[:frame] + b"\xde\xad\xbe\xef" * 3 + data[frame:])
     walk = Journal.open(pool, "j1").walk(all_entries=True)
     assert [e.entry_tid for e in walk] == [0, 1, 2, 3, 4, 5]
@@ -115,7 +115,7 @@ def test_zero_padding_between_entries_is_tolerated():
     store, pool = make_journal([4])
     name = "journal_data.2.j1.0"
     data = pool.read(name)
-    frame = len(encode_entry(0, 0, b"x" * 17))
+    frame = len(encode_entry(0, 0, write_event(0)))
     pad = 8 - frame % 8
     pool.write_full(name, data[:frame] + b"\x00" * pad + data[frame:] + b"\x00" * 3)
     walk = Journal.open(pool, "j1").walk(all_entries=True)

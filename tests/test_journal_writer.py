@@ -8,13 +8,13 @@ from journaltools.errors import FormatError
 from journaltools.journal import Journal
 from journaltools.journal.writer import JournalWriter
 
-from .journal_factory import make_journal
+from .journal_factory import make_journal, write_event
 
 
 def test_appends_follow_libjournal_placement_and_advance_sets():
     store, pool = make_journal([0], splay_width=3, order=12, clients={"": []})
     writer = JournalWriter(Journal.open(pool, "j1"))
-    positions = [writer.append(0, bytes([i % 256]) * 500) for i in range(60)]
+    positions = [writer.append(0, write_event(i, 460)) for i in range(60)]
     assert [p.entry_tid for p in positions] == list(range(60))
     assert all(p.object_number % 3 == p.entry_tid % 3 for p in positions)
     journal = Journal.open(pool, "j1")
@@ -39,7 +39,7 @@ def test_rollback_restores_objects_and_active_set():
     header_before = pool.omap("journal.j1")
     writer = JournalWriter(Journal.open(pool, "j1"))
     for _i in range(40):
-        writer.append(0, b"z" * 400)
+        writer.append(0, write_event(_i, 400))
     writer.rollback()
     assert {o: pool.read(o) for o in pool.list_objects("journal_data.")} == before
     assert pool.omap("journal.j1")["active_set"] == header_before["active_set"]
