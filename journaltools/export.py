@@ -148,9 +148,12 @@ class EntryFilter:
 
 @dataclass
 class ExportResult:
+    """``errors``/``problems``: entry data damaged or lost; ``notes``: other findings (metadata, placement)."""
+
     written: int = 0
     errors: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
     stopped_at: Problem | None = None
 
 
@@ -283,7 +286,7 @@ class JsonExportWriter(ExportWriter):
 
     def finish(self, result: ExportResult) -> None:
         summary = orjson.dumps({"entries": result.written, "errors": result.errors,
-                                "problems": [p.to_json() for p in result.problems],
+                                "problems": [p.to_json() for p in result.problems + result.notes],
                                 "complete": result.stopped_at is None})
         self.fh.write(b'],"summary":' + summary + b"}\n")
 
@@ -296,9 +299,7 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
     for entry in walk:
         fresh = walk.problems[seen:]
         seen = len(walk.problems)
-        errors = [p for p in fresh if p.severity == ERROR]
-        result.problems.extend(errors)
-        result.errors += len(errors)
+        errors = _tally(result, fresh)
         if errors and policy.mode == "stop":
             result.stopped_at = errors[0]
             return result
@@ -310,10 +311,16 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
             continue
         writer.write(entry, event)
         result.written += 1
-    errors = [p for p in walk.problems[seen:] if p.severity == ERROR]
+    _tally(result, walk.problems[seen:])
+    return result
+
+
+def _tally(result: ExportResult, problems: list[Problem]) -> list[Problem]:
+    errors = [p for p in problems if p.damages_data]
     result.problems.extend(errors)
     result.errors += len(errors)
-    return result
+    result.notes.extend(p for p in problems if p.severity == ERROR and not p.damages_data)
+    return errors
 
 
 # -- readers (for import) ---------------------------------------------------------------------

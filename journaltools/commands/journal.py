@@ -241,6 +241,8 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         click.echo(f"{result.written} entries processed, {result.errors} errors")
     for problem in result.problems:
         click.echo(f"journaltools: {problem}", err=True)
+    for problem in result.notes:
+        click.echo(f"journaltools: note: {problem} (entries exported anyway)", err=True)
     if result.stopped_at is not None:
         click.echo(f"journaltools: export stopped at the first error ({result.stopped_at}); "
                    "use --on-error skip to go on", err=True)

@@ -8,6 +8,7 @@ back if an append fails.  Client disconnect follows ``rbd journal client disconn
 
 from __future__ import annotations
 
+import base64
 import sys
 from typing import IO, Any
 
@@ -18,6 +19,8 @@ from ..cls import journal as cls_journal
 from ..errors import ConfirmationRequired, FormatError, JournalToolsError, NotFoundError, SpecError
 from ..export import ImportRecord, read_json_export, read_rbd_export
 from ..format.cls_journal import CLIENT_STATE_DISCONNECTED, client_state_name
+from ..format.librbd_journal import make_tag_data
+from ..journal import Journal
 from ..journal.walk import client_lag
 from ..journal.writer import JournalWriter
 from ..output import ceph_json, echo, format_options
@@ -56,6 +59,21 @@ def _check_identity(head: dict[str, Any], fsid: str | None, pool: str, journal_i
     return diffs
 
 
+def _image_tag_class(journal: Journal) -> int:
+    """The tag class of the image client "" (librbd's ImageClientMeta.tag_class), else 0."""
+    from ..format.librbd_journal import IMAGE_CLIENT, decode_client_data
+
+    client = journal.header.client("")
+    if client is not None and client.data:
+        try:
+            data = decode_client_data(client.data)
+        except FormatError:
+            return 0
+        if data.client_meta_type == IMAGE_CLIENT:
+            return int(data.client_meta.tag_class)
+    return 0
+
+
 def _open_source(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
@@ -88,8 +106,10 @@ def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | 
     with _open_source(source) as fh:
         first = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
         kind = source_format if source_format != "auto" else ("json" if first == b"{" else "rbd")
+        tag_data: dict[int, bytes] = {}
         if kind == "json":
             head, entries = read_json_export(fh)
+            tag_data = {t["tid"]: base64.b64decode(t["data"]) for t in head.get("tags", [])}
             records = list(entries)
             diffs = _check_identity(head, journal.header_pool.store.fsid, journal.header_pool.name, journal.journal_id)
             if diffs and not force:
@@ -103,14 +123,17 @@ def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | 
                                    f"{len(records)} more after them: rerun with {CONFIRM_FLAG}")
     known_tags = {t.tid for t in journal.header.tags}
     missing_tags = sorted({r.tag_tid for r in records} - known_tags)
-    if missing_tags:
-        click.echo(f"note: tags {missing_tags} have no tag record in journal {journal.journal_id}", err=True)
     if dry_run:
         click.echo(f"{len(records)} entries validated; would append them to journal {journal.journal_id} "
                    f"(tags {sorted({r.tag_tid for r in records})}); nothing written")
         return
     writer = JournalWriter(journal)
+    tag_class = _image_tag_class(journal)
     try:
+        for tid in missing_tags:
+            if not writer.ensure_tag(tid, tag_class, tag_data.get(tid) or make_tag_data("")):
+                click.echo(f"note: tag {tid} has no tag record in journal {journal.journal_id} and cannot be "
+                           f"created (next tag tid is {writer.next_tag_tid})", err=True)
         for record in records:
             writer.append(record.tag_tid, record.payload)
     except BaseException:
@@ -182,3 +205,41 @@ def client_disconnect(app: AppContext, journal_spec: str | None, pool: str | Non
     if not done:
         raise NotFoundError(f"client {client_id} is not registered" if client_id else "no registered clients to disconnect")
     header_pool.notify(oid)
+
+
+def default_backup_dir(journal_id: str) -> str:
+    import time
+
+    return f"journaltools-backup-{journal_id}-{time.strftime('%Y%m%dT%H%M%S')}"
+
+
+@journal_group.command("reset")
+@journal_spec_options
+@click.option("--keep-clients", is_flag=True, help="Register the other clients again (their data kept, nothing committed).")
+@click.option("--backup", "backup_dir", metavar="DIR",
+              help="Copy the journal here (directory store layout) before deleting (default: ./journaltools-backup-<id>-<time>).")
+@click.option("--no-backup", is_flag=True, help="Do not write a backup first.")
+@confirmation_option
+@pass_app
+def reset(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
+          journal_name: str | None, keep_clients: bool, backup_dir: str | None, no_backup: bool, confirmed: bool) -> None:
+    """Reset image journal: delete all entries, keep order, splay width and pool.
+
+    Writes a backup of the journal first (unless --no-backup) and needs
+    --yes-i-really-mean-it.
+    """
+    from ..acquire import copy_journal
+    from ..journal.lifecycle import reset_journal
+
+    journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
+    if not confirmed:
+        raise ConfirmationRequired(f"reset deletes every entry of journal {journal.journal_id}: rerun with {CONFIRM_FLAG}")
+    if backup_dir and no_backup:
+        raise SpecError("--backup and --no-backup exclude each other")
+    if not no_backup:
+        target = backup_dir or default_backup_dir(journal.journal_id)
+        report = copy_journal(journal, target)
+        click.echo(f"backup: {report.copied} objects ({report.bytes} bytes) in {target}", err=True)
+    fresh = reset_journal(journal, keep_clients=keep_clients)
+    click.echo(f"journal {fresh.journal_id} reset (order {fresh.header.order}, splay width "
+               f"{fresh.header.splay_width}, {len(fresh.header.clients)} clients)", err=True)

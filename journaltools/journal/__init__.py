@@ -1,10 +1,11 @@
 """The journal model: header, geometry, replay-order walk and structural problems."""
 
 from .model import ClientRecord, Journal, JournalHeader, Position, TagRecord
-from .problems import ERROR, KINDS, WARNING, Problem
+from .problems import DATA_KINDS, ERROR, KINDS, WARNING, Problem
 from .walk import JournalEntry, JournalWalk
 
 __all__ = [
+    "DATA_KINDS",
     "ERROR",
     "KINDS",
     "WARNING",

@@ -36,6 +36,13 @@ KINDS: dict[str, str] = {
 }
 
 
+#: kinds that mean entry data is damaged or lost (the rest concern metadata and placement)
+DATA_KINDS = frozenset({
+    "bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "garbage", "tid_gap", "tid_reorder",
+    "undecodable_event", "unreadable_object",
+})
+
+
 @dataclass(slots=True)
 class Problem:
     """One structural finding: kind, where (object, byte offset, tag, entry tid) and why."""
@@ -47,6 +54,10 @@ class Problem:
     tag_tid: int | None = None
     entry_tid: int | None = None
     severity: str = ERROR
+
+    @property
+    def damages_data(self) -> bool:
+        return self.severity == ERROR and self.kind in DATA_KINDS
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..cls import journal as cls_journal
 from ..errors import FormatError, JournalToolsError, NotFoundError
+from ..format.cls_journal import tag_key
 from ..format.journal_entry import OVERHEAD, encode_entry
 from .model import Journal, Position
 
@@ -28,6 +29,7 @@ class AppendTransaction:
 
     object_sizes: dict[str, int | None] = field(default_factory=dict)  # None = did not exist
     header_values: dict[str, bytes] = field(default_factory=dict)
+    created_keys: list[str] = field(default_factory=list)
 
 
 class JournalWriter:
@@ -45,8 +47,20 @@ class JournalWriter:
         for entry in journal.walk(all_entries=True, check_events=False):
             if entry.entry_tid + 1 > self.next_tid.get(entry.tag_tid, 0):
                 self.next_tid[entry.tag_tid] = entry.entry_tid + 1
-        self.transaction = AppendTransaction(
-            header_values={k: v for k, v in journal.header_pool.omap(self.oid).items() if k == "active_set"})
+        self.transaction = AppendTransaction(header_values={
+            k: v for k, v in journal.header_pool.omap(self.oid).items() if k in ("active_set", "next_tag_tid")})
+        self.next_tag_tid = journal.header.next_tag_tid or 0
+        self.tags = {t.tid for t in journal.header.tags}
+
+    def ensure_tag(self, tid: int, tag_class: int, data: bytes) -> bool:
+        """Create tag ``tid`` if it is missing and is the next tag tid (cls allows no other); True if created."""
+        if tid in self.tags or tid != self.next_tag_tid:
+            return False
+        cls_journal.tag_create(self.header_pool, self.oid, tid, tag_class, data)
+        self.transaction.created_keys.append(tag_key(tid))
+        self.tags.add(tid)
+        self.next_tag_tid += 1
+        return True
 
     @property
     def max_payload(self) -> int:
@@ -93,5 +107,7 @@ class JournalWriter:
                     self.data_pool.remove(oid)
             else:
                 self.data_pool.write_full(oid, self.data_pool.read(oid, 0, size))
+        if self.transaction.created_keys:
+            self.header_pool.omap_remove(self.oid, self.transaction.created_keys)
         if self.transaction.header_values:
             self.header_pool.omap_set(self.oid, self.transaction.header_values)

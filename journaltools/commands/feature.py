@@ -1,0 +1,131 @@
+"""``feature enable|disable IMAGE-SPEC journaling``: the journaling feature, as ``rbd feature`` sets it.
+
+Enabling creates the journal as librbd does (see :mod:`journaltools.journal.lifecycle`)
+and then sets feature bit 64 with cls ``rbd.set_features``; disabling refuses while
+the image is mirrored, removes the journal, then clears the bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import click
+
+from ..cli import AppContext, main, pass_app
+from ..cls import rbd_image
+from ..errors import BusyError, NotFoundError, SpecError
+from ..format.primitives import decode
+from ..journal import Journal
+from ..journal.lifecycle import Geometry, create_journal, remove_journal
+from ..spec import combine_spec, image_id
+from ..store.base import Pool
+
+MIN_ORDER, MAX_ORDER = 12, 26  # rbd: --journal-object-size 4K <= size <= 64M
+_SIZE = re.compile(r"^(\d+)([BKMG]?)$", re.IGNORECASE)
+
+
+def parse_object_size(text: str) -> int:
+    """``--journal-object-size`` (B/K/M/G suffix) -> journal order; must be a power of two in 4K..64M."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise SpecError(f"invalid journal object size '{text}' (use e.g. 4K, 1M, 16M)")
+    size = int(match.group(1)) << {"": 0, "B": 0, "K": 10, "M": 20, "G": 30}[match.group(2).upper()]
+    order = size.bit_length() - 1
+    if size <= 0 or size != 1 << order or not MIN_ORDER <= order <= MAX_ORDER:
+        raise SpecError(f"journal object size {text} must be a power of two between 4K and 64M")
+    return order
+
+
+def mirror_image_enabled(pool: Pool, image: str) -> bool:
+    """Whether ``rbd_mirroring`` holds an enabled (or disabling) mirror record for the image."""
+    try:
+        raw = pool.omap_get("rbd_mirroring", [f"image_{image}"]).get(f"image_{image}")
+    except NotFoundError:
+        return False
+    if raw is None:
+        return False
+    # MirrorImage: ENCODE_START, string global_image_id, u8 state (0 disabling, 1 enabled, 2 disabled)
+    from ..format.primitives import CephString, u8, versioned
+
+    record = decode(versioned(2, 1, "global_image_id" / CephString(), "state" / u8), raw, allow_trailing=True)
+    return bool(record.state in (0, 1))
+
+
+@main.group("feature")
+def feature_group() -> None:
+    """Enable or disable image features that journaltools manages (journaling)."""
+
+
+def _image(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+           image: str | None) -> tuple[Pool, str, str]:
+    spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image")
+    header_pool = app.store().pool(spec.pool, spec.namespace)
+    return header_pool, image_id(header_pool, spec.name), spec.name
+
+
+def _image_options(func):  # type: ignore[no-untyped-def]
+    func = click.option("--image", metavar="IMAGE", help="Image name.")(func)
+    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
+    func = click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
+    return func
+
+
+@feature_group.command("enable")
+@click.argument("image_spec", metavar="<image-spec>")
+@click.argument("features", nargs=-1, required=True, metavar="<features>...")
+@_image_options
+@click.option("--journal-splay-width", type=click.IntRange(1, 255), default=4, show_default=True,
+              help="Number of active journal objects.")
+@click.option("--journal-object-size", default="16M", show_default=True,
+              help="Size of journal objects [4K <= size <= 64M] (B/K/M suffix).")
+@click.option("--journal-pool", "--journal-object-pool", "journal_pool", metavar="POOL",
+              help="Pool for journal objects (default: the image's pool).")
+@pass_app
+def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
+           image: str | None, journal_splay_width: int, journal_object_size: str, journal_pool: str | None) -> None:
+    """Enable the specified image feature (journaling).
+
+    Creates the journal exactly as librbd does: header geometry, the image client
+    "" with its image client data, and the first tag.
+    """
+    _check_features(features)
+    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    current = rbd_image.get_features(header_pool, iid)
+    if current & rbd_image.JOURNALING:
+        raise SpecError(f"journaling is already enabled on image {name}")
+    if not current & rbd_image.EXCLUSIVE_LOCK:
+        raise SpecError(f"cannot enable journaling on image {name}: exclusive-lock must be enabled first")
+    order = parse_object_size(journal_object_size)
+    pool_id = -1
+    if journal_pool and journal_pool != header_pool.name:
+        pool_id = app.store().pool(journal_pool).pool_id
+    create_journal(header_pool, iid, Geometry(order, journal_splay_width, pool_id))
+    rbd_image.set_features(header_pool, iid, rbd_image.JOURNALING, rbd_image.JOURNALING)
+
+
+@feature_group.command("disable")
+@click.argument("image_spec", metavar="<image-spec>")
+@click.argument("features", nargs=-1, required=True, metavar="<features>...")
+@_image_options
+@pass_app
+def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
+            image: str | None) -> None:
+    """Disable the specified image feature (journaling); refused while the image is mirrored."""
+    _check_features(features)
+    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    current = rbd_image.get_features(header_pool, iid)
+    if not current & rbd_image.JOURNALING:
+        raise SpecError(f"journaling is not enabled on image {name}")
+    if mirror_image_enabled(header_pool, iid):
+        raise BusyError(f"cannot disable journaling on image {name}: image mirroring is enabled (disable mirroring first)")
+    with contextlib.suppress(NotFoundError):  # a bit set without a journal: just clear it
+        remove_journal(Journal.open(header_pool, iid))
+    rbd_image.set_features(header_pool, iid, 0, rbd_image.JOURNALING)
+
+
+def _check_features(features: tuple[str, ...]) -> None:
+    unknown = [f for f in features if f != "journaling"]
+    if unknown:
+        raise SpecError(f"journaltools manages only the journaling feature here, not {', '.join(unknown)} "
+                        "(use rbd feature enable|disable for those)")

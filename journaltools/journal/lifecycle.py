@@ -1,0 +1,72 @@
+"""Creating, removing and resetting a journal as librbd does.
+
+Create (src/librbd/journal/CreateRequest.cc, checked against the omap the real
+``rbd feature enable ... journaling`` writes): cls ``create(order, splay_width,
+pool_id)`` with pool_id -1 unless a journal pool is given, a first tag in a new
+tag class with TagData{mirror_uuid ""}, and the image client ``""`` registered
+with ImageClientMeta{tag_class}.  Remove (Journaler::remove): every data object
+of the live sets, then the header.  Reset keeps order, splay width and pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from ..cls import journal as cls_journal
+from ..errors import NotFoundError
+from ..format.cls_journal import TAG_CLASS_NEW
+from ..format.librbd_journal import IMAGE_CLIENT_ID, make_image_client_data, make_tag_data
+from ..store.base import Pool
+from .model import HEADER_PREFIX, Journal
+
+
+@dataclass(frozen=True)
+class Geometry:
+    order: int = 24
+    splay_width: int = 4
+    pool_id: int = -1
+
+
+def create_journal(header_pool: Pool, journal_id: str, geometry: Geometry) -> None:
+    """A new empty journal owned by the local image (tag 0 of a new class, client "")."""
+    oid = HEADER_PREFIX + journal_id
+    cls_journal.create(header_pool, oid, geometry.order, geometry.splay_width, geometry.pool_id)
+    tag = cls_journal.allocate_tag(header_pool, oid, TAG_CLASS_NEW, make_tag_data(""))
+    cls_journal.client_register(header_pool, oid, IMAGE_CLIENT_ID, make_image_client_data(tag.tag_class))
+
+
+def remove_journal(journal: Journal) -> int:
+    """Delete every data object, then the header; returns the number of data objects removed."""
+    removed = 0
+    for number in journal.existing_objects():
+        with contextlib.suppress(NotFoundError):
+            journal.data_pool.remove(journal.object_name(number))
+            removed += 1
+    for stray in journal.stray_objects():
+        with contextlib.suppress(NotFoundError):
+            journal.data_pool.remove(stray)
+    journal.header_pool.remove(journal.header_oid)
+    return removed
+
+
+def geometry_of(journal: Journal) -> Geometry:
+    header = journal.header
+    return Geometry(header.order if header.order is not None else 24, header.splay_width or 4,
+                    header.pool_id if header.pool_id is not None else -1)
+
+
+def reset_journal(journal: Journal, keep_clients: bool = False) -> Journal:
+    """Delete all entries and recreate the journal with the same geometry.
+
+    The image client is registered anew (empty commit position); with
+    ``keep_clients`` every other client is registered again with its data.
+    """
+    geometry = geometry_of(journal)
+    others = [(c.id, c.data) for c in journal.header.clients if c.id != IMAGE_CLIENT_ID and c.state is not None]
+    remove_journal(journal)
+    create_journal(journal.header_pool, journal.journal_id, geometry)
+    if keep_clients:
+        for client_id, data in others:
+            cls_journal.client_register(journal.header_pool, journal.header_oid, client_id, data)
+    return Journal.open(journal.header_pool, journal.journal_id)
