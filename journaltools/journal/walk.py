@@ -86,7 +86,9 @@ class JournalWalk:
         check = self._check_entry
         last_tid = self._last_tid
         known_tags = self._tags
-        plain = self._event_decoder is None
+        fast_event_type: Callable[[bytes], int | None] | None = None
+        if self._event_decoder is not None:
+            from ..format.event_fastpath import fast_event_type
         names: dict[int, str] = {}
         for commit_tid, (number, frame) in enumerate(source, start=1):
             name = names.get(number)
@@ -96,7 +98,8 @@ class JournalWalk:
                 name = names[number] = self.journal.object_name(number)
             tag = frame.tag_tid
             last = last_tid.get(tag)
-            if plain and last is not None and frame.entry_tid == last + 1 and tag in known_tags:
+            if (last is not None and frame.entry_tid == last + 1 and tag in known_tags
+                    and (fast_event_type is None or fast_event_type(frame.payload) is not None)):
                 last_tid[tag] = last + 1  # the common case of _check_entry: nothing to report
             else:
                 check(name, frame)
@@ -407,13 +410,20 @@ class JournalWalk:
 
     @staticmethod
     def _load_event_decoder() -> Callable[[bytes], object] | None:
+        """A payload check: the compiled fast path for common events, else the full EventEntry decoder."""
         try:
             from ..format import lookup
+            from ..format.event_fastpath import fast_event_type
 
-            record = lookup("librbd::journal::EventEntry")
+            decode = lookup("librbd::journal::EventEntry").decode
         except Exception:  # noqa: BLE001 - event layer not available
             return None
-        return record.decode
+
+        def check(payload: bytes) -> object:
+            found = fast_event_type(payload)
+            return found if found is not None else decode(payload)
+
+        return check
 
 
 class _OffsetStream:

@@ -1,0 +1,166 @@
+"""The fast path for librbd journal events, compiled from the ``EventEntry`` declaration.
+
+Nearly every entry of a real journal is an IO event (AioWrite, AioDiscard,
+AioFlush, ...) in exactly the shape modern librbd writes
+(src/librbd/journal/Types.cc ``EventEntry::encode``): the envelope
+ENCODE_START(5, 1) { u32 event_type; fixed-width fields; at most one trailing
+bufferlist } followed by the metadata block ENCODE_START(1, 1) { utime }, with no
+bytes beyond.  For such payloads one ``struct.unpack_from`` reads everything the
+declaration would decode, so the per-entry cost of inspect and export does not
+go through construct.
+
+The layouts are not written by hand: :func:`_compile` reads each event's body in
+:data:`~journaltools.format.librbd_journal.EVENTS` at :data:`EVENT_VERSION`
+(fields that exist at that version, their ``struct`` formats, the trailing
+bufferlist) and builds one :class:`struct.Struct` per event type.  Events with
+strings, namespaces or two bufferlists are not compiled.  Anything that is not
+exactly the compiled shape (other struct versions, tails, sizes that disagree,
+unknown types) returns ``None`` and the caller falls back to the full decoder,
+which gives the same answer for every payload the fast path accepts
+(tests/test_event_fastpath.py checks that against the declaration).
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from construct import Container, Flag, FormatField, IfThenElse, Pass, Renamed, Struct
+
+from .librbd_journal import EVENT_TYPE_NAMES, EVENT_VERSION, EVENTS
+from .primitives import Bufferlist
+
+_ENVELOPE = "<BBII"  # struct_v, struct_compat, body length, event_type
+_ENVELOPE_SIZE = struct.calcsize(_ENVELOPE)
+_META = struct.Struct("<BBIII")  # metadata block: struct_v 1, struct_compat 1, length 8, utime sec, nsec
+_META_VERSION = (1, 1, 8)
+_META_HEAD = b"\x01\x01\x08\x00\x00\x00"  # the same three values as bytes
+_META_SIZE = _META.size
+_u32 = struct.Struct("<I").unpack_from
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    type_id: int
+    head: struct.Struct  # envelope + fixed fields (+ the trailing bufferlist's u32 length)
+    fields: tuple[str, ...]  # names of the fixed fields, in order
+    blob: str | None  # name of the trailing bufferlist, if any
+    fixed_body: int  # body bytes besides the bufferlist's data
+
+
+def _field_format(sub: Any) -> str | None:
+    """The struct format of a fixed-width field at EVENT_VERSION, "" if absent there, None if not fixed."""
+    inner = sub.subcon if isinstance(sub, Renamed) else sub
+    if isinstance(inner, IfThenElse):
+        present = inner.condfunc(Container(_struct_v=EVENT_VERSION))
+        inner = inner.thensubcon if present else inner.elsesubcon
+        if inner is Pass:
+            return ""
+    if inner is Flag:
+        return "?"  # one byte, true when non-zero: as construct's Flag decodes it
+    if isinstance(inner, FormatField):
+        return str(inner.fmtstr).lstrip("<>=!")
+    return None
+
+
+def _compile(type_id: int, body: Struct) -> _Layout | None:
+    formats: list[str] = []
+    names: list[str] = []
+    blob: str | None = None
+    for sub in body.subcons:
+        if blob is not None:
+            return None  # only a trailing bufferlist keeps the layout fixed
+        inner = sub.subcon if isinstance(sub, Renamed) else sub
+        if isinstance(inner, Bufferlist):
+            blob = sub.name
+            continue
+        fmt = _field_format(sub)
+        if fmt is None:
+            return None
+        if fmt:
+            formats.append(fmt)
+            names.append(sub.name)
+    head = struct.Struct(_ENVELOPE + "".join(formats) + ("I" if blob else ""))
+    return _Layout(type_id, head, tuple(names), blob, head.size - _ENVELOPE_SIZE + 4)
+
+
+#: event type -> compiled layout, for the event types whose body is fixed-width (+ one trailing bufferlist)
+LAYOUTS: dict[int, _Layout] = {
+    type_id: layout for type_id, body in EVENTS.items() if (layout := _compile(type_id, body)) is not None
+}
+_MAX_TYPE = max(LAYOUTS) + 1
+_BY_TYPE: list[_Layout | None] = [LAYOUTS.get(t) for t in range(_MAX_TYPE)]
+
+
+def _match(payload: bytes) -> tuple[_Layout, tuple[Any, ...], int] | None:
+    """(layout, unpacked head, offset of the metadata block) when ``payload`` has a compiled shape.
+
+    The metadata block's own head is checked by the callers.
+    """
+    size = len(payload)
+    if size < _ENVELOPE_SIZE + _META_SIZE:
+        return None
+    event_type = _u32(payload, 6)[0]
+    layout = _BY_TYPE[event_type] if event_type < _MAX_TYPE else None
+    if layout is None or size < layout.head.size + _META_SIZE:
+        return None
+    head = layout.head.unpack_from(payload)
+    if head[0] != EVENT_VERSION or head[1] != 1:
+        return None
+    body = layout.fixed_body + (head[-1] if layout.blob else 0)
+    meta_at = 6 + body
+    if head[2] != body or size != meta_at + _META_SIZE:
+        return None
+    return layout, head, meta_at
+
+
+def fast_event_type(payload: bytes) -> int | None:
+    """The event type id when ``payload`` is a compiled event that decodes cleanly, else None."""
+    found = _match(payload)
+    if found is None:
+        return None
+    layout, _, meta_at = found
+    return layout.type_id if payload[meta_at : meta_at + 6] == _META_HEAD else None
+
+
+@dataclass(frozen=True, slots=True)
+class FastEvent:
+    """What the declaration decodes from a compiled event, without construct."""
+
+    type_id: int
+    type_name: str
+    fields: dict[str, Any]  # the fixed fields; the bufferlist is ``blob_name`` -> payload[blob_start:blob_end]
+    blob_name: str | None
+    blob_start: int
+    blob_end: int
+    sec: int
+    nsec: int
+
+    @property
+    def timestamp(self) -> float:
+        return float(self.sec) + self.nsec / 1e9
+
+    def to_json(self, payload: bytes) -> dict[str, Any]:
+        """``to_json(EventEntry, decode(payload))`` (jsonify's output for this event), built directly."""
+        fields = dict(self.fields)
+        if self.blob_name is not None:
+            fields[self.blob_name] = binascii.b2a_base64(payload[self.blob_start : self.blob_end], newline=False).decode("ascii")
+        return {"event": {"event_type": self.type_id, "payload": fields},
+                "metadata": {"timestamp": {"sec": self.sec, "nsec": self.nsec}}}
+
+
+def fast_event(payload: bytes) -> FastEvent | None:
+    """Decode a compiled event, or None when the payload needs the full decoder."""
+    found = _match(payload)
+    if found is None:
+        return None
+    layout, head, meta_at = found
+    meta = _META.unpack_from(payload, meta_at)
+    if meta[:3] != _META_VERSION:
+        return None
+    values = head[4 : 4 + len(layout.fields)]
+    start = layout.head.size
+    return FastEvent(layout.type_id, EVENT_TYPE_NAMES[layout.type_id], dict(zip(layout.fields, values, strict=True)),
+                     layout.blob, start, meta_at if layout.blob else start, meta[3], meta[4])
