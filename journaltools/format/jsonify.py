@@ -77,7 +77,7 @@ def to_json(con: Construct, value: Any, parent: Any = None) -> Any:
                 continue
             item = value.get(name) if isinstance(value, dict) else None
             ctx[name] = item
-            if item is None and _is_conditional(sub):
+            if item is None and _is_conditional(sub) and not _condition(sub, ctx):
                 continue
             out[name] = to_json(sub, item, ctx)
         return out
