@@ -19,7 +19,7 @@ from ..cls import journal as cls_journal
 from ..errors import ConfirmationRequired, FormatError, JournalToolsError, NotFoundError, SpecError
 from ..export import ImportRecord, read_json_export, read_rbd_export
 from ..format.cls_journal import CLIENT_STATE_DISCONNECTED, client_state_name
-from ..format.librbd_journal import make_tag_data
+from ..format.librbd_journal import CLIENT_META_NAMES, make_tag_data
 from ..journal import Journal
 from ..journal.walk import client_lag
 from ..journal.writer import JournalWriter
@@ -176,7 +176,8 @@ def client_list(app: AppContext, journal_spec: str | None, pool: str | None, nam
         where = (f"object {front['object_number']} tag {front['tag_tid']} entry {front['entry_tid']}"
                  if front else "nothing committed")
         data = row["client_data"]
-        kind = data.get("client_meta_type", "client data") if isinstance(data, dict) else "no client data"
+        kind = (CLIENT_META_NAMES.get(data["client_meta_type"], f"unknown client data ({data['client_meta_type']})")
+                if isinstance(data, dict) else "no client data")
         name = row["id"] or '"" (image)'
         click.echo(f"{name}: {row['state']}, {where}, {row['lag']['entries']} entries / "
                    f"{row['lag']['bytes']} bytes behind, {kind}")

@@ -1,0 +1,47 @@
+"""Every command has help text and is documented with an example in docs/ (sqlite-utils style)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from journaltools.cli import main
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    for name, cmd in sorted(group.commands.items()):
+        yield path + (name,), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, path + (name,))
+
+
+COMMANDS = list(_commands(main))
+
+
+def _docs_text() -> str:
+    return "\n".join(p.read_text() for p in sorted(DOCS.glob("*.md")))
+
+
+def test_there_are_commands():
+    assert len(COMMANDS) > 5
+
+
+@pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_command_has_help(path, cmd):
+    assert (cmd.help or cmd.short_help or "").strip(), f"journaltools {' '.join(path)} has no help text"
+    for param in cmd.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"option {param.opts} of journaltools {' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_command_is_documented_with_an_example(path, cmd):
+    words = r"\s+".join(re.escape(w) for w in path)
+    # an example invocation: `journaltools [global options] <path...>` on one line
+    pattern = re.compile(r"journaltools(?:\s+-[^\s]+(?:\s+[^\s-][^\s]*)?)*\s+" + words + r"\b")
+    assert pattern.search(_docs_text()), f"no example of 'journaltools {' '.join(path)}' in docs/*.md"
