@@ -1,14 +1,26 @@
-"""Printing as the ``rbd`` CLI prints: Ceph's JSONFormatter, ``--format``/``--pretty-format``, progress.
+r"""Printing as the ``rbd`` CLI prints: Ceph's JSONFormatter, ``--format``/``--pretty-format``, progress.
 
-Checked against the real ``rbd`` 16.2: compact JSON has no spaces and ends with
-one newline; ``--pretty-format`` indents by 4 spaces with ``": "`` and ends with a
-newline; empty arrays print as ``[]``.  Ceph dumps may repeat a key (OpFinish's
-``op_tid``), so dumps are ordered lists of pairs (:class:`Pairs`), not dicts.
+Ceph's JSONFormatter (src/common/Formatter.cc, string escaping in
+src/common/escape.c ``escape_json_attr``), checked against the real ``rbd`` 16.2
+on a sandbox cluster (``rbd info``, ``image-meta list``, ``journal status``):
+
+* compact JSON has no spaces; rbd ends it with one newline;
+* ``--pretty-format`` indents by 4 spaces with ``": "`` and ends with a newline;
+  empty arrays and objects print as ``[]`` and ``{}`` in both modes;
+* string *values* escape ``"`` ``\\`` ``\n`` ``\t`` as two characters and every
+  other control character and DEL (0x7f) as ``\u00XX`` (lowercase hex, so ``\r``
+  is ``\u000d``); ``/`` and non-ASCII bytes are written as they are;
+* *keys* are written between quotes without any escaping (``print_name``);
+* Ceph dumps may repeat a key (OpFinish's ``op_tid``), so dumps are ordered
+  lists of pairs (:class:`Pairs`), not dicts.
+
+Strings decoded from Ceph encodings keep non-UTF-8 bytes as surrogates
+(``surrogateescape``); :func:`echo` writes them back as the original bytes.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,57 +36,94 @@ class Pairs(list):  # type: ignore[type-arg]
     """A JSON object as an ordered list of (key, value) pairs; keys may repeat."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Pairs):
-        return {k: _plain(v) for k, v in value}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\\x7f]')
+_TWO_CHAR = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
 
 
-def _has_pairs(value: Any) -> bool:
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _TWO_CHAR.get(char) or f"\\u{ord(char):04x}"
+
+
+def quote(text: str) -> str:
+    """A string value as Ceph's JSONFormatter quotes it."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, text) + '"'
+
+
+# orjson writes \b \f \r as two characters and DEL raw; Ceph writes \u00XX for them
+_ORJSON_FIXUPS = re.compile(rb'\\[bfr]|\\.|\x7f')
+_ORJSON_FIXED = {b"\\b": b"\\u0008", b"\\f": b"\\u000c", b"\\r": b"\\u000d", b"\x7f": b"\\u007f"}
+
+
+def _fix_orjson(match: re.Match[bytes]) -> bytes:
+    found = match.group()
+    return _ORJSON_FIXED.get(found, found)
+
+
+def _orjson_safe(value: Any) -> bool:
+    """True when orjson's compact output, after :data:`_ORJSON_FIXUPS`, is exactly Ceph's."""
     if isinstance(value, Pairs):
-        return True
+        return False
     if isinstance(value, dict):
-        return any(_has_pairs(v) for v in value.values())
+        return all(isinstance(k, str) and not _NEEDS_ESCAPE.search(k) and _orjson_safe(v) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(_has_pairs(v) for v in value)
-    return False
+        return all(_orjson_safe(v) for v in value)
+    return True
+
+
+def _items(value: Pairs | dict[str, Any]) -> list[tuple[str, Any]]:
+    return list(value) if isinstance(value, Pairs) else list(value.items())
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return quote(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # no Ceph dump we reproduce prints a float; this is orjson's form
+    raise TypeError(f"cannot print {type(value).__name__} as JSON")
 
 
 def _encode_pretty(value: Any, level: int) -> str:
     pad = "    " * (level + 1)
     end = "    " * level
     if isinstance(value, Pairs | dict):
-        items = list(value) if isinstance(value, Pairs) else list(value.items())
+        items = _items(value)
         if not items:
             return "{}"
-        body = ",\n".join(f"{pad}{json.dumps(k, ensure_ascii=False)}: {_encode_pretty(v, level + 1)}" for k, v in items)
+        body = ",\n".join(f'{pad}"{k}": {_encode_pretty(v, level + 1)}' for k, v in items)
         return "{\n" + body + "\n" + end + "}"
     if isinstance(value, list | tuple):
         if not value:
             return "[]"
         return "[\n" + ",\n".join(pad + _encode_pretty(v, level + 1) for v in value) + "\n" + end + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _scalar(value)
 
 
 def _encode_compact(value: Any) -> str:
     if isinstance(value, Pairs | dict):
-        items = list(value) if isinstance(value, Pairs) else list(value.items())
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_encode_compact(v)}" for k, v in items) + "}"
+        return "{" + ",".join(f'"{k}":{_encode_compact(v)}' for k, v in _items(value)) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_encode_compact(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _scalar(value)
 
 
 def ceph_json(value: Any, pretty: bool = False) -> str:
-    """``value`` as Ceph's JSONFormatter prints it, trailing newline included."""
+    """``value`` as Ceph's JSONFormatter prints it (rbd adds the trailing newline in compact mode)."""
     if pretty:
         return _encode_pretty(value, 0) + "\n"
-    if not _has_pairs(value):
-        return orjson.dumps(value).decode("utf-8") + "\n"
+    if _orjson_safe(value):
+        try:
+            return _ORJSON_FIXUPS.sub(_fix_orjson, orjson.dumps(value)).decode("utf-8") + "\n"
+        except TypeError:
+            pass  # strings holding non-UTF-8 bytes (surrogates): the slow path keeps them
     return _encode_compact(value) + "\n"
 
 
@@ -91,9 +140,9 @@ def format_options(func: F) -> F:
     return func
 
 
-def echo(text: str) -> None:
-    """Write ``text`` to stdout exactly (no newline added)."""
-    click.echo(text, nl=False)
+def echo(text: str, err: bool = False) -> None:
+    """Write ``text`` to stdout (or stderr) exactly: no newline added, non-UTF-8 bytes restored."""
+    click.echo(text.encode("utf-8", "surrogateescape"), nl=False, err=err)
 
 
 @contextmanager

@@ -70,16 +70,16 @@ def test_inspect_verbose_matches_rbd(capsys, name, spec, gold):
 @pytest.mark.parametrize(("name", "spec", "gold"), JOURNALS, ids=IDS)
 def test_export_rbd_format_is_byte_identical(capsys, tmp_path, name, spec, gold):
     out_file = tmp_path / "export.rbd"
-    code, out, err = cli(capsys, *store(name), "journal", "export", *spec, str(out_file), "--format", "rbd")
+    code, out, err = cli(capsys, *store(name), "journal", "export", *spec, "--path", str(out_file), "--format", "rbd")
     assert code == 0, err
     assert out_file.read_bytes() == (FIXTURES / "golden" / (gold.format("export") + ".rbd")).read_bytes()
-    code, out, err = cli(capsys, *store(name), "journal", "export", *spec, "-", "--format", "rbd")
+    code, out, err = cli(capsys, *store(name), "journal", "export", *spec, "--path", "-", "--format", "rbd")
     assert out == (FIXTURES / "golden" / (gold.format("export") + ".rbd")).read_text()
 
 
 @pytest.mark.parametrize(("name", "spec", "gold"), JOURNALS, ids=IDS)
 def test_export_json_is_valid_and_complete(capsys, name, spec, gold):
-    code, out, err = cli(capsys, *store(name), "journal", "export", *spec, "-")
+    code, out, err = cli(capsys, *store(name), "journal", "export", *spec, "--path", "-")
     assert code == 0, err
     doc = json.loads(out)
     jsonschema.Draft202012Validator(load_schema()).validate(doc)

@@ -23,10 +23,16 @@ from ..export import (
     walk_entries,
 )
 from ..format.cls_journal import client_state_name
-from ..journal import ERROR
+from ..journal import ERROR, Journal
 from ..journal.walk import client_lag
 from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
-from .journal_spec import journal_group, journal_spec_options, resolve_journal
+from .journal_spec import (
+    ResolvedJournal,
+    journal_group,
+    journal_spec_options,
+    locate_journal,
+    resolve_journal,
+)
 
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
 
@@ -130,33 +136,55 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
 
 
 # -- inspect ------------------------------------------------------------------------
+def on_error_options(default: str) -> Any:
+    """``--on-error stop|skip`` and rbd's ``--no-error``: ONE corruption policy for inspect and export."""
+
+    def decorate(func: Any) -> Any:
+        func = click.option("--no-error", is_flag=True, help="Alias of --on-error skip (rbd's name).")(func)
+        func = click.option(
+            "--on-error", type=click.Choice(["stop", "skip"]), default=default, show_default=True,
+            help="On a damaged entry: stop there, or skip it and go on. The exit status is 1 either way.")(func)
+        return func
+
+    return decorate
+
+
 @journal_group.command("inspect")
 @journal_spec_options
 @click.option("--verbose", is_flag=True, help="Dump every entry's event (as rbd journal inspect --verbose).")
 @click.option("--all", "all_entries", is_flag=True, help="Walk every entry physically present, committed or not.")
-@click.option("--format", "output_format", type=click.Choice(["plain", "json"]), default="plain", show_default=True,
-              help="Output format.")
-@click.option("--pretty-format", is_flag=True, help="Pretty formatting (json).")
+@on_error_options("skip")
+@format_options
 @pass_app
 def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-            journal_name: str | None, verbose: bool, all_entries: bool, output_format: str, pretty_format: bool) -> int:
+            journal_name: str | None, verbose: bool, all_entries: bool, on_error: str, no_error: bool,
+            output_format: str, pretty_format: bool) -> int:
     """Inspect image journal for structural errors.
 
     Prints what rbd journal inspect prints, then every structural problem found
     (kind, object, byte offset, tag and entry tid).  Exit status 0 when no error
-    was found, 1 otherwise (warnings alone do not fail).
+    was found, 1 otherwise (warnings alone do not fail).  The corruption policy
+    is export's: --on-error stop ends the walk at the first damaged entry (the
+    default here is skip: report every problem, as rbd inspect goes on).
     """
     from ..format.ceph_dump import event_dump
     from ..format.librbd_journal import decode_event
 
-    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
-    journal = resolved.journal
+    policy = CorruptionPolicy("skip" if no_error else on_error)
+    journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     walk = journal.walk(all_entries=all_entries)
     dumps: list[Any] = []
-    out = sys.stdout
+    stopped_at = None
     with progress(walk.total_bytes() if sys.stderr.isatty() else None, "inspect") as advance:
         walk.progress = advance
+        seen = 0
         for entry in walk:
+            if policy.mode == "stop":
+                damage = [p for p in walk.problems[seen:] if p.damages_data]
+                seen = len(walk.problems)
+                if damage:
+                    stopped_at = damage[0]
+                    break
             if not verbose:
                 continue
             try:
@@ -167,25 +195,28 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
                 dumps.append({"object": entry.object_name, "offset": entry.offset, "tag_tid": entry.tag_tid,
                               "entry_tid": entry.entry_tid, "commit_tid": entry.commit_tid, "event": Pairs(pairs)})
             else:
-                out.write(f"Entry: tag_id={entry.tag_tid}, commit_tid={entry.commit_tid}\n")
-                out.write(pretty_block(Pairs(pairs)) + "\n")
-    errors = [p for p in walk.problems if p.severity == ERROR]
-    warnings = [p for p in walk.problems if p.severity != ERROR]
+                echo(f"Entry: tag_id={entry.tag_tid}, commit_tid={entry.commit_tid}\n{pretty_block(Pairs(pairs))}\n")
+    problems = list(walk.problems)
+    errors = [p for p in problems if p.severity == ERROR]
+    warnings = [p for p in problems if p.severity != ERROR]
     if output_format == "json":
         doc: dict[str, Any] = {
             "journal_id": journal.journal_id,
-            "summary": {"entries": walk.entry_count, "errors": len(errors), "warnings": len(warnings)},
-            "problems": [p.to_json() for p in walk.problems],
+            "summary": {"entries": walk.entry_count, "errors": len(errors), "warnings": len(warnings),
+                        "complete": stopped_at is None},
+            "problems": [p.to_json() for p in problems],
         }
         if verbose:
             doc["entries"] = dumps
         echo(ceph_json(doc, pretty_format))
     else:
-        out.write(f"Summary:\n  {walk.entry_count} entries inspected, {len(errors)} errors\n")
-        if walk.problems:
-            out.write(f"Problems ({len(errors)} errors, {len(warnings)} warnings):\n")
-            for p in walk.problems:
-                out.write(f"  {p}\n")
+        lines = [f"Summary:\n  {walk.entry_count} entries inspected, {len(errors)} errors\n"]
+        if problems:
+            lines.append(f"Problems ({len(errors)} errors, {len(warnings)} warnings):\n")
+            lines.extend(f"  {p}\n" for p in problems)
+        if stopped_at is not None:
+            lines.append(f"Stopped at the first damaged entry ({stopped_at.location()}); use --on-error skip to go on\n")
+        echo("".join(lines))
     return 1 if errors else 0
 
 
@@ -197,9 +228,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
 @click.option("--format", "export_format", type=click.Choice(["json", "rbd"]), default="json", show_default=True,
               help="json: our document (schemas/journal-export.schema.json); rbd: the file rbd journal export writes.")
 @click.option("--all", "all_entries", is_flag=True, help="Export every entry physically present, committed or not.")
-@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
-              help="On a damaged entry: stop the export there (as rbd), or skip it and go on. Exit status is 1 either way.")
-@click.option("--no-error", is_flag=True, help="Alias of --on-error skip (rbd's name).")
+@on_error_options("stop")
 @click.option("--tag", "tags", type=int, multiple=True, help="Only entries of this tag tid (repeatable).")
 @click.option("--from-tid", type=int, help="Only entries with entry tid >= this.")
 @click.option("--to-tid", type=int, help="Only entries with entry tid <= this.")
@@ -219,12 +248,15 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     """
     if path_opt and path_arg:
         raise SpecError("give the export path once (positional or --path)")
-    if journal_spec and not path_arg and not path_opt and (journal_name or image):
+    if journal_spec and not path_arg and not path_opt and journal_name:
+        # rbd: with --journal the first positional is the path; with --image it is still the journal spec
         path_arg, journal_spec = journal_spec, None
+    # rbd's order of checks: the journal spec, then the path, then the journal itself
+    header_pool, journal_id, image_name = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
     path = path_opt or path_arg
     if not path:
-        raise SpecError("export path was not specified (use '-' for stdout)")
-    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
+        raise SpecError("path was not specified (use '-' for stdout)")
+    resolved = ResolvedJournal(Journal.open(header_pool, journal_id), image_name)
     policy = CorruptionPolicy("skip" if no_error else on_error)
     entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
     journal = resolved.journal
