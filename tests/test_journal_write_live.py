@@ -99,7 +99,7 @@ def test_rbd_export_import_round_trip_is_byte_identical(ceph_cluster, tmp_path):
     assert a[0] == f"# journal_id: {src_id}" and b[0] == f"# journal_id: {dst_id}"
     assert len(a) > 60 and a[1:] == b[1:]
     # our own reading agrees with rbd's on the live journal
-    code, out, err = ceph.journaltools("journal", "export", "--image", "dst", "-", "--format", "rbd")
+    code, out, err = ceph.journaltools("journal", "export", "--image", "dst", "--path", "-", "--format", "rbd")
     assert out.splitlines()[1:] == b[1:]
     inspect = ceph.rbd("journal", "inspect", "--image", "dst").stdout
     assert "0 errors" in inspect

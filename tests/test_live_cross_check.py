@@ -46,7 +46,7 @@ def test_live_export_and_acquired_directory_equal_rbd(ceph_cluster, odd_journal,
     ceph = ceph_cluster
     theirs = tmp_path / "theirs.rbd"
     ceph.rbd("journal", "export", "--image", "odd", "--path", str(theirs))
-    code, ours, err = ceph.journaltools("journal", "export", "--image", "odd", "-", "--format", "rbd")
+    code, ours, err = ceph.journaltools("journal", "export", "--image", "odd", "--path", "-", "--format", "rbd")
     assert code == 0, err
     assert ours == theirs.read_text()
     assert len(ours.splitlines()) > 50
