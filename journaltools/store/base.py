@@ -99,6 +99,9 @@ class Pool(abc.ABC):
         """
 
     # -- watchers (best effort) ---------------------------------------------
+    #: whether :meth:`watchers` can know the watchers (offline stores cannot)
+    knows_watchers: bool = False
+
     def watchers(self, oid: str) -> list[dict[str, object]]:
         """Watchers of ``oid`` (address, client, cookie) where the backend can know them."""
         return []

@@ -1,0 +1,170 @@
+"""``mirror pool info|status`` and ``mirror image status``, as ``rbd mirror ...`` prints them, plus ``status``."""
+
+from __future__ import annotations
+
+import click
+
+from ..cli import AppContext, main, pass_app
+from ..errors import SpecError
+from ..mirroring import (
+    describe_mode,
+    describe_state,
+    image_role,
+    image_statuses,
+    pool_info,
+    pool_info_text,
+    pool_status,
+    pool_status_text,
+    read_mirror_pool,
+)
+from ..output import ceph_json, echo, format_options
+from ..spec import combine_spec, image_id
+
+
+@main.group("mirror")
+def mirror_group() -> None:
+    """RBD mirroring: pool and image state."""
+
+
+@mirror_group.group("pool")
+def mirror_pool_group() -> None:
+    """Mirroring configuration and status of a pool."""
+
+
+@mirror_group.group("image")
+def mirror_image_group() -> None:
+    """Mirroring state of one image."""
+
+
+def _pool(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None):  # type: ignore[no-untyped-def]
+    name = pool_opt or pool_spec or "rbd"
+    if "/" in name:
+        name, _, namespace = name.partition("/")
+    return app.store().pool(name, namespace or "")
+
+
+@mirror_pool_group.command("info")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
+@click.option("--namespace", metavar="NS", help="Namespace name.")
+@format_options
+@pass_app
+def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None,
+                  output_format: str, pretty_format: bool) -> None:
+    """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
+    pool = _pool(app, pool_spec, pool_opt, namespace)
+    doc = pool_info(pool, read_mirror_pool(pool))
+    echo(ceph_json(doc, pretty_format) if output_format == "json" else pool_info_text(doc))
+
+
+@mirror_pool_group.command("status")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
+@click.option("--namespace", metavar="NS", help="Namespace name.")
+@click.option("--verbose", is_flag=True, help="List daemons and every mirrored image.")
+@format_options
+@pass_app
+def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None, verbose: bool,
+                    output_format: str, pretty_format: bool) -> None:
+    """Show status for all mirrored images in a pool or namespace (as rbd mirror pool status)."""
+    pool = _pool(app, pool_spec, pool_opt, namespace)
+    state = read_mirror_pool(pool)
+    if state.mode == 0:
+        raise SpecError(f"mirroring not enabled on the pool {pool.describe()}")
+    doc = pool_status(pool, state)
+    if output_format == "json":
+        if not verbose:
+            doc = {"summary": doc["summary"]}
+        echo(ceph_json(doc, pretty_format))
+    else:
+        echo(pool_status_text(doc, image_statuses(pool, state), verbose))
+
+
+def _image(app: AppContext, spec_text: str | None, pool: str | None, namespace: str | None, image: str | None):  # type: ignore[no-untyped-def]
+    spec = combine_spec(spec_text, pool=pool, namespace=namespace, name=image, what="image")
+    header_pool = app.store().pool(spec.pool, spec.namespace)
+    return header_pool, image_id(header_pool, spec.name), spec.name
+
+
+def image_options(func):  # type: ignore[no-untyped-def]
+    func = click.option("--image", metavar="IMAGE", help="Image name.")(func)
+    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
+    func = click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
+    return click.argument("image_spec", metavar="<image-spec>", required=False)(func)
+
+
+@mirror_image_group.command("status")
+@image_options
+@format_options
+@pass_app
+def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                     image: str | None, output_format: str, pretty_format: bool) -> None:
+    """Show RBD mirroring status for an image (as rbd mirror image status)."""
+    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    state = read_mirror_pool(header_pool)
+    if iid not in state.images:
+        raise SpecError(f"mirroring not enabled on the image {name}")
+    status = next(s for s in image_statuses(header_pool, state) if s.global_id == state.images[iid].global_image_id)
+    echo(ceph_json(status.to_json(), pretty_format) if output_format == "json" else status.text())
+
+
+@main.command("status")
+@image_options
+@format_options
+@pass_app
+def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
+               output_format: str, pretty_format: bool) -> None:
+    """Show the status of an image: watchers, and its mirroring role with the primary epoch.
+
+    The role comes from the newest journal tag of the image's tag class (its
+    mirror uuid: "" primary, "<orphan>" demoted, else the peer it follows), the
+    epoch is that tag's tid; the tag chain, the mirror peer clients' sync state
+    and lag, and the stored mirror status complete the picture.
+    """
+    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    watchers = header_pool.watchers(f"rbd_header.{iid}")
+    state = read_mirror_pool(header_pool)
+    record = state.images.get(iid)
+    local = state.local_status.get(record.global_image_id) if record is not None else None
+    role = image_role(header_pool, iid, local)
+    doc = {
+        "watchers": watchers if header_pool.knows_watchers else None,
+        "mirroring": {
+            "state": describe_state(record) if record is not None else "disabled",
+            "mode": describe_mode(record) if record is not None else None,
+            "global_id": record.global_image_id if record is not None else None,
+            "role": role.role,
+            "primary": role.role == "primary",
+            "epoch": role.epoch,
+            "owner_mirror_uuid": role.owner,
+            "reason": role.reason,
+            "tags": [{"tid": t.tid, "tag_class": t.tag_class, "mirror_uuid": t.mirror_uuid, "predecessor": t.predecessor}
+                     for t in role.tags],
+            "peers": role.peers,
+        },
+    }
+    if output_format == "json":
+        echo(ceph_json(doc, pretty_format))
+        return
+    known = header_pool.knows_watchers
+    lines = ["Watchers:" + ((" none" if not watchers else "") if known else " unknown (this store cannot list watchers)")]
+    lines += [f"\twatcher={w.get('address')} client.{w.get('client')} cookie={w.get('cookie')}" for w in watchers]
+    m = doc["mirroring"]
+    lines.append("Mirroring:")
+    lines.append(f"\tstate: {m['state']}" + (f" ({m['mode']})" if m["mode"] else ""))
+    if m["global_id"]:
+        lines.append(f"\tglobal id: {m['global_id']}")
+    lines.append(f"\trole: {m['role']}" + (f" ({m['reason']})" if m["reason"] else ""))
+    if role.epoch is not None:
+        lines.append(f"\tprimary epoch: tag {role.epoch} (mirror uuid '{role.owner}')")
+    for tag in role.tags:
+        pred = tag.predecessor or {}
+        link = (f"tag {pred.get('tag_tid')} entry {pred.get('entry_tid')}" if pred.get("commit_valid") else "no commit")
+        lines.append(f"\ttag {tag.tid}: mirror uuid '{tag.mirror_uuid}', predecessor '{pred.get('mirror_uuid', '')}' {link}")
+    for peer in role.peers:
+        lines.append(f"\tpeer {peer['mirror_uuid']}: {peer['sync_state']} "
+                     f"({'consistent' if peer['consistent'] else 'inconsistent'}), image {peer['image_id']}, "
+                     f"{peer['lag_entries']} entries / {peer['lag_bytes']} bytes behind")
+    echo("\n".join(lines) + "\n")
+
+

@@ -1,0 +1,324 @@
+"""RBD mirroring state of a pool (object ``rbd_mirroring``) and of an image's journal.
+
+Reads the cls_rbd records (src/cls/rbd/cls_rbd.cc, namespace ``mirror``) and
+derives what ``rbd mirror pool info|status`` and ``rbd mirror image status`` show.
+The image role comes from the journal (src/librbd/Journal.cc ``is_tag_owner``): the
+newest tag of the image client's tag class owns the image; its TagData mirror uuid
+is ``""`` for a primary, ``<orphan>`` for a demoted image, else the remote pool's
+mirror uuid an rbd-mirror daemon replays from.  That tag's tid is the epoch.
+
+Offline nothing can tell whether a status writer is still watching ``rbd_mirroring``,
+so every site status reads ``down+`` (as Ceph shows stale statuses) and daemon
+health is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import FormatError, NotFoundError
+from .format import lookup
+from .format.cls_rbd import (
+    DIRECTION_NAMES,
+    IMAGE_MODE_NAMES,
+    IMAGE_STATE_NAMES,
+    MIRROR_MODE_DISABLED,
+    MIRROR_MODE_NAMES,
+    RBD_MIRRORING,
+    STATUS_STATE_NAMES,
+)
+from .format.librbd_journal import (
+    IMAGE_CLIENT,
+    LOCAL_MIRROR_UUID,
+    MIRROR_PEER_CLIENT,
+    MIRROR_PEER_STATE_NAMES,
+    MIRROR_PEER_SYNCING,
+    ORPHAN_MIRROR_UUID,
+    decode_client_data,
+    decode_tag_data,
+)
+from .format.primitives import decode, u32
+from .journal import Journal
+from .spec import image_name
+from .store.base import Pool
+
+HEALTH = ["OK", "UNKNOWN", "WARNING", "ERROR"]
+
+
+def timestr(sec: int) -> str:
+    """``utils::timestr``: local ``YYYY-MM-DD HH:MM:SS``, empty for 0."""
+    return "" if not sec else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec))
+
+
+@dataclass
+class SiteStatus:
+    state: int
+    description: str
+    last_update: int
+    up: bool = False
+
+    def state_text(self) -> str:
+        return ("up+" if self.up else "down+") + STATUS_STATE_NAMES.get(self.state, f"unknown ({self.state})")
+
+
+@dataclass
+class MirrorPool:
+    """Everything ``rbd_mirroring`` says about a pool (or namespace)."""
+
+    mode: int = MIRROR_MODE_DISABLED
+    mirror_uuid: str = ""
+    peers: list[Any] = field(default_factory=list)
+    images: dict[str, Any] = field(default_factory=dict)  # image id -> MirrorImage
+    local_status: dict[str, SiteStatus] = field(default_factory=dict)  # global id -> status
+    remote_status: dict[str, dict[str, SiteStatus]] = field(default_factory=dict)
+
+    @property
+    def mode_name(self) -> str:
+        return MIRROR_MODE_NAMES.get(self.mode, f"unknown ({self.mode})")
+
+
+def _status(raw: bytes) -> SiteStatus:
+    value = lookup("cls::rbd::MirrorImageSiteStatusOnDisk").decode(raw)
+    st = value.status
+    return SiteStatus(st.state, st.description, st.last_update.sec, False)
+
+
+def read_mirror_pool(pool: Pool) -> MirrorPool:
+    try:
+        omap = pool.omap(RBD_MIRRORING)
+    except NotFoundError:
+        return MirrorPool()
+    state = MirrorPool()
+    if "mirror_mode" in omap:
+        state.mode = int(decode(u32, omap["mirror_mode"], type_name="mirror_mode"))
+    state.mirror_uuid = omap.get("mirror_uuid", b"").decode("utf-8", "replace")
+    peer_type, image_type = lookup("cls::rbd::MirrorPeer"), lookup("cls::rbd::MirrorImage")
+    for key in sorted(omap):
+        raw = omap[key]
+        if key.startswith("mirror_peer_"):
+            state.peers.append(peer_type.decode(raw))
+        elif key.startswith("image_map_"):
+            continue
+        elif key.startswith("image_"):
+            state.images[key[len("image_"):]] = image_type.decode(raw)
+        elif key.startswith("remote_status_global_"):
+            gid, _, uuid = key[len("remote_status_global_"):].rpartition("_")
+            state.remote_status.setdefault(gid, {})[uuid] = _status(raw)
+        elif key.startswith("status_global_"):
+            state.local_status[key[len("status_global_"):]] = _status(raw)
+    return state
+
+
+def direction_name(peer: Any) -> str:
+    direction = peer.mirror_peer_direction if peer.mirror_peer_direction is not None else 2
+    return DIRECTION_NAMES.get(direction, f"unknown ({direction})")
+
+
+def pool_info(pool: Pool, state: MirrorPool) -> dict[str, Any]:
+    """``rbd mirror pool info``'s JSON."""
+    doc: dict[str, Any] = {"mode": state.mode_name}
+    if state.mode != MIRROR_MODE_DISABLED:
+        doc["site_name"] = pool.store.fsid or ""
+        doc["peers"] = [{"uuid": p.uuid, "direction": direction_name(p), "site_name": p.site_name,
+                         "mirror_uuid": p.mirror_uuid or "", "client_name": p.client_name} for p in state.peers]
+    return doc
+
+
+def pool_info_text(doc: dict[str, Any]) -> str:
+    lines = [f"Mode: {doc['mode']}"]
+    if "site_name" in doc:
+        lines += [f"Site Name: {doc['site_name']}", ""]
+    if "peers" not in doc:
+        return "\n".join(lines) + "\n"
+    if not doc["peers"]:
+        return "\n".join(lines) + "\nPeer Sites: none\n"
+    blocks = []
+    for peer in doc["peers"]:
+        block = ["", f"UUID: {peer['uuid']}", f"Name: {peer['site_name']}"]
+        if not (peer["direction"] == "rx-only" and not peer["mirror_uuid"]):
+            block.append(f"Mirror UUID: {peer['mirror_uuid']}")
+        block.append(f"Direction: {peer['direction']}")
+        if not (peer["direction"] == "tx-only" and not peer["client_name"]):
+            block.append(f"Client: {peer['client_name']}")
+        blocks.append("\n".join(block) + "\n")
+    return "\n".join(lines) + "\nPeer Sites: \n" + "\n".join(blocks)
+
+
+@dataclass
+class ImageStatus:
+    name: str
+    global_id: str
+    local: SiteStatus | None
+    remote: dict[str, SiteStatus]
+
+    def to_json(self) -> dict[str, Any]:
+        if self.local is None:
+            return {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
+                    "description": "status not found", "last_update": ""}
+        return {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
+                "description": self.local.description, "last_update": timestr(self.local.last_update)}
+
+    def text(self) -> str:
+        doc = self.to_json()
+        return (f"{doc['name']}:\n  global_id:   {doc['global_id']}\n  state:       {doc['state']}\n"
+                f"  description: {doc['description']}\n  last_update: {doc['last_update']}\n")
+
+    def summary_state(self, peers: list[Any]) -> str:
+        """The state ``mirror pool status`` counts this image under (offline: no daemon is known to be up)."""
+        if self.local is None or not self.local.up:
+            return "unknown"
+        for peer in peers:
+            if direction_name(peer) != "rx-only" and peer.mirror_uuid not in self.remote:
+                return "unknown"
+        return STATUS_STATE_NAMES.get(self.local.state, "unknown")
+
+
+def image_statuses(pool: Pool, state: MirrorPool) -> list[ImageStatus]:
+    out = []
+    for image_id, record in state.images.items():
+        try:
+            name = image_name(pool, image_id)
+        except NotFoundError:
+            name = image_id
+        gid = record.global_image_id
+        out.append(ImageStatus(name, gid, state.local_status.get(gid), state.remote_status.get(gid, {})))
+    return sorted(out, key=lambda s: s.name)
+
+
+def pool_status(pool: Pool, state: MirrorPool) -> dict[str, Any]:
+    """``rbd mirror pool status --verbose``'s JSON (daemons unknown offline)."""
+    images = image_statuses(pool, state)
+    states: dict[str, int] = {}
+    for image in images:
+        key = image.summary_state(state.peers)
+        states[key] = states.get(key, 0) + 1
+    image_health = "OK"
+    if any(k not in ("replaying", "stopped") for k in states):
+        image_health = "WARNING"
+    if "error" in states:
+        image_health = "ERROR"
+    daemon_health = "UNKNOWN"
+    health = max(image_health, daemon_health, key=HEALTH.index)
+    return {"summary": {"health": health, "daemon_health": daemon_health, "image_health": image_health,
+                        "states": states},
+            "daemons": [], "images": [i.to_json() for i in images]}
+
+
+def pool_status_text(doc: dict[str, Any], images: list[ImageStatus], verbose: bool) -> str:
+    s = doc["summary"]
+    lines = [f"health: {s['health']}", f"daemon health: {s['daemon_health']}", f"image health: {s['image_health']}",
+             f"images: {len(doc['images'])} total"]
+    lines += [f"    {count} {name}" for name, count in sorted(s["states"].items(), key=lambda kv: _state_order(kv[0]))]
+    text = "\n".join(lines) + "\n"
+    if verbose:
+        text += "\nDAEMONS\n  none\n\nIMAGES"
+        for image in images:
+            text += "\n" + image.text()
+    return text
+
+
+def _state_order(name: str) -> int:
+    for num, text in STATUS_STATE_NAMES.items():
+        if text == name:
+            return num
+    return 99
+
+
+# -- image role from the journal -----------------------------------------------------------
+@dataclass
+class TagInfo:
+    tid: int
+    tag_class: int | None
+    mirror_uuid: str | None
+    predecessor: dict[str, Any] | None
+
+
+@dataclass
+class ImageRole:
+    role: str  # "primary", "secondary (consistent)", "secondary (inconsistent)", "not journaled"
+    epoch: int | None
+    owner: str | None
+    tags: list[TagInfo]
+    peers: list[dict[str, Any]]
+    reason: str = ""
+
+
+def image_role(pool: Pool, image_id: str, local_status: SiteStatus | None = None) -> ImageRole:
+    """Primary or secondary (consistent / inconsistent), the epoch, the tag chain and peer sync state."""
+    try:
+        journal = Journal.open(pool, image_id)
+    except NotFoundError:
+        return ImageRole("not journaled", None, None, [], [], "the image has no journal")
+    tag_class = None
+    resync = False
+    image_client = journal.header.client("")
+    if image_client is not None and image_client.data:
+        try:
+            data = decode_client_data(image_client.data)
+            if data.client_meta_type == IMAGE_CLIENT:
+                tag_class = data.client_meta.tag_class
+                resync = bool(data.client_meta.resync_requested)
+        except FormatError:
+            pass
+    tags = []
+    for tag in journal.header.tags:
+        if tag_class is not None and tag.tag_class != tag_class:
+            continue
+        try:
+            td = decode_tag_data(tag.data) if tag.data else None
+        except FormatError:
+            td = None
+        tags.append(TagInfo(tag.tid, tag.tag_class, td.mirror_uuid if td else None,
+                            dict((k, v) for k, v in td.predecessor.items() if not k.startswith("_")) if td else None))
+    peers = []
+    lag = None
+    for client in journal.header.clients:
+        if not client.data or client.id == "":
+            continue
+        try:
+            data = decode_client_data(client.data)
+        except FormatError:
+            continue
+        if data.client_meta_type != MIRROR_PEER_CLIENT:
+            continue
+        if lag is None:
+            from .journal.walk import client_lag
+
+            lag = client_lag(journal)
+        meta = data.client_meta
+        peers.append({"mirror_uuid": client.id, "image_id": meta.image_id,
+                      "sync_state": MIRROR_PEER_STATE_NAMES.get(meta.state, f"Unknown ({meta.state})"),
+                      "consistent": meta.state != MIRROR_PEER_SYNCING,
+                      "commit_position": [p.to_json() for p in client.commit_position],
+                      "lag_entries": lag[client.id][0], "lag_bytes": lag[client.id][1]})
+    if not tags:
+        return ImageRole("unknown", None, None, tags, peers, "no tag of the image's tag class")
+    newest = tags[-1]
+    owner = newest.mirror_uuid
+    if owner == LOCAL_MIRROR_UUID:
+        return ImageRole("primary", newest.tid, owner, tags, peers)
+    inconsistent = []
+    if resync:
+        inconsistent.append("resync requested")
+    if local_status is not None and STATUS_STATE_NAMES.get(local_status.state) in ("syncing", "error"):
+        inconsistent.append(f"mirror status {STATUS_STATE_NAMES[local_status.state]}")
+    reason = "demoted" if owner == ORPHAN_MIRROR_UUID else f"replaying from {owner}"
+    role = "secondary (inconsistent)" if inconsistent else "secondary (consistent)"
+    return ImageRole(role, newest.tid, owner, tags, peers, ", ".join([reason, *inconsistent]))
+
+
+def image_mirror_record(pool: Pool, image_id: str) -> Any | None:
+    state = read_mirror_pool(pool)
+    return state.images.get(image_id)
+
+
+def describe_mode(record: Any) -> str:
+    mode = record.mode if record.mode is not None else 0
+    return IMAGE_MODE_NAMES.get(mode, f"unknown ({mode})")
+
+
+def describe_state(record: Any) -> str:
+    return IMAGE_STATE_NAMES.get(record.state, f"unknown ({record.state})")
+
