@@ -22,11 +22,11 @@ which gives the same answer for every payload the fast path accepts
 
 from __future__ import annotations
 
-import binascii
 import struct
 from dataclasses import dataclass
 from typing import Any
 
+import pybase64
 from construct import Container, Flag, FormatField, IfThenElse, Pass, Renamed, Struct
 
 from .librbd_journal import EVENT_TYPE_NAMES, EVENT_VERSION, EVENTS
@@ -146,7 +146,7 @@ class FastEvent:
         """``to_json(EventEntry, decode(payload))`` (jsonify's output for this event), built directly."""
         fields = dict(self.fields)
         if self.blob_name is not None:
-            fields[self.blob_name] = binascii.b2a_base64(payload[self.blob_start : self.blob_end], newline=False).decode("ascii")
+            fields[self.blob_name] = pybase64.b64encode_as_string(payload[self.blob_start : self.blob_end])
         return {"event": {"event_type": self.type_id, "payload": fields},
                 "metadata": {"timestamp": {"sec": self.sec, "nsec": self.nsec}}}
 
