@@ -252,10 +252,15 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         # rbd: with --journal the first positional is the path; with --image it is still the journal spec
         path_arg, journal_spec = journal_spec, None
     # rbd's order of checks: the journal spec, then the path, then the journal itself
-    header_pool, journal_id, image_name = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
+    hint = ("; with --image the positional argument is the journal spec (as in rbd), give the file with --path"
+            if image and journal_spec and not path_arg and not path_opt else "")
+    try:
+        header_pool, journal_id, image_name = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
+    except SpecError as exc:
+        raise SpecError(f"{exc}{hint}") from None
     path = path_opt or path_arg
     if not path:
-        raise SpecError("path was not specified (use '-' for stdout)")
+        raise SpecError(f"path was not specified (use '-' for stdout){hint}")
     resolved = ResolvedJournal(Journal.open(header_pool, journal_id), image_name)
     policy = CorruptionPolicy("skip" if no_error else on_error)
     entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
