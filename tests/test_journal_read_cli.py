@@ -10,7 +10,7 @@ import pytest
 
 from journaltools.export import load_schema
 
-from .cli_helpers import cli, golden
+from .cli_helpers import cli, golden, store_copy
 from .journal_factory import FIXTURES
 
 # (store, spec args, golden name suffix)
@@ -122,3 +122,65 @@ def test_missing_journal_and_bad_spec_are_one_line(capsys):
     for args in (["journal", "info", "rbd/nope"], ["journal", "inspect", "a/b/c/d"], ["journal", "status"]):
         code, out, err = cli(capsys, *store("all_events"), *args)
         assert code != 0 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_site_a_img2_by_spec_equals_rbd_for_all_four_commands(capsys, tmp_path):
+    """The acceptance case: a copy of site-a, spec rbd/img2 (an image name: resolved through rbd_id.img2)."""
+    site = store_copy(tmp_path, "site-a")
+    s = ["--store", str(site), "journal"]
+    assert cli(capsys, *s, "info", "rbd/img2") == (0, golden("site-a/journal-info-img2.txt"), "")
+    assert cli(capsys, *s, "status", "rbd/img2", "--no-lag") == (0, golden("site-a/journal-status-img2.txt"), "")
+    assert cli(capsys, *s, "inspect", "--verbose", "rbd/img2") == (0, golden("site-a/journal-inspect-img2.txt"), "")
+    code, out, err = cli(capsys, *s, "export", "rbd/img2", "-", "--format", "rbd")
+    assert (code, out) == (0, golden("site-a/journal-export-img2.rbd"))
+
+
+def test_export_spec_and_path_combine_as_in_rbd(capsys, tmp_path):
+    s = [*store("site-a"), "journal", "export", "--format", "rbd"]
+    gold = golden("site-a/journal-export-img2.rbd")
+    jid = gold.splitlines()[0].split(": ")[1]
+    # --journal: the positional argument is the path
+    assert cli(capsys, *s, "--journal", jid, "-p", "rbd", "-")[:2] == (0, gold)
+    # --image: the positional argument is still the journal spec, the path comes from --path
+    assert cli(capsys, *s, "--image", "img2", "-p", "rbd", "--path", "-")[:2] == (0, gold)
+    code, out, err = cli(capsys, *s, "--image", "img2", "-p", "rbd", str(tmp_path / "x" / "y.rbd"))
+    assert code == 22 and "invalid spec" in err and "--path" in err and out == ""
+    code, out, err = cli(capsys, *s, f"rbd/{jid}")
+    assert code == 22 and "path was not specified" in err
+
+
+def test_image_without_journaling_is_einval(capsys, tmp_path):
+    site = store_copy(tmp_path, "site-a")
+    jid = golden("site-a/journal-export-img2.rbd").splitlines()[0].split(": ")[1]
+    omap_file = site / "rbd" / "omap" / f"rbd_header.{jid}.json"
+    omap = json.loads(omap_file.read_text())
+    features = int.from_bytes(base64.b64decode(omap["features"]), "little") & ~64
+    omap["features"] = base64.b64encode(features.to_bytes(8, "little")).decode()
+    omap_file.write_text(json.dumps(omap))
+    for spec in (["--pool", "rbd", "--image", "img2"], ["rbd/img2"]):
+        code, out, err = cli(capsys, "--store", str(site), "journal", "info", *spec)
+        assert (code, out, err) == (22, "", "journaltools: journaling is not enabled for image img2\n")
+    # the journal itself is still readable by its id
+    assert cli(capsys, "--store", str(site), "journal", "info", f"rbd/{jid}")[1] == golden("site-a/journal-info-img2.txt")
+
+
+@pytest.mark.parametrize("fmt", [[], ["--format", "json"], ["--format", "json", "--pretty-format"]])
+def test_inspect_stop_policy_ends_at_the_first_damaged_entry(capsys, tmp_path, fmt):
+    site = store_copy(tmp_path, "small_objects")
+    obj = site / "rbd" / "objects" / "journal_data.2.10abe81d9984.14"
+    raw = bytearray(obj.read_bytes())
+    raw[50] ^= 0x10
+    obj.write_bytes(bytes(raw))
+    s = ["--store", str(site), "journal", "inspect", "--all", "rbd/10abe81d9984", *fmt]
+    skip = cli(capsys, *s)
+    stop = cli(capsys, *s, "--on-error", "stop")
+    assert skip[0] == stop[0] == 1
+    if fmt:
+        skipped, stopped = json.loads(skip[1]), json.loads(stop[1])
+        assert stopped["summary"]["complete"] is False and skipped["summary"]["complete"] is True
+        assert stopped["summary"]["entries"] < skipped["summary"]["entries"]
+        assert stopped["problems"][0] == skipped["problems"][0]
+        assert stopped["problems"][0]["object"] == "journal_data.2.10abe81d9984.14"
+    else:
+        assert "Stopped at the first damaged entry (journal_data.2.10abe81d9984.14 at byte 0" in stop[1]
+    assert cli(capsys, *s, "--no-error") == skip

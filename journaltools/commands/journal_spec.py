@@ -17,6 +17,7 @@ from ..cli import AppContext, main
 from ..errors import JournalToolsError, NotFoundError, SpecError
 from ..format.primitives import decode, u64
 from ..journal import Journal
+from ..journal.model import HEADER_PREFIX
 from ..spec import RBD_HEADER_PREFIX, combine_spec, image_id, image_name
 from ..store.base import Pool
 
@@ -70,6 +71,10 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
     if journal_name or journal_spec:
         spec = combine_spec(journal_spec, pool=pool, namespace=namespace, name=journal_name, what="journal")
         header_pool = store.pool(spec.pool, spec.namespace)
+        if not header_pool.exists(HEADER_PREFIX + spec.name):
+            journaled = _journaled_image(header_pool, spec.name)
+            if journaled is not None:
+                return header_pool, journaled, spec.name
         try:
             name = image_name(header_pool, spec.name)
         except (NotFoundError, JournalToolsError):
@@ -78,11 +83,28 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
     if image:
         spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image")
         header_pool = store.pool(spec.pool, spec.namespace)
-        jid = image_id(header_pool, spec.name)
-        if not image_features(header_pool, jid) & RBD_FEATURE_JOURNALING:
-            raise SpecError(f"journaling is not enabled for image {spec.name}")
-        return header_pool, jid, spec.name
+        return header_pool, journaled_image_id(header_pool, spec.name), spec.name
     raise SpecError("journal was not specified")
+
+
+def journaled_image_id(pool: Pool, name: str) -> str:
+    """The id (= journal id) of image ``name``; EINVAL unless its journaling feature is on, as rbd."""
+    jid = image_id(pool, name)
+    if not image_features(pool, jid) & RBD_FEATURE_JOURNALING:
+        raise SpecError(f"journaling is not enabled for image {name}")
+    return jid
+
+
+def _journaled_image(pool: Pool, name: str) -> str | None:
+    """Extension to rbd: a journal spec naming no journal but an image (``rbd/img2``) means that image's journal.
+
+    rbd would fail with ENOENT there; any other outcome of rbd's rules is unchanged.
+    """
+    try:
+        image_id(pool, name)
+    except JournalToolsError:
+        return None
+    return journaled_image_id(pool, name)
 
 
 def resolve_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
