@@ -140,9 +140,26 @@ def format_options(func: F) -> F:
     return func
 
 
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
 def echo(text: str, err: bool = False) -> None:
-    """Write ``text`` to stdout (or stderr) exactly: no newline added, non-UTF-8 bytes restored."""
-    click.echo(text.encode("utf-8", "surrogateescape"), nl=False, err=err)
+    """Write ``text`` to stdout (or stderr) exactly: no newline added, non-UTF-8 bytes restored.
+
+    Text without such bytes goes through the text stream (buffered, no flush per call).
+    """
+    stream = sys.stderr if err else sys.stdout
+    if _SURROGATES.search(text) is None:
+        stream.write(text)
+        return
+    raw = text.encode("utf-8", "surrogateescape")
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a text-only stream (e.g. io.StringIO): the bytes cannot be kept
+        stream.write(raw.decode("utf-8", "replace"))
+        return
+    stream.flush()  # keep the order of what was written as text before
+    buffer.write(raw)
+    buffer.flush()
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from .cli_helpers import cli
@@ -97,3 +97,58 @@ def test_random_damage_never_crashes_the_cli(tmp_path, capsys, data):
     for code, _out, err in (plain, as_json, *exports.values()):
         assert "Traceback" not in err and "internal error" not in err
         assert code in (0, 1, 2, 22, 74), (code, err)
+
+
+STORES = {"small_objects": "10abe81d9984", "all_events": "108bbb69e2b9"}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_format_reports_the_same_problems_under_skip(tmp_path, capsys, data):
+    """inspect plain/json and export json/rbd: same entries, same problems (kind, object, offset, tids)."""
+    name = data.draw(st.sampled_from(sorted(STORES)))
+    journal = f"rbd/{STORES[name]}"
+    source = FIXTURES / "stores" / name / "rbd"
+    objects = sorted(p.name for p in (source / "objects").iterdir() if p.name.startswith("journal_data."))
+    damages = data.draw(st.lists(st.tuples(st.sampled_from(objects), st.sampled_from(["flip", "truncate", "delete"]),
+                                           st.integers(0, 1 << 20), st.integers(0, 7)), min_size=1, max_size=3))
+    root = tmp_path / "store"
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(FIXTURES / "stores" / name, root)
+    for target, action, position, bit in damages:
+        obj = root / "rbd" / "objects" / target
+        if not obj.exists():
+            continue
+        raw = bytearray(obj.read_bytes())
+        if action == "delete":
+            obj.unlink()
+        elif action == "flip" and raw:
+            raw[position % len(raw)] ^= 1 << bit
+            obj.write_bytes(bytes(raw))
+        else:
+            obj.write_bytes(bytes(raw[: position % (len(raw) + 1)]))
+    s = ["--store", str(root), "journal"]
+    plain = cli(capsys, *s, "inspect", "--all", journal)
+    inspected = json.loads(cli(capsys, *s, "inspect", "--all", journal, "--format", "json")[1])
+    exported = cli(capsys, *s, "export", "--all", journal, "-", "--on-error", "skip")
+    rbd_export = cli(capsys, *s, "export", "--all", journal, "-", "--on-error", "skip", "--format", "rbd")
+    errors = [p for p in inspected["problems"] if p["severity"] == "error"]
+    event(f"errors found: {bool(errors)}")
+    doc = json.loads(exported[1])
+
+    def key(p):
+        return json.dumps(p, sort_keys=True)
+
+    assert sorted(map(key, doc["summary"]["problems"])) == sorted(map(key, errors))
+    for p in errors:
+        assert p["kind"] and p["detail"]
+        if p["kind"] in ("crc_mismatch", "bad_magic", "truncated_entry", "garbage", "undecodable_event"):
+            assert p["object"] is not None and p["offset"] is not None
+    assert plain[0] == exported[0] == rbd_export[0] == (1 if errors else 0)
+    assert inspected["summary"]["entries"] == len(doc["entries"]) == len(rbd_export[1].splitlines()) - 1
+    # the plain report and the rbd export's stderr name the same problems, one line each
+    plain_lines = {line.strip() for line in plain[1].splitlines() if line.startswith("  error: ")}
+    rbd_lines = {line.removeprefix("journaltools: ").removeprefix("note: ").removesuffix(" (entries exported anyway)")
+                 for line in rbd_export[2].splitlines() if line.startswith("journaltools: ")}
+    assert plain_lines == rbd_lines
