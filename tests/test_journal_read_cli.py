@@ -181,6 +181,8 @@ def test_inspect_stop_policy_ends_at_the_first_damaged_entry(capsys, tmp_path, f
         assert stopped["summary"]["entries"] < skipped["summary"]["entries"]
         assert stopped["problems"][0] == skipped["problems"][0]
         assert stopped["problems"][0]["object"] == "journal_data.2.10abe81d9984.14"
+        exported = json.loads(cli(capsys, "--store", str(site), "journal", "export", "--all", "rbd/10abe81d9984", "-")[1])
+        assert len(exported["entries"]) == stopped["summary"]["entries"]  # export stops at the same entry
     else:
         assert "Stopped at the first damaged entry (journal_data.2.10abe81d9984.14 at byte 0" in stop[1]
     assert cli(capsys, *s, "--no-error") == skip

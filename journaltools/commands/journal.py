@@ -175,6 +175,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     walk = journal.walk(all_entries=all_entries)
     dumps: list[Any] = []
     stopped_at = None
+    inspected = 0  # entries before the stop (the walk has read the one it stopped at)
     with progress(walk.total_bytes() if sys.stderr.isatty() else None, "inspect") as advance:
         walk.progress = advance
         seen = 0
@@ -185,6 +186,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
                 if damage:
                     stopped_at = damage[0]
                     break
+            inspected += 1
             if not verbose:
                 continue
             try:
@@ -202,7 +204,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     if output_format == "json":
         doc: dict[str, Any] = {
             "journal_id": journal.journal_id,
-            "summary": {"entries": walk.entry_count, "errors": len(errors), "warnings": len(warnings),
+            "summary": {"entries": inspected, "errors": len(errors), "warnings": len(warnings),
                         "complete": stopped_at is None},
             "problems": [p.to_json() for p in problems],
         }
@@ -210,7 +212,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
             doc["entries"] = dumps
         echo(ceph_json(doc, pretty_format))
     else:
-        lines = [f"Summary:\n  {walk.entry_count} entries inspected, {len(errors)} errors\n"]
+        lines = [f"Summary:\n  {inspected} entries inspected, {len(errors)} errors\n"]
         if problems:
             lines.append(f"Problems ({len(errors)} errors, {len(warnings)} warnings):\n")
             lines.extend(f"  {p}\n" for p in problems)
