@@ -246,7 +246,10 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
            to_tid: int | None, event_types: tuple[str, ...], since: str | None, until: str | None, force: bool) -> int:
     """Export image journal, to our JSON document or rbd's export file format.
 
-    Exactly one journal spec and one path: `journaltools journal export rbd/<id> out.json`.
+    The journal and the path combine as in rbd: `journal export rbd/<id> out.json`,
+    `journal export --journal <id> out.json`, or with an image name
+    `journal export --pool rbd --image vm1 --path out.json` (with --image the
+    positional argument is still the journal spec).  `-` writes to stdout.
     """
     if path_opt and path_arg:
         raise SpecError("give the export path once (positional or --path)")
