@@ -54,7 +54,7 @@ def mirror_image_enabled(pool: Pool, image: str) -> bool:
 
 @main.group("feature")
 def feature_group() -> None:
-    """Enable or disable image features that journaltools manages (journaling)."""
+    """Enable or disable image features that journaltools manages (journaling, mirroring)."""
 
 
 def _image(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
@@ -84,7 +84,7 @@ def _image_options(func):  # type: ignore[no-untyped-def]
 @pass_app
 def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
            image: str | None, journal_splay_width: int, journal_object_size: str, journal_pool: str | None) -> None:
-    """Enable the specified image feature (journaling).
+    """Enable the specified image feature (journaling, or mirroring = mirror image enable).
 
     Creates the journal exactly as librbd does: header geometry, the image client
     "" with its image client data, and the first tag.
@@ -92,6 +92,11 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     _check_features(features)
     header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
     current = rbd_image.get_features(header_pool, iid)
+    if features == ("mirroring",):  # alias of mirror image enable
+        from ..mirror_changes import image_enable
+
+        image_enable(header_pool, iid)
+        return
     if current & rbd_image.JOURNALING:
         raise SpecError(f"journaling is already enabled on image {name}")
     if not current & rbd_image.EXCLUSIVE_LOCK:
@@ -111,9 +116,14 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
 @pass_app
 def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
             image: str | None) -> None:
-    """Disable the specified image feature (journaling); refused while the image is mirrored."""
+    """Disable the specified image feature (journaling, refused while mirrored; or mirroring)."""
     _check_features(features)
     header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    if features == ("mirroring",):  # alias of mirror image disable
+        from ..mirror_changes import image_disable
+
+        image_disable(header_pool, iid)
+        return
     current = rbd_image.get_features(header_pool, iid)
     if not current & rbd_image.JOURNALING:
         raise SpecError(f"journaling is not enabled on image {name}")
@@ -125,7 +135,9 @@ def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: s
 
 
 def _check_features(features: tuple[str, ...]) -> None:
-    unknown = [f for f in features if f != "journaling"]
+    unknown = [f for f in features if f not in ("journaling", "mirroring")]
     if unknown:
-        raise SpecError(f"journaltools manages only the journaling feature here, not {', '.join(unknown)} "
-                        "(use rbd feature enable|disable for those)")
+        raise SpecError(f"journaltools manages only the journaling and mirroring features here, not "
+                        f"{', '.join(unknown)} (use rbd feature enable|disable for those)")
+    if len(features) != 1:
+        raise SpecError("give one feature at a time (journaling or mirroring)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from ..cli import AppContext, main, pass_app
@@ -168,3 +170,158 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
     echo("\n".join(lines) + "\n")
 
 
+
+
+# -- changes ------------------------------------------------------------------------------
+_PEER_SPEC = re.compile(r"^(?:(client\.[^@]+)@)?([^/@]+)$")
+_PEER_POOL_SPEC = re.compile(r"^(?:([^/@]+)/)?([^/@]+)$")
+_UUID = re.compile(r"^[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}$", re.IGNORECASE)
+
+
+@mirror_pool_group.command("enable")
+@click.argument("pool_spec", metavar="<pool-spec>")
+@click.argument("mode", metavar="<mode>", type=click.Choice(["image", "pool"]))
+@pass_app
+def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
+    """Enable RBD mirroring in a pool or namespace (mode image or pool).
+
+    Pool mode also enables mirroring on every image with journaling.
+    """
+    from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_POOL
+    from ..mirror_changes import pool_enable
+
+    note = pool_enable(_pool(app, pool_spec, None, None), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
+    if note:
+        click.echo(note)
+
+
+@mirror_pool_group.command("disable")
+@click.argument("pool_spec", metavar="<pool-spec>")
+@pass_app
+def pool_disable_cmd(app: AppContext, pool_spec: str) -> None:
+    """Disable RBD mirroring in a pool or namespace (refused while images are mirrored in image mode)."""
+    from ..mirror_changes import pool_disable
+
+    note = pool_disable(_pool(app, pool_spec, None, None))
+    if note:
+        click.echo(note)
+
+
+@mirror_pool_group.group("peer")
+def peer_group() -> None:
+    """Add or remove mirroring peers."""
+
+
+@peer_group.command("add")
+@click.argument("pool_spec", metavar="<pool-spec>")
+@click.argument("remote", metavar="<remote-cluster-spec>")
+@click.option("--direction", type=click.Choice(["rx-only", "rx-tx"]), default="rx-tx", show_default=True,
+              help="Mirroring direction.")
+@click.option("--remote-client-name", metavar="NAME", help="Remote client name (default client.admin).")
+@pass_app
+def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, remote_client_name: str | None) -> None:
+    """Add a mirroring peer: rbd's [client.<id>@]<cluster>, or the proposal's [<cluster>/]<pool>.
+
+    Prints the new peer's UUID. Ceph keeps no remote pool name: the peer's pool is
+    always the same-named pool, so a <cluster>/<pool> spec must name this pool.
+    """
+    from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX
+    from ..mirror_changes import peer_add
+
+    pool = _pool(app, pool_spec, None, None)
+    match = _PEER_SPEC.match(remote)
+    client = None
+    if match:
+        client, cluster = match.groups()
+    else:
+        pool_match = _PEER_POOL_SPEC.match(remote)
+        if not pool_match or not pool_match.group(1):
+            raise SpecError(f"invalid spec '{remote}'")
+        cluster, remote_pool = pool_match.groups()
+        if remote_pool != pool.name:
+            raise SpecError(f"the remote pool must be the same-named pool {pool.name!r}: Ceph mirrors a pool to the "
+                            f"pool of the same name on the peer (got {remote_pool!r})")
+    click.echo(peer_add(pool, cluster, client or remote_client_name or "client.admin",
+                        DIRECTION_RX if direction == "rx-only" else DIRECTION_RX_TX))
+
+
+@peer_group.command("remove")
+@click.argument("pool_spec", metavar="<pool-spec>")
+@click.argument("peer_uuid", metavar="<uuid>")
+@pass_app
+def peer_remove_cmd(app: AppContext, pool_spec: str, peer_uuid: str) -> None:
+    """Remove a mirroring peer from a pool."""
+    from ..mirror_changes import peer_remove
+
+    if not _UUID.match(peer_uuid):
+        raise SpecError(f"invalid uuid '{peer_uuid}'")
+    peer_remove(_pool(app, pool_spec, None, None), peer_uuid)
+
+
+def _image_change(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                  image: str | None):  # type: ignore[no-untyped-def]
+    header_pool, iid, _ = _image(app, image_spec, pool, namespace, image)
+    return header_pool, iid
+
+
+@mirror_image_group.command("enable")
+@image_options
+@click.argument("mode", metavar="[journal]", required=False, type=click.Choice(["journal"]))
+@pass_app
+def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                     image: str | None, mode: str | None) -> None:
+    """Enable RBD mirroring for an image (journal mode; the image needs journaling)."""
+    from ..mirror_changes import image_enable
+
+    image_enable(*_image_change(app, image_spec, pool, namespace, image))
+    click.echo("Mirroring enabled")
+
+
+@mirror_image_group.command("disable")
+@image_options
+@click.option("--force", is_flag=True, help="Disable even if not primary.")
+@pass_app
+def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                      image: str | None, force: bool) -> None:
+    """Disable RBD mirroring for an image."""
+    from ..mirror_changes import image_disable
+
+    image_disable(*_image_change(app, image_spec, pool, namespace, image), force=force)
+    click.echo("Mirroring disabled")
+
+
+@mirror_image_group.command("promote")
+@image_options
+@click.option("--force", is_flag=True, help="Promote even if not cleanly demoted by the remote cluster.")
+@pass_app
+def image_promote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                      image: str | None, force: bool) -> None:
+    """Promote an image to primary for RBD mirroring (a new journal epoch, as librbd writes it)."""
+    from ..mirror_changes import promote
+
+    promote(*_image_change(app, image_spec, pool, namespace, image), force=force)
+    click.echo("Image promoted to primary")
+
+
+@mirror_image_group.command("demote")
+@image_options
+@pass_app
+def image_demote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                     image: str | None) -> None:
+    """Demote an image to non-primary for RBD mirroring (an orphan epoch, as librbd writes it)."""
+    from ..mirror_changes import demote
+
+    demote(*_image_change(app, image_spec, pool, namespace, image))
+    click.echo("Image demoted to non-primary")
+
+
+@mirror_image_group.command("resync")
+@image_options
+@pass_app
+def image_resync_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                     image: str | None) -> None:
+    """Force resync to primary image for RBD mirroring (flags the image client's resync request)."""
+    from ..mirror_changes import resync
+
+    resync(*_image_change(app, image_spec, pool, namespace, image))
+    click.echo("Flagged image for resync from primary")
