@@ -119,6 +119,7 @@ def build_cases(box: Sandbox, j: Journal, out_dir: Path) -> list[Case]:
     jt = journaltools_exe()
     py = sys.executable
     spec = ["--pool", pool, "--image", image]
+    jt_spec = ["--pool", pool, "--journal", jid]  # the directory holds the journal, not the image metadata
     backends = {"live": ["-c", conf], "directory": ["--store", str(j.store_dir)]}
     cases = [
         Case("rbd", "journal inspect", "live", lambda: ["rbd", "-c", conf, "journal", "inspect", *spec]),
@@ -131,13 +132,13 @@ def build_cases(box: Sandbox, j: Journal, out_dir: Path) -> list[Case]:
     for backend, global_opts in backends.items():
         if have_inspect:
             cases.append(Case("journaltools", "journal inspect", backend,
-                              lambda g=global_opts: [jt, *g, "journal", "inspect", *spec],
+                              lambda g=global_opts: [jt, *g, "journal", "inspect", *jt_spec],
                               compare_to="inspect", goal=INSPECT_GOAL))
         if have_export:
             for fmt in ("rbd", "json"):
                 target = out_dir / f"jt-{backend}.{fmt}"
                 cases.append(Case("journaltools", f"journal export --format {fmt}", backend,
-                                  lambda g=global_opts, f=fmt, t=target: [jt, *g, "journal", "export", *spec,
+                                  lambda g=global_opts, f=fmt, t=target: [jt, *g, "journal", "export", *jt_spec,
                                                                           "--format", f, str(t)],
                                   compare_to="export", goal=EXPORT_GOAL, output=target))
         source = conf if backend == "live" else str(j.store_dir)
@@ -157,6 +158,7 @@ def run_rounds(journal: Journal, repeat: int, env: dict[str, str]) -> None:
         for case in journal.cases:
             if case.output is not None:
                 case.output.unlink(missing_ok=True)
+            os.sync()  # no writeback of an earlier command's output during this one
             run = run_child(case.argv(), env=env)
             case.timing.runs.append(run)
             if run.returncode != 0 and round_no == 0:
@@ -191,6 +193,7 @@ class Row:
     goal: str
     verdict: str
     ok: bool
+    runs: list[float] = field(default_factory=list)  # seconds of every round
 
 
 def rows_for(journal: Journal) -> list[Row]:
@@ -210,9 +213,11 @@ def rows_for(journal: Journal) -> list[Row]:
         if case.tool == "journaltools" and journal.data_bytes >= 1 << 30:
             goals.append(f"RSS < {RSS_GOAL // MiB} MB")
             verdicts.append("met" if rss < RSS_GOAL else f"RSS missed by {rss / RSS_GOAL - 1:.0%}")
+        runs = ([json.loads(r.stdout)["seconds"] for r in case.timing.runs if r.returncode == 0] if case.in_process
+                else [r.seconds for r in case.timing.runs])
         rows.append(Row(journal.label, case.tool, case.command, case.backend, seconds,
                         journal.data_bytes / seconds / MB, of_limit, rss / MiB, ratio,
-                        ", ".join(goals), "; ".join(verdicts), case.timing.ok))
+                        ", ".join(goals), "; ".join(verdicts), case.timing.ok, [round(x, 3) for x in runs]))
     return rows
 
 
@@ -253,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/h-bench-g1"), help="sandbox directory (wiped)")
     parser.add_argument("--port", type=int, default=47010, help="monitor port on 127.0.0.1")
     parser.add_argument("--splay-width", type=int, default=4)
+    parser.add_argument("--out-dir", type=Path, default=Path("/dev/shm/h-bench-g1-out"),
+                        help="where exports are written (default: tmpfs, so the disk is not what is measured)")
     parser.add_argument("--markdown", type=Path, help="also write the table (with the machine line) here")
     parser.add_argument("--json", type=Path, help="also write every row as JSON here")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
@@ -264,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"starting sandbox in {args.dir} on 127.0.0.1:{args.port} (memstore {memstore >> 20} MiB)", file=sys.stderr)
     box = Sandbox.start(args.dir, args.port, memstore)
     env = dict(os.environ, CEPH_CONF=str(box.conf), PYTHONPATH=str(REPO))
+    # as installed: byte-compiled modules (an environment may forbid writing them; compile once here)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "journaltools"), str(REPO / "benchmarks")],
+                   check=False, capture_output=True)
     journals: list[Journal] = []
     try:
         for size in sizes:
@@ -282,11 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{label}: {entries} entries, {data_bytes / MB:.1f} MB of data objects, acquired to {store_dir}",
                   file=sys.stderr)
             journal = Journal(label, bench, store_dir, data_bytes, entries)
-            out_dir = args.dir / f"out-{image}"
+            out_dir = args.out_dir / image
             out_dir.mkdir(parents=True, exist_ok=True)
             journal.cases = build_cases(box, journal, out_dir)
             run_rounds(journal, repeat, env)
             check_outputs(journal, out_dir)
+            shutil.rmtree(out_dir, ignore_errors=True)
             journals.append(journal)
     finally:
         if not args.keep:
@@ -312,7 +324,7 @@ def acquire(box: Sandbox, bench: BenchJournal, store_dir: Path) -> int:
     """``journaltools acquire`` when it exists, else the benchmark's own python3-rados copy."""
     if has_command("acquire"):
         proc = subprocess.run([journaltools_exe(), "-c", str(box.conf), "acquire", "--pool", bench.pool,
-                               "--image", bench.image, str(store_dir)], capture_output=True, text=True)
+                               "--journal", bench.journal_id, str(store_dir)], capture_output=True, text=True)
         if proc.returncode == 0:
             objects = store_dir / bench.pool / "objects"
             return sum(p.stat().st_size for p in objects.glob(f"journal_data.{bench.pool_id}.{bench.journal_id}.*"))

@@ -320,13 +320,15 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
     """Feed the walk's entries to ``writer`` under one corruption policy for every format."""
     result = ExportResult()
     seen = 0
+    problems = walk.problems
     for entry in walk:
-        fresh = walk.problems[seen:]
-        seen = len(walk.problems)
-        errors = _tally(result, fresh)
-        if errors and policy.mode == "stop":
-            result.stopped_at = errors[0]
-            return result
+        if len(problems) != seen:  # new findings came with this entry
+            fresh = problems[seen:]
+            seen = len(problems)
+            errors = _tally(result, fresh)
+            if errors and policy.mode == "stop":
+                result.stopped_at = errors[0]
+                return result
         try:
             event = decode_event(entry.payload)
         except FormatError:
