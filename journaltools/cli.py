@@ -91,8 +91,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("journaltools: aborted", err=True)
         return 1
+    except click.UsageError as exc:  # one line, not click's usage block
+        where = exc.ctx.command_path if exc.ctx is not None else "journaltools"
+        click.echo(f"journaltools: {exc.format_message()} (see '{where} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"journaltools: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

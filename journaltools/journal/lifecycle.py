@@ -17,6 +17,7 @@ from ..cls import journal as cls_journal
 from ..errors import NotFoundError
 from ..format.cls_journal import TAG_CLASS_NEW
 from ..format.librbd_journal import IMAGE_CLIENT_ID, make_image_client_data, make_tag_data
+from ..format.primitives import encode, i64, u8, u64
 from ..store.base import Pool
 from .model import HEADER_PREFIX, Journal
 
@@ -59,14 +60,30 @@ def geometry_of(journal: Journal) -> Geometry:
 def reset_journal(journal: Journal, keep_clients: bool = False) -> Journal:
     """Delete all entries and recreate the journal with the same geometry.
 
+    The header object stays in place throughout (its omap is rewritten to what cls
+    ``create`` writes, then the first tag and the image client are registered through
+    cls), so an interrupted reset leaves a journal that can be read and reset again.
     The image client is registered anew (empty commit position); with
     ``keep_clients`` every other client is registered again with its data.
     """
     geometry = geometry_of(journal)
     others = [(c.id, c.data) for c in journal.header.clients if c.id != IMAGE_CLIENT_ID and c.state is not None]
-    remove_journal(journal)
-    create_journal(journal.header_pool, journal.journal_id, geometry)
+    for number in journal.existing_objects():
+        with contextlib.suppress(NotFoundError):
+            journal.data_pool.remove(journal.object_name(number))
+    pool, oid = journal.header_pool, journal.header_oid
+    fresh = {
+        "order": encode(u8, geometry.order), "splay_width": encode(u8, geometry.splay_width),
+        "pool_id": encode(i64, geometry.pool_id), "minimum_set": encode(u64, 0), "active_set": encode(u64, 0),
+        "next_tag_tid": encode(u64, 0), "next_tag_class": encode(u64, 0),
+    }
+    pool.omap_set(oid, fresh)
+    stale = [k for k in pool.omap(oid) if k not in fresh]
+    if stale:
+        pool.omap_remove(oid, stale)
+    tag = cls_journal.allocate_tag(pool, oid, TAG_CLASS_NEW, make_tag_data(""))
+    cls_journal.client_register(pool, oid, IMAGE_CLIENT_ID, make_image_client_data(tag.tag_class))
     if keep_clients:
         for client_id, data in others:
-            cls_journal.client_register(journal.header_pool, journal.header_oid, client_id, data)
-    return Journal.open(journal.header_pool, journal.journal_id)
+            cls_journal.client_register(pool, oid, client_id, data)
+    return Journal.open(pool, journal.journal_id)

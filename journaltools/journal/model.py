@@ -182,6 +182,7 @@ def _parse_client(key: str, raw: bytes, header: JournalHeader, problem: Any) -> 
 def _parse_tag(key: str, raw: bytes, header: JournalHeader, problem: Any) -> TagRecord | None:
     if not _TAG_KEY.match(key):
         problem("malformed_tag", f"tag key {key!r} is not 'tag_' + 16 lowercase hex digits")
+        header.unknown_keys.append(key)
         return None
     key_tid = int(key[4:], 16)
     try:
