@@ -244,6 +244,15 @@ class JournalWalk:
         stalled = 0
         while True:
             stream = streams[splay]
+            index = stream.index
+            if index < len(stream.frames):  # the common case, without a call: the stream's next frame ...
+                head = stream.frames[index]
+                if head.tag_tid == active and (prune is None or active > prune):  # ... is the active tag's next entry
+                    stalled = 0
+                    stream.index = index + 1
+                    yield stream.number, head
+                    splay = splay + 1 if splay + 1 < width else 0
+                    continue
             frame = stream.peek()
             if frame is None:
                 if all(s.peek() is None for s in streams):
@@ -256,9 +265,9 @@ class JournalWalk:
                 splay = 0
                 continue
             tag = frame.tag_tid
-            if tag == active and (prune is None or tag > prune):  # the common case: the next entry of the active tag
+            if tag == active and (prune is None or tag > prune):
                 stalled = 0
-                stream.advance()
+                stream.pop()
                 yield stream.number, frame
                 splay = (splay + 1) % width
                 continue
@@ -427,48 +436,34 @@ class JournalWalk:
 
 
 class _OffsetStream:
-    """The frames of one splay offset's objects, read one object at a time as the replay reaches them."""
+    """The frames of one splay offset's objects, read one object at a time as the replay reaches them.
 
-    __slots__ = ("_load", "_numbers", "_frames", "_index", "number")
+    ``frames[index]`` is the next frame when ``index < len(frames)`` (the replay loop reads it so);
+    otherwise :meth:`peek` reads the next object.
+    """
+
+    __slots__ = ("_load", "_numbers", "frames", "index", "number")
 
     def __init__(self, load: Callable[[int], list[Frame]], numbers: list[int]) -> None:
         self._load = load
         self._numbers = deque(numbers)
-        self._frames: list[Frame] = []
-        self._index = 0
+        self.frames: list[Frame] = []
+        self.index = 0
         self.number = -1  # object number of the frame peek() returns
 
     def peek(self) -> Frame | None:
-        index = self._index
-        if index < len(self._frames):
-            return self._frames[index]
-        self._frames = []  # drop the finished object before reading the next
+        index = self.index
+        if index < len(self.frames):
+            return self.frames[index]
+        self.frames = []  # drop the finished object before reading the next
         while self._numbers:
             self.number = self._numbers.popleft()
-            self._frames = self._load(self.number)
-            self._index = 0
-            if self._frames:
-                return self._frames[0]
+            self.frames = self._load(self.number)
+            self.index = 0
+            if self.frames:
+                return self.frames[0]
         return None
 
     def pop(self) -> None:
         if self.peek() is not None:
-            self._index += 1
-
-    def advance(self) -> None:
-        """pop() right after peek() returned a frame."""
-        self._index += 1
-
-
-def client_lag(journal: Journal) -> dict[str, tuple[int, int]]:
-    """Per client: (entries, bytes) physically present after its newest commit position."""
-    fronts = {c.id: ((c.commit_position[0].tag_tid, c.commit_position[0].entry_tid) if c.commit_position else None)
-              for c in journal.header.clients}
-    lag = {cid: [0, 0] for cid in fronts}
-    for entry in journal.walk(all_entries=True, check_events=False):
-        key = (entry.tag_tid, entry.entry_tid)
-        for cid, front in fronts.items():
-            if front is None or key > front:
-                lag[cid][0] += 1
-                lag[cid][1] += entry.size
-    return {cid: (v[0], v[1]) for cid, v in lag.items()}
+            self.index += 1
