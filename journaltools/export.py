@@ -173,10 +173,16 @@ class ExportResult:
     """``errors``/``problems``: entry data damaged or lost; ``notes``: other findings (metadata, placement)."""
 
     written: int = 0
+    undecodable: int = 0  # entries read whose payload is not an EventEntry (left out)
     errors: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     stopped_at: Problem | None = None
+
+    @property
+    def processed(self) -> int:
+        """What rbd's ``N entries processed`` counts: entries written plus undecodable ones skipped."""
+        return self.written + self.undecodable
 
 
 # -- output files ---------------------------------------------------------------------
@@ -332,7 +338,8 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
         try:
             event = decode_event(entry.payload)
         except FormatError:
-            continue  # already reported by the walk as undecodable_event; skipped under --on-error skip
+            result.undecodable += 1  # reported by the walk as undecodable_event; skipped under --on-error skip
+            continue
         if entry_filter.active and not entry_filter.match(entry, event):
             continue
         writer.write(entry, event)
