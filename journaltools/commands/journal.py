@@ -280,7 +280,7 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
             result = walk_entries(walk, writer, entry_filter, policy)
         writer.finish(result)
     if path != "-":
-        click.echo(f"{result.written} entries processed, {result.errors} errors")
+        click.echo(f"{result.processed} entries processed, {result.errors} errors")
     for problem in result.problems:
         click.echo(f"journaltools: {problem}", err=True)
     for problem in result.notes:
