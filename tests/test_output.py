@@ -8,6 +8,7 @@ registered with id ``pe"er\\\\\\t\\x01\\x7fé/☃``).
 from __future__ import annotations
 
 import json
+import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -61,3 +62,16 @@ def test_fast_and_slow_paths_agree_and_parse_back(value):
     assert slow == '{"v":' + fast[:-1] + "}\n"
     assert json.loads(fast) == value
     assert json.loads(ceph_json(value, pretty=True)) == value
+
+
+def test_progress_is_silent_in_pipes_and_draws_on_a_terminal_stderr(capsys, monkeypatch):
+    from journaltools.output import progress
+
+    with progress(100, "walk") as advance:
+        advance(50)
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with progress(100, "walk") as advance:
+        advance(100)
+    out, err = capsys.readouterr()
+    assert out == "" and "walk" in err
