@@ -186,3 +186,17 @@ def test_inspect_stop_policy_ends_at_the_first_damaged_entry(capsys, tmp_path, f
     else:
         assert "Stopped at the first damaged entry (journal_data.2.10abe81d9984.14 at byte 0" in stop[1]
     assert cli(capsys, *s, "--no-error") == skip
+
+
+def test_status_of_a_malformed_header_says_so_and_fails(capsys, tmp_path):
+    site = store_copy(tmp_path, "small_objects")
+    omap_file = site / "rbd" / "omap" / "journal.10abe81d9984.json"
+    omap = json.loads(omap_file.read_text())
+    omap["minimum_set"] = base64.b64encode(b"\x00\x01\x02").decode()
+    omap_file.write_text(json.dumps(omap))
+    code, out, err = cli(capsys, "--store", str(site), "journal", "status", "rbd/10abe81d9984", "--no-lag")
+    assert code == 1 and out.startswith("minimum_set: unknown (malformed)\nactive_set: 10\n")
+    assert err.splitlines() == ["journaltools: error: malformed_header: header key 'minimum_set' is 3 bytes, expected 8 "
+                                "(journal.10abe81d9984)"]
+    code, out, err = cli(capsys, "--store", str(site), "journal", "status", "rbd/10abe81d9984", "--format", "json")
+    assert code == 1 and json.loads(out)["minimum_set"] is None and "malformed_header" in err

@@ -100,8 +100,12 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
 @click.option("--no-lag", is_flag=True, help="Print only what rbd prints (skip reading the data objects for lag).")
 @pass_app
 def status(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-           journal_name: str | None, output_format: str, pretty_format: bool, no_lag: bool) -> None:
-    """Show status of image journal (as rbd journal status), plus each client's lag."""
+           journal_name: str | None, output_format: str, pretty_format: bool, no_lag: bool) -> int:
+    """Show status of image journal (as rbd journal status), plus each client's lag.
+
+    Malformed header values print as unknown, each malformation goes to stderr
+    as one line, and the exit status is then 1.
+    """
     from ..format.ceph_dump import hexdump
 
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
@@ -121,8 +125,9 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
             clients.append(item)
         doc = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
         echo(ceph_json(doc, pretty_format))
-        return
-    lines = [f"minimum_set: {header.minimum_set}", f"active_set: {header.active_set}", "registered clients: "]
+        return _report_header_errors(journal)
+    lines = [f"minimum_set: {_or_unknown(header.minimum_set)}", f"active_set: {_or_unknown(header.active_set)}",
+             "registered clients: "]
     for c in header.clients:
         positions = ", ".join(_position_text(p) for p in c.commit_position)
         state = client_state_name(c.state) if c.state is not None else "unknown (malformed)"
@@ -133,6 +138,19 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
             entries, size = lag[c.id]
             lines.append(f"\t[id={c.id}, entries={entries}, bytes={size}]")
     echo("\n".join(lines) + "\n")
+    return _report_header_errors(journal)
+
+
+def _or_unknown(value: int | None) -> str:
+    return "unknown (malformed)" if value is None else str(value)
+
+
+def _report_header_errors(journal: Journal) -> int:
+    """Header malformations (rbd would fail to read the metadata): one stderr line each, exit status 1."""
+    errors = [p for p in journal.header.problems if p.severity == ERROR]
+    for problem in errors:
+        click.echo(f"journaltools: {problem}", err=True)
+    return 1 if errors else 0
 
 
 # -- inspect ------------------------------------------------------------------------
