@@ -200,3 +200,17 @@ def test_status_of_a_malformed_header_says_so_and_fails(capsys, tmp_path):
                                 "(journal.10abe81d9984)"]
     code, out, err = cli(capsys, "--store", str(site), "journal", "status", "rbd/10abe81d9984", "--format", "json")
     assert code == 1 and json.loads(out)["minimum_set"] is None and "malformed_header" in err
+
+
+@pytest.mark.parametrize(("key", "shown"), [("order", "\torder: unknown (malformed) (unknown objects)\n"),
+                                            ("splay_width", "\tsplay_width: unknown (malformed)\n"),
+                                            ("pool_id", "\tsplay_width: 2\n")])
+def test_info_of_a_malformed_geometry_says_so_and_fails(capsys, tmp_path, key, shown):
+    site = store_copy(tmp_path, "small_objects")
+    omap_file = site / "rbd" / "omap" / "journal.10abe81d9984.json"
+    omap = json.loads(omap_file.read_text())
+    omap[key] = base64.b64encode(b"\x00\x01\x02").decode()
+    omap_file.write_text(json.dumps(omap))
+    code, out, err = cli(capsys, "--store", str(site), "journal", "info", "rbd/10abe81d9984")
+    assert code == 1 and shown in out
+    assert err.startswith(f"journaltools: error: malformed_header: header key '{key}' is 3 bytes")

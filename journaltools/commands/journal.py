@@ -58,8 +58,12 @@ def _position_text(p: Any) -> str:
 @format_options
 @pass_app
 def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-         journal_name: str | None, output_format: str, pretty_format: bool) -> None:
-    """Show information about image journal (as rbd journal info)."""
+         journal_name: str | None, output_format: str, pretty_format: bool) -> int:
+    """Show information about image journal (as rbd journal info).
+
+    A malformed order, splay width or pool id prints as unknown; the header's
+    malformations then go to stderr, one line each, and the exit status is 1.
+    """
     resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
     journal = resolved.journal
     header = journal.header
@@ -80,17 +84,26 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
         if object_pool is not None:
             doc["object_pool"] = object_pool
         echo(ceph_json(doc, pretty_format))
-        return
+        return _report_geometry_errors(journal)
+    size = "unknown" if header.order is None else byte_units(journal.object_size)
     lines = [
         f"rbd journal '{journal.journal_id}':",
         f"\theader_oid: {journal.header_oid}",
         f"\tobject_oid_prefix: {journal.object_prefix}",
-        f"\torder: {header.order} ({byte_units(journal.object_size)} objects)",
-        f"\tsplay_width: {header.splay_width}",
+        f"\torder: {_or_unknown(header.order)} ({size} objects)",
+        f"\tsplay_width: {_or_unknown(header.splay_width)}",
     ]
     if object_pool is not None:
         lines.append(f"\tobject_pool: {object_pool}")
     echo("\n".join(lines) + "\n")
+    return _report_geometry_errors(journal)
+
+
+def _report_geometry_errors(journal: Journal) -> int:
+    header = journal.header
+    if header.order is None or header.splay_width is None or header.pool_id is None:
+        return _report_header_errors(journal)
+    return 0
 
 
 # -- status -------------------------------------------------------------------------
