@@ -284,7 +284,7 @@ def image_role(pool: Pool, image_id: str, local_status: SiteStatus | None = None
         if data.client_meta_type != MIRROR_PEER_CLIENT:
             continue
         if lag is None:
-            from .journal.walk import client_lag
+            from .journal.lag import client_lag
 
             lag = client_lag(journal)
         meta = data.client_meta

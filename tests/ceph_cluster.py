@@ -21,9 +21,18 @@ from benchmarks.cluster import Sandbox
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free right now, drawn at random from a high range (fewer races between concurrent runs)."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 60000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def ceph_available() -> str | None:
@@ -53,7 +62,15 @@ class CephCluster:
         """Start the sandbox, retrying on a fresh port when a start fails (ports race on a busy machine)."""
         for attempt in range(attempts):
             try:
-                return Sandbox.start(root, free_port(), memstore_bytes=1 << 30)
+                sandbox = Sandbox.start(root, free_port(), memstore_bytes=1 << 30)
+                # another run may have raced us to the port: make sure our mon answers with our fsid
+                want = next(line.split("=", 1)[1].strip() for line in sandbox.conf.read_text().splitlines()
+                            if line.startswith("fsid"))
+                got = subprocess.run(["ceph", "-c", str(sandbox.conf), "fsid"], capture_output=True, text=True,
+                                     timeout=60).stdout.strip()
+                if got != want:
+                    raise RuntimeError(f"the mon on this port belongs to another cluster ({got!r})")
+                return sandbox
             except Exception:
                 _stop_and_wait(Sandbox(root, 0))
                 if attempt == attempts - 1:

@@ -18,8 +18,8 @@ from ..errors import BusyError, NotFoundError, SpecError
 from ..format.primitives import decode
 from ..journal import Journal
 from ..journal.lifecycle import Geometry, create_journal, remove_journal
-from ..spec import combine_spec, image_id
 from ..store.base import Pool
+from .specs import image_spec_options, resolve_image
 
 MIN_ORDER, MAX_ORDER = 12, 26  # rbd: --journal-object-size 4K <= size <= 64M
 _SIZE = re.compile(r"^(\d+)([BKMG]?)$", re.IGNORECASE)
@@ -57,24 +57,10 @@ def feature_group() -> None:
     """Enable or disable image features that journaltools manages (journaling, mirroring)."""
 
 
-def _image(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-           image: str | None) -> tuple[Pool, str, str]:
-    spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image")
-    header_pool = app.store().pool(spec.pool, spec.namespace)
-    return header_pool, image_id(header_pool, spec.name), spec.name
-
-
-def _image_options(func):  # type: ignore[no-untyped-def]
-    func = click.option("--image", metavar="IMAGE", help="Image name.")(func)
-    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
-    func = click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
-    return func
-
-
 @feature_group.command("enable")
 @click.argument("image_spec", metavar="<image-spec>")
 @click.argument("features", nargs=-1, required=True, metavar="<features>...")
-@_image_options
+@image_spec_options
 @click.option("--journal-splay-width", type=click.IntRange(1, 255), default=4, show_default=True,
               help="Number of active journal objects.")
 @click.option("--journal-object-size", default="16M", show_default=True,
@@ -90,7 +76,7 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     "" with its image client data, and the first tag.
     """
     _check_features(features)
-    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     current = rbd_image.get_features(header_pool, iid)
     if features == ("mirroring",):  # alias of mirror image enable
         from ..mirror_changes import image_enable
@@ -112,13 +98,13 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
 @feature_group.command("disable")
 @click.argument("image_spec", metavar="<image-spec>")
 @click.argument("features", nargs=-1, required=True, metavar="<features>...")
-@_image_options
+@image_spec_options
 @pass_app
 def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
             image: str | None) -> None:
     """Disable the specified image feature (journaling, refused while mirrored; or mirroring)."""
     _check_features(features)
-    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     if features == ("mirroring",):  # alias of mirror image disable
         from ..mirror_changes import image_disable
 

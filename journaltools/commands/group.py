@@ -22,6 +22,7 @@ from ..groups import (
 from ..output import ceph_json, echo, format_options
 from ..spec import combine_spec, image_id
 from ..store.base import Pool
+from .specs import resolve_pool
 
 
 @main.group("group")
@@ -36,13 +37,6 @@ def _group(app: AppContext, spec_text: str | None, pool: str | None = None, name
            name: str | None = None) -> tuple[Pool, str]:
     spec = combine_spec(spec_text, pool=pool, namespace=namespace, name=name, what="group")
     return app.store().pool(spec.pool, spec.namespace), spec.name
-
-
-def _pool_only(app: AppContext, pool_spec: str | None, pool: str | None, namespace: str | None) -> Pool:
-    name = pool or pool_spec or "rbd"
-    if "/" in name:
-        name, _, namespace = name.partition("/")
-    return app.store().pool(name, namespace or "")
 
 
 def group_spec_argument(func):  # type: ignore[no-untyped-def]
@@ -100,7 +94,7 @@ group_group.add_command(remove, "rm")
 def list_cmd(app: AppContext, pool_spec: str | None, pool: str | None, namespace: str | None, output_format: str,
              pretty_format: bool) -> None:
     """List rbd groups."""
-    names = list(list_groups(_pool_only(app, pool_spec, pool, namespace)))
+    names = list(list_groups(resolve_pool(app, pool_spec, pool, namespace)))
     echo(ceph_json(names, pretty_format) if output_format == "json" else "".join(f"{n}\n" for n in names))
 
 

@@ -24,7 +24,7 @@ from ..export import (
 )
 from ..format.cls_journal import client_state_name
 from ..journal import ERROR, Journal
-from ..journal.walk import client_lag
+from ..journal.lag import client_lag
 from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
 from .journal_spec import (
     ResolvedJournal,

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 import click
 
 from ..cli import AppContext, main
+from ..cls.rbd_image import get_features
 from ..errors import JournalToolsError, NotFoundError, SpecError
-from ..format.primitives import decode, u64
 from ..journal import Journal
 from ..journal.model import HEADER_PREFIX
-from ..spec import RBD_HEADER_PREFIX, combine_spec, image_id, image_name
+from ..spec import combine_spec, image_id, image_name
 from ..store.base import Pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,17 +53,6 @@ class ResolvedJournal:
         return self.journal.header_pool
 
 
-def image_features(pool: Pool, image_id_: str) -> int:
-    oid = RBD_HEADER_PREFIX + image_id_
-    try:
-        raw = pool.omap_get(oid, ["features"]).get("features")
-    except NotFoundError:
-        raw = None
-    if raw is None:
-        raise NotFoundError(f"image header {oid} has no 'features' key in pool {pool.describe()}")
-    return int(decode(u64, raw, type_name=f"{oid} features"))
-
-
 def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
                    image: str | None, journal_name: str | None) -> tuple[Pool, str, str | None]:
     """(header pool, journal id, image name if known) as rbd resolves them; nothing is read from the journal."""
@@ -90,7 +79,7 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
 def journaled_image_id(pool: Pool, name: str) -> str:
     """The id (= journal id) of image ``name``; EINVAL unless its journaling feature is on, as rbd."""
     jid = image_id(pool, name)
-    if not image_features(pool, jid) & RBD_FEATURE_JOURNALING:
+    if not get_features(pool, jid) & RBD_FEATURE_JOURNALING:
         raise SpecError(f"journaling is not enabled for image {name}")
     return jid
 

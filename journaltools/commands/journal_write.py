@@ -20,8 +20,8 @@ from ..errors import ConfirmationRequired, FormatError, JournalToolsError, NotFo
 from ..export import ImportRecord, read_json_export, read_rbd_export
 from ..format.cls_journal import CLIENT_STATE_DISCONNECTED, client_state_name
 from ..format.librbd_journal import CLIENT_META_NAMES, make_tag_data
-from ..journal import Journal
-from ..journal.walk import client_lag
+from ..journal.lag import client_lag
+from ..journal.lifecycle import image_tag_class
 from ..journal.writer import JournalWriter
 from ..output import ceph_json, echo, format_options
 from .journal_spec import journal_group, journal_spec_options, locate_journal, resolve_journal
@@ -57,21 +57,6 @@ def _check_identity(head: dict[str, Any], fsid: str | None, pool: str, journal_i
     if source.get("journal_id") and source["journal_id"] != journal_id:
         diffs.append(f"journal id {source['journal_id']} != {journal_id}")
     return diffs
-
-
-def _image_tag_class(journal: Journal) -> int:
-    """The tag class of the image client "" (librbd's ImageClientMeta.tag_class), else 0."""
-    from ..format.librbd_journal import IMAGE_CLIENT, decode_client_data
-
-    client = journal.header.client("")
-    if client is not None and client.data:
-        try:
-            data = decode_client_data(client.data)
-        except FormatError:
-            return 0
-        if data.client_meta_type == IMAGE_CLIENT:
-            return int(data.client_meta.tag_class)
-    return 0
 
 
 def _open_source(path: str) -> IO[bytes]:
@@ -128,7 +113,7 @@ def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | 
                    f"(tags {sorted({r.tag_tid for r in records})}); nothing written")
         return
     writer = JournalWriter(journal)
-    tag_class = _image_tag_class(journal)
+    tag_class = image_tag_class(journal)
     try:
         for tid in missing_tags:
             if not writer.ensure_tag(tid, tag_class, tag_data.get(tid) or make_tag_data("")):

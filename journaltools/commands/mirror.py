@@ -20,7 +20,7 @@ from ..mirroring import (
     read_mirror_pool,
 )
 from ..output import ceph_json, echo, format_options
-from ..spec import combine_spec, image_id
+from .specs import image_options, resolve_image, resolve_pool
 
 
 @main.group("mirror")
@@ -38,13 +38,6 @@ def mirror_image_group() -> None:
     """Mirroring state of one image."""
 
 
-def _pool(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None):  # type: ignore[no-untyped-def]
-    name = pool_opt or pool_spec or "rbd"
-    if "/" in name:
-        name, _, namespace = name.partition("/")
-    return app.store().pool(name, namespace or "")
-
-
 @mirror_pool_group.command("info")
 @click.argument("pool_spec", metavar="<pool-spec>", required=False)
 @click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
@@ -54,7 +47,7 @@ def _pool(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespac
 def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None,
                   output_format: str, pretty_format: bool) -> None:
     """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
-    pool = _pool(app, pool_spec, pool_opt, namespace)
+    pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     doc = pool_info(pool, read_mirror_pool(pool))
     echo(ceph_json(doc, pretty_format) if output_format == "json" else pool_info_text(doc))
 
@@ -69,7 +62,7 @@ def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, 
 def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None, verbose: bool,
                     output_format: str, pretty_format: bool) -> None:
     """Show status for all mirrored images in a pool or namespace (as rbd mirror pool status)."""
-    pool = _pool(app, pool_spec, pool_opt, namespace)
+    pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     state = read_mirror_pool(pool)
     if state.mode == 0:
         raise SpecError(f"mirroring not enabled on the pool {pool.describe()}")
@@ -82,19 +75,6 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
         echo(pool_status_text(doc, image_statuses(pool, state), verbose))
 
 
-def _image(app: AppContext, spec_text: str | None, pool: str | None, namespace: str | None, image: str | None):  # type: ignore[no-untyped-def]
-    spec = combine_spec(spec_text, pool=pool, namespace=namespace, name=image, what="image")
-    header_pool = app.store().pool(spec.pool, spec.namespace)
-    return header_pool, image_id(header_pool, spec.name), spec.name
-
-
-def image_options(func):  # type: ignore[no-untyped-def]
-    func = click.option("--image", metavar="IMAGE", help="Image name.")(func)
-    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
-    func = click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
-    return click.argument("image_spec", metavar="<image-spec>", required=False)(func)
-
-
 @mirror_image_group.command("status")
 @image_options
 @format_options
@@ -102,7 +82,7 @@ def image_options(func):  # type: ignore[no-untyped-def]
 def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, output_format: str, pretty_format: bool) -> None:
     """Show RBD mirroring status for an image (as rbd mirror image status)."""
-    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
     if iid not in state.images:
         raise SpecError(f"mirroring not enabled on the image {name}")
@@ -123,7 +103,7 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
     epoch is that tag's tid; the tag chain, the mirror peer clients' sync state
     and lag, and the stored mirror status complete the picture.
     """
-    header_pool, iid, name = _image(app, image_spec, pool, namespace, image)
+    header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     watchers = header_pool.watchers(f"rbd_header.{iid}")
     state = read_mirror_pool(header_pool)
     record = state.images.get(iid)
@@ -190,7 +170,7 @@ def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
     from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_POOL
     from ..mirror_changes import pool_enable
 
-    note = pool_enable(_pool(app, pool_spec, None, None), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
+    note = pool_enable(resolve_pool(app, pool_spec, None, None), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
     if note:
         click.echo(note)
 
@@ -202,7 +182,7 @@ def pool_disable_cmd(app: AppContext, pool_spec: str) -> None:
     """Disable RBD mirroring in a pool or namespace (refused while images are mirrored in image mode)."""
     from ..mirror_changes import pool_disable
 
-    note = pool_disable(_pool(app, pool_spec, None, None))
+    note = pool_disable(resolve_pool(app, pool_spec, None, None))
     if note:
         click.echo(note)
 
@@ -228,7 +208,7 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
     from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX
     from ..mirror_changes import peer_add
 
-    pool = _pool(app, pool_spec, None, None)
+    pool = resolve_pool(app, pool_spec, None, None)
     match = _PEER_SPEC.match(remote)
     client = None
     if match:
@@ -255,12 +235,12 @@ def peer_remove_cmd(app: AppContext, pool_spec: str, peer_uuid: str) -> None:
 
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(_pool(app, pool_spec, None, None), peer_uuid)
+    peer_remove(resolve_pool(app, pool_spec, None, None), peer_uuid)
 
 
 def _image_change(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                   image: str | None):  # type: ignore[no-untyped-def]
-    header_pool, iid, _ = _image(app, image_spec, pool, namespace, image)
+    header_pool, iid, _ = resolve_image(app, image_spec, pool, namespace, image)
     return header_pool, iid
 
 

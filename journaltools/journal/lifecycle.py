@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from ..cls import journal as cls_journal
-from ..errors import NotFoundError
+from ..errors import FormatError, NotFoundError
 from ..format.cls_journal import TAG_CLASS_NEW
 from ..format.librbd_journal import IMAGE_CLIENT_ID, make_image_client_data, make_tag_data
 from ..format.primitives import encode, i64, u8, u64
@@ -27,6 +28,26 @@ class Geometry:
     order: int = 24
     splay_width: int = 4
     pool_id: int = -1
+
+
+def image_client_meta(journal: Journal) -> Any | None:
+    """The image client's (``""``) ImageClientMeta, or None when absent or not image client data."""
+    from ..format.librbd_journal import IMAGE_CLIENT, decode_client_data
+
+    client = journal.header.client(IMAGE_CLIENT_ID)
+    if client is None or not client.data:
+        return None
+    try:
+        data = decode_client_data(client.data)
+    except FormatError:
+        return None
+    return data.client_meta if data.client_meta_type == IMAGE_CLIENT else None
+
+
+def image_tag_class(journal: Journal) -> int:
+    """The tag class librbd writes the image's epochs in (0 when the image client says nothing)."""
+    meta = image_client_meta(journal)
+    return int(meta.tag_class) if meta is not None else 0
 
 
 def create_journal(header_pool: Pool, journal_id: str, geometry: Geometry) -> None:

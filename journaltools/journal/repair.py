@@ -36,6 +36,7 @@ from ..errors import FormatError, NotFoundError
 from ..format.cls_journal import Client, Tag, tag_key
 from ..format.journal_entry import encode_entry
 from ..format.primitives import encode, i64, u8, u64
+from .lifecycle import image_tag_class
 from .model import Journal, Position
 from .problems import Problem
 from .scan import Frame, scan_object
@@ -183,7 +184,7 @@ def plan_repair(journal: Journal) -> RepairPlan:
                                    ["unknown_header_key"]))
 
     # tags
-    image_class = _image_tag_class(journal)
+    image_class = image_tag_class(journal)
     for tag in header.tags:
         if tag.record is None or tag.record.tid != tag.tid:
             data = tag.record.data if tag.record is not None else b""
@@ -244,20 +245,6 @@ def _infer_splay_width(journal: Journal) -> int | None:
         if all(t % candidate == n % candidate for n, t in pairs):
             return candidate if candidate > 1 or not width else None
     return None
-
-
-def _image_tag_class(journal: Journal) -> int:
-    from ..format.librbd_journal import IMAGE_CLIENT, decode_client_data
-
-    client = journal.header.client("")
-    if client is not None and client.data:
-        try:
-            data = decode_client_data(client.data)
-            if data.client_meta_type == IMAGE_CLIENT:
-                return int(data.client_meta.tag_class)
-        except FormatError:
-            pass
-    return 0
 
 
 def _decodable_client_data(raw: bytes) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno as E
 
-from ...errors import JournalToolsError, NotFoundError
+from ...errors import JournalToolsError
 from ...format.primitives import decode, encode, u64
 from ...store.base import Pool
 from .. import rbd_image as img
@@ -14,13 +14,7 @@ from . import method
 @method("rbd", "set_features")
 def set_features(pool: Pool, oid: str, data: bytes) -> bytes:
     a = decode(img.SET_FEATURES_ARGS, data)
-    try:
-        raw = pool.omap_get(oid, ["features"]).get("features")
-    except NotFoundError:
-        raw = None
-    if raw is None:
-        raise NotFoundError(f"{oid} is not an image header")
-    current = decode(u64, raw)
+    current = img.get_features(pool, oid[len(img.RBD_HEADER_PREFIX):])
     mask = a.mask & img.FEATURES_ALL
     enabled = a.features & mask
     if enabled & img.FEATURES_MUTABLE != enabled:

@@ -1,0 +1,42 @@
+"""Options and resolution shared by the image- and pool-level command groups (rbd's spec rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..cli import AppContext
+from ..spec import DEFAULT_POOL, combine_spec, image_id
+from ..store.base import Pool
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def image_spec_options(func: F) -> F:
+    """``-p/--pool``, ``--namespace``, ``--image`` (the positional ``<image-spec>`` is the command's)."""
+    func = click.option("--image", metavar="IMAGE", help="Image name.")(func)
+    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
+    return click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
+
+
+def image_options(func: F) -> F:
+    """An optional positional ``<image-spec>`` plus :func:`image_spec_options`."""
+    return click.argument("image_spec", metavar="<image-spec>", required=False)(image_spec_options(func))
+
+
+def resolve_image(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                  image: str | None) -> tuple[Pool, str, str]:
+    """(pool, image id, image name) for rbd's ``[<pool>/[<namespace>/]]<image>`` and options."""
+    spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image")
+    header_pool = app.store().pool(spec.pool, spec.namespace)
+    return header_pool, image_id(header_pool, spec.name), spec.name
+
+
+def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None, namespace: str | None = None) -> Pool:
+    """The pool of ``<pool-spec>`` (``pool[/namespace]``) or ``-p/--pool``; default ``rbd``."""
+    name = pool or pool_spec or DEFAULT_POOL
+    if "/" in name:
+        name, _, namespace = name.partition("/")
+    return app.store().pool(name, namespace or "")
