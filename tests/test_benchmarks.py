@@ -74,3 +74,27 @@ def test_physical_walk(benchmark, bench_journal):
 def test_walk_of_a_real_journal(benchmark):
     journal = Journal.open(load_fixture_store("all_events").pool("rbd"), "108bbb69e2b9")
     assert benchmark(lambda: [e.commit_tid for e in journal.walk()]) == list(range(1, 33))
+
+
+@pytest.fixture(scope="module")
+def aio_write_event() -> bytes:
+    from journaltools.format.librbd_journal import AIO_WRITE, make_event
+
+    return make_event(AIO_WRITE, offset=1 << 20, length=4096, data=WRITE_4K, timestamp=(1_700_000_000, 5))
+
+
+def test_event_fast_path(benchmark, aio_write_event):
+    from journaltools.format.event_fastpath import fast_event
+
+    event = benchmark(fast_event, aio_write_event)
+    assert event is not None and event.type_name == "AioWrite"
+
+
+def test_event_full_decoder(benchmark, aio_write_event):
+    from journaltools.format import lookup
+    from journaltools.format.event_fastpath import fast_event
+
+    record = lookup("librbd::journal::EventEntry")
+    value = benchmark(record.decode, aio_write_event)
+    fast = fast_event(aio_write_event)
+    assert fast is not None and record.to_json(value) == fast.to_json(aio_write_event)
