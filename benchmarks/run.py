@@ -31,6 +31,7 @@ Sandbox: ``--dir /tmp/h-bench-g1 --port 47010``; the cluster is stopped at the e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -303,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if not args.keep:
             box.stop()
+        with contextlib.suppress(OSError):
+            args.out_dir.rmdir()  # empty once every journal's outputs were checked and removed
 
     rows = [row for j in journals for row in rows_for(j)]
     table = markdown_table(rows)
