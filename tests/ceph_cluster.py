@@ -51,11 +51,15 @@ class CephCluster:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.sandbox = self._start(root)
-        self.conf = str(self.sandbox.conf)
-        self.env = dict(os.environ, CEPH_CONF=self.conf)
-        self.fsid = json.loads(self.ceph("fsid", "--format", "json").stdout)["fsid"]
-        self._pools: set[str] = set()
-        self.new_pool("rbd")
+        try:
+            self.conf = str(self.sandbox.conf)
+            self.env = dict(os.environ, CEPH_CONF=self.conf)
+            self.fsid = json.loads(self.ceph("fsid", "--format", "json").stdout)["fsid"]
+            self._pools: set[str] = set()
+            self.new_pool("rbd")
+        except BaseException:
+            _stop_and_wait(self.sandbox)
+            raise
 
     @staticmethod
     def _start(root: Path, attempts: int = 3) -> Sandbox:
