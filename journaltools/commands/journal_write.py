@@ -144,7 +144,7 @@ def client_list(app: AppContext, journal_spec: str | None, pool: str | None, nam
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     lag = client_lag(journal)
     client_data = lookup("librbd::journal::ClientData")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in journal.header.clients:
         try:
             decoded = client_data.to_json(client_data.decode(c.data)) if c.data else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import click
 
@@ -20,6 +21,7 @@ from ..mirroring import (
     read_mirror_pool,
 )
 from ..output import ceph_json, echo, format_options
+from ..store.base import Pool
 from .specs import image_options, resolve_image, resolve_pool
 
 
@@ -109,7 +111,7 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
     record = state.images.get(iid)
     local = state.local_status.get(record.global_image_id) if record is not None else None
     role = image_role(header_pool, iid, local)
-    doc = {
+    doc: dict[str, Any] = {
         "watchers": watchers if header_pool.knows_watchers else None,
         "mirroring": {
             "state": describe_state(record) if record is not None else "disabled",
@@ -239,7 +241,7 @@ def peer_remove_cmd(app: AppContext, pool_spec: str, peer_uuid: str) -> None:
 
 
 def _image_change(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                  image: str | None):  # type: ignore[no-untyped-def]
+                  image: str | None) -> tuple[Pool, str]:
     header_pool, iid, _ = resolve_image(app, image_spec, pool, namespace, image)
     return header_pool, iid
 

@@ -61,13 +61,13 @@ def to_json(con: Construct, value: Any, parent: Any = None) -> Any:
         return to_json(con.subcon, value, parent)
     if isinstance(con, Versioned):
         ctx = _ctx(parent, _struct_v=value.get("_struct_v", con.version), _struct_compat=value.get("_struct_compat", con.compat))
-        out = to_json(con.body, value, ctx)
+        body = to_json(con.body, value, ctx)
         v, c = value.get("_struct_v"), value.get("_struct_compat")
         if v is not None and (v, c) != (con.version, con.compat):
-            out["_version"] = [v, c]
+            body["_version"] = [v, c]
         if value.get("_tail"):
-            out["_tail"] = b64(value["_tail"])
-        return out
+            body["_tail"] = b64(value["_tail"])
+        return body
     if isinstance(con, Struct):
         ctx = _ctx(parent)
         out: dict[str, Any] = {}

@@ -171,6 +171,12 @@ def plan_repair(journal: Journal) -> RepairPlan:
         set_key("active_set", max(newest_set, lo), u64, "newest object set holding entries", ["malformed_header", "object_outside_sets"])
     if header.pool_id is None:
         set_key("pool_id", -1, i64, "data objects live in the header's pool", ["malformed_header"])
+    elif header.pool_id >= 0 and header.pool_id != journal.header_pool.pool_id:
+        try:
+            journal.header_pool.store.pool_name(header.pool_id)
+        except NotFoundError:
+            set_key("pool_id", -1, i64, f"pool {header.pool_id} does not exist; the data objects read are the "
+                    "header pool's", ["malformed_header"])
     tags = {t.tid: t for t in header.tags}
     if header.next_tag_tid is None or any(t >= header.next_tag_tid for t in tags):
         set_key("next_tag_tid", max(tags, default=-1) + 1, u64, "one past the newest tag", ["malformed_header", "malformed_tag"])
@@ -185,11 +191,12 @@ def plan_repair(journal: Journal) -> RepairPlan:
 
     # tags
     image_class = image_tag_class(journal)
-    for tag in header.tags:
-        if tag.record is None or tag.record.tid != tag.tid:
-            data = tag.record.data if tag.record is not None else b""
-            plan.header_set[tag.key] = encode(Tag, {"tid": tag.tid, "tag_class": image_class, "data": data})
-            plan.actions.append(Action("rewrite_tag", tag.key, f"tag {tag.tid} in class {image_class}", ["malformed_tag"]))
+    for record in header.tags:
+        if record.record is None or record.record.tid != record.tid:
+            data = record.record.data if record.record is not None else b""
+            plan.header_set[record.key] = encode(Tag, {"tid": record.tid, "tag_class": image_class, "data": data})
+            plan.actions.append(Action("rewrite_tag", record.key, f"tag {record.tid} in class {image_class}",
+                                       ["malformed_tag"]))
     referenced = {tag for tag in expected}
     missing = {p.tag_tid for p in walk.problems if p.kind == "missing_tag"}
     next_tid = int.from_bytes(plan.header_set["next_tag_tid"], "little") if "next_tag_tid" in plan.header_set else (header.next_tag_tid or 0)
@@ -214,12 +221,12 @@ def plan_repair(journal: Journal) -> RepairPlan:
             plan.actions.append(Action("rewrite_client", client.key, "same id, empty commit position"
                                        + (", data kept" if data else ", data lost (undecodable)"), ["malformed_client"]))
             continue
-        positions = []
-        for p in client.commit_position:
-            target = moved.get((p.tag_tid, p.entry_tid))
+        positions: list[Position] = []
+        for committed in client.commit_position:
+            target = moved.get((committed.tag_tid, committed.entry_tid))
             if target is not None and target.object_number % width not in {q.object_number % width for q in positions}:
                 positions.append(target)
-        positions.sort(key=lambda p: (p.tag_tid, p.entry_tid), reverse=True)
+        positions.sort(key=lambda q: (q.tag_tid, q.entry_tid), reverse=True)
         positions = positions[:width]
         if positions != client.commit_position or client.id != client.key[len("client_"):] or client.state not in (0, 1):
             plan.header_set[client.key] = _client_bytes(client.key[len("client_"):], client.data, positions,

@@ -97,6 +97,8 @@ def _dump_b64_map(values: Mapping[str, bytes]) -> bytes:
 
 
 class DirectoryPool(OfflinePool):
+    store: DirectoryStore
+
     def __init__(self, store: DirectoryStore, name: str, pool_id: int, namespace: str = "") -> None:
         self.store = store
         self.name = name
@@ -275,8 +277,8 @@ class DirectoryStore(Store):
             self._metas = metas
         return self._metas
 
-    @property  # type: ignore[override]
-    def fsid(self) -> str | None:
+    @property
+    def fsid(self) -> str | None:  # type: ignore[override]
         for meta in self._meta().values():
             if isinstance(meta.get("fsid"), str):
                 return str(meta["fsid"])

@@ -17,6 +17,8 @@ class _Object:
 
 
 class MemoryPool(OfflinePool):
+    store: MemoryStore
+
     def __init__(self, store: MemoryStore, name: str, pool_id: int, namespace: str = "") -> None:
         self.store = store
         self.name = name
