@@ -78,15 +78,19 @@ def combine_spec(
     return spec
 
 
+def _directory_value(pool: Pool, key: str) -> bytes | None:
+    """A value of the pool's ``rbd_directory`` omap (None when the key or the object is absent)."""
+    try:
+        return pool.omap_get(RBD_DIRECTORY, [key]).get(key)
+    except NotFoundError:
+        return None
+
+
 def image_id(pool: Pool, image_name: str) -> str:
     """The id of v2 image ``image_name`` (``rbd_directory`` first, then ``rbd_id.<name>``)."""
     from .format.primitives import CephString, decode
 
-    try:
-        values = pool.omap_get(RBD_DIRECTORY, [f"name_{image_name}"])
-    except NotFoundError:
-        values = {}
-    raw = values.get(f"name_{image_name}")
+    raw = _directory_value(pool, f"name_{image_name}")
     if raw is None:
         try:
             raw = pool.read(RBD_ID_PREFIX + image_name)
@@ -99,11 +103,7 @@ def image_name(pool: Pool, image_id: str) -> str:
     """The name of the image with id ``image_id`` (``rbd_directory`` ``id_<id>``)."""
     from .format.primitives import CephString, decode
 
-    try:
-        values = pool.omap_get(RBD_DIRECTORY, [f"id_{image_id}"])
-    except NotFoundError:
-        values = {}
-    raw = values.get(f"id_{image_id}")
+    raw = _directory_value(pool, f"id_{image_id}")
     if raw is None:
         raise NotFoundError(f"no image with id {image_id} in pool {pool.describe()}")
     return str(decode(CephString(), raw, type_name=f"name of image {image_id}"))

@@ -20,15 +20,10 @@ from construct import (
 )
 from hypothesis import strategies as st
 
+from journaltools.format.jsonify import build_context
 from journaltools.format.primitives import Bufferlist, CephList, CephString, Optional, Versioned
 
 _TEXT = st.one_of(st.text(max_size=12), st.binary(max_size=8).map(lambda b: b.decode("utf-8", "surrogateescape")))
-
-
-def _ctx(parent: Any, **values: Any) -> Container:
-    ctx = Container(_=parent, _params=Container(), _parsing=False, _building=True, _sizing=False, _root=None)
-    ctx.update(values)
-    return ctx
 
 
 def draw_value(draw: Any, con: Construct, parent: Any = None, depth: int = 0) -> Any:
@@ -37,13 +32,13 @@ def draw_value(draw: Any, con: Construct, parent: Any = None, depth: int = 0) ->
         return draw_value(draw, con.subcon, parent, depth)
     if isinstance(con, Versioned):
         version = draw(st.integers(1, con.version + 2))
-        ctx = _ctx(parent, _struct_v=version, _struct_compat=1)
+        ctx = build_context(parent, _struct_v=version, _struct_compat=1)
         value = draw_value(draw, con.body, ctx, depth + 1)
         value["_struct_v"], value["_struct_compat"] = version, 1
         value["_tail"] = draw(st.binary(max_size=6)) if version > con.version else b""
         return value
     if isinstance(con, Struct):
-        ctx = _ctx(parent)
+        ctx = build_context(parent)
         out = Container()
         for sub in con.subcons:
             name = getattr(sub, "name", None)

@@ -49,7 +49,8 @@ def unb64(text: Any, where: str) -> bytes:
         raise FormatError(f"{where}: invalid base64: {exc}") from exc
 
 
-def _ctx(parent: Any, **values: Any) -> Container:
+def build_context(parent: Any, **values: Any) -> Container:
+    """A construct context for walking a declaration outside parse/build (for If/Switch/since conditions)."""
     ctx = Container(_=parent, _params=Container(), _parsing=False, _building=True, _sizing=False, _root=None)
     ctx.update(values)
     return ctx
@@ -60,7 +61,7 @@ def to_json(con: Construct, value: Any, parent: Any = None) -> Any:
     if isinstance(con, Renamed):
         return to_json(con.subcon, value, parent)
     if isinstance(con, Versioned):
-        ctx = _ctx(parent, _struct_v=value.get("_struct_v", con.version), _struct_compat=value.get("_struct_compat", con.compat))
+        ctx = build_context(parent, _struct_v=value.get("_struct_v", con.version), _struct_compat=value.get("_struct_compat", con.compat))
         body = to_json(con.body, value, ctx)
         v, c = value.get("_struct_v"), value.get("_struct_compat")
         if v is not None and (v, c) != (con.version, con.compat):
@@ -69,7 +70,7 @@ def to_json(con: Construct, value: Any, parent: Any = None) -> Any:
             body["_tail"] = b64(value["_tail"])
         return body
     if isinstance(con, Struct):
-        ctx = _ctx(parent)
+        ctx = build_context(parent)
         out: dict[str, Any] = {}
         for sub in con.subcons:
             name = getattr(sub, "name", None)
@@ -119,7 +120,7 @@ def from_json(con: Construct, data: Any, parent: Any = None, where: str = "$") -
             if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) and 0 <= x < 256 for x in pair)):
                 raise FormatError(f"{where}._version: expected [struct_v, struct_compat]")
             v, c = pair
-        ctx = _ctx(parent, _struct_v=v, _struct_compat=c)
+        ctx = build_context(parent, _struct_v=v, _struct_compat=c)
         out = from_json(con.body, data, ctx, where)
         out["_struct_v"], out["_struct_compat"] = v, c
         out["_tail"] = unb64(data["_tail"], f"{where}._tail") if "_tail" in data else b""
@@ -127,7 +128,7 @@ def from_json(con: Construct, data: Any, parent: Any = None, where: str = "$") -
     if isinstance(con, Struct):
         if not isinstance(data, dict):
             raise FormatError(f"{where}: expected an object, got {type(data).__name__}")
-        ctx = _ctx(parent)
+        ctx = build_context(parent)
         out = Container()
         for sub in con.subcons:
             name = getattr(sub, "name", None)
