@@ -20,9 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +35,7 @@ from . import __version__
 from .errors import ExistsError, FormatError, JournalToolsError, SpecError
 from .format.event_fastpath import FastEvent, fast_event
 from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
+from .store.directory import atomic_file
 
 EXPORT_FORMAT = "journaltools-journal-export"
 EXPORT_VERSION = 1
@@ -199,18 +198,8 @@ def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise SpecError(f"cannot write {path}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb", buffering=_OUTPUT_BUFFER) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(target, buffering=_OUTPUT_BUFFER, mode=0o644) as fh:
+        yield fh
 
 
 class ExportWriter:

@@ -15,7 +15,6 @@ import click
 from ..cli import AppContext, main, pass_app
 from ..cls import rbd_image
 from ..errors import BusyError, NotFoundError, SpecError
-from ..format.primitives import decode
 from ..journal import Journal
 from ..journal.lifecycle import Geometry, create_journal, remove_journal
 from ..store.base import Pool
@@ -39,17 +38,11 @@ def parse_object_size(text: str) -> int:
 
 def mirror_image_enabled(pool: Pool, image: str) -> bool:
     """Whether ``rbd_mirroring`` holds an enabled (or disabling) mirror record for the image."""
-    try:
-        raw = pool.omap_get("rbd_mirroring", [f"image_{image}"]).get(f"image_{image}")
-    except NotFoundError:
-        return False
-    if raw is None:
-        return False
-    # MirrorImage: ENCODE_START, string global_image_id, u8 state (0 disabling, 1 enabled, 2 disabled)
-    from ..format.primitives import CephString, u8, versioned
+    from ..format.cls_rbd import IMAGE_DISABLING, IMAGE_ENABLED
+    from ..mirroring import read_mirror_pool
 
-    record = decode(versioned(2, 1, "global_image_id" / CephString(), "state" / u8), raw, allow_trailing=True)
-    return bool(record.state in (0, 1))
+    record = read_mirror_pool(pool).images.get(image)
+    return record is not None and record.state in (IMAGE_DISABLING, IMAGE_ENABLED)
 
 
 @main.group("feature")

@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -42,21 +42,32 @@ def _oid(fname: str) -> str:
     return fname.replace("%2E", ".", 1 if fname.startswith("%2E") else 0).replace("%2F", "/").replace("%25", "%")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a fsynced temporary file and a rename."""
+@contextlib.contextmanager
+def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only when the block completes: written to a
+    temporary name in the same directory, fsynced, renamed over ``path``, directory fsynced.
+    An error (or a crash) leaves ``path`` as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-" + path.name[:40] + ".")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, "wb", buffering=buffering) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`atomic_file`."""
+    with atomic_file(path) as fh:
+        fh.write(data)
 
 
 def fsync_dir(path: Path) -> None:

@@ -83,34 +83,33 @@ for _name, _con in (("order", u8), ("splay_width", u8), ("pool_id", i64), ("mini
     _getter(_name, _con)
 
 
-@method("journal", "set_minimum_set")
-def set_minimum_set(pool: Pool, oid: str, data: bytes) -> bytes:
+def _move_set(pool: Pool, oid: str, data: bytes, key: str) -> bytes:
+    """cls ``set_minimum_set`` / ``set_active_set``: EINVAL past the other bound, no-op when equal,
+    ESTALE when going backwards."""
     wanted = decode(u64, data)
     omap = _omap(pool, oid)
-    current, active = _read(omap, "minimum_set", u64), _read(omap, "active_set", u64)
-    if wanted > active:
+    minimum, active = _read(omap, "minimum_set", u64), _read(omap, "active_set", u64)
+    if key == "minimum_set" and wanted > active:
         raise _fail(E.EINVAL, f"minimum set {wanted} is above the active set {active}")
+    if key == "active_set" and wanted < minimum:
+        raise _fail(E.EINVAL, f"active set {wanted} is below the minimum set {minimum}")
+    current = minimum if key == "minimum_set" else active
     if wanted == current:
         return b""
     if wanted < current:
-        raise StaleError(f"minimum set {wanted} is below the current minimum set {current}")
-    pool.omap_set(oid, {"minimum_set": encode(u64, wanted)})
+        raise StaleError(f"{key.replace('_', ' ')} {wanted} is below the current {key.replace('_', ' ')} {current}")
+    pool.omap_set(oid, {key: encode(u64, wanted)})
     return b""
+
+
+@method("journal", "set_minimum_set")
+def set_minimum_set(pool: Pool, oid: str, data: bytes) -> bytes:
+    return _move_set(pool, oid, data, "minimum_set")
 
 
 @method("journal", "set_active_set")
 def set_active_set(pool: Pool, oid: str, data: bytes) -> bytes:
-    wanted = decode(u64, data)
-    omap = _omap(pool, oid)
-    minimum, current = _read(omap, "minimum_set", u64), _read(omap, "active_set", u64)
-    if wanted < minimum:
-        raise _fail(E.EINVAL, f"active set {wanted} is below the minimum set {minimum}")
-    if wanted == current:
-        return b""
-    if wanted < current:
-        raise StaleError(f"active set {wanted} is below the current active set {current}")
-    pool.omap_set(oid, {"active_set": encode(u64, wanted)})
-    return b""
+    return _move_set(pool, oid, data, "active_set")
 
 
 def _clients(omap: dict[str, bytes]) -> list[Any]:
