@@ -3,7 +3,8 @@
 Global options select the store (``--store DIR`` or a live cluster with
 ``-c/--conf``, ``--id``, ``--cluster``).  Commands live in
 :mod:`journaltools.commands`, one module per command group; each registers itself
-on :data:`main` when imported below.
+on :data:`main` when imported.  Only the modules of the command being run are
+imported (:data:`COMMAND_MODULES`): start-up time is part of every command's time.
 
 Every expected failure is a :class:`~journaltools.errors.JournalToolsError`; it is
 printed as one line on stderr (``journaltools: <message>``) with a non-zero exit
@@ -49,8 +50,56 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+#: top-level command -> the modules of :mod:`journaltools.commands` that define it
+#: (tests/test_cli_lazy_loading.py checks this against what every module registers)
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "acquire": ("acquire",),
+    "consistency-group": ("group",),
+    "decode": ("decode",),
+    "feature": ("feature",),
+    "group": ("group",),
+    "journal": ("journal_spec",),  # a LazyGroup itself: its subcommands' modules are in journal_spec
+    "mirror": ("mirror",),
+    "status": ("mirror",),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def load_command_modules(modules: Sequence[str] | None = None) -> None:
+    """Import these command modules (every one when None), which registers their commands."""
+    import importlib
+
+    if modules is None:
+        import pkgutil
+
+        from . import commands
+
+        modules = sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+    for module in modules:
+        importlib.import_module(f"{__package__}.commands.{module}")
+
+
+class LazyGroup(click.Group):
+    """A group whose commands' modules are imported when a command is looked up.
+
+    ``lazy_modules`` maps each command name to the modules of :mod:`journaltools.commands`
+    that define it; listing the commands (``--help``) imports them all.
+    """
+
+    def __init__(self, *args: Any, lazy_modules: dict[str, tuple[str, ...]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_modules = dict(lazy_modules or {})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            load_command_modules(self.lazy_modules.get(cmd_name, ()))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_command_modules(sorted({m for modules in self.lazy_modules.values() for m in modules}))
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, lazy_modules=COMMAND_MODULES, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--store", "store_dir", envvar="JOURNALTOOLS_STORE", metavar="DIR",
               help="Directory store (a rados dump layout); default $JOURNALTOOLS_STORE.")
 @click.option("-c", "--conf", metavar="PATH", help="ceph.conf of a live cluster (default $CEPH_CONF).")
@@ -68,17 +117,6 @@ def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id:
     app = AppContext(store_dir=store_dir, conf=conf, client_id=client_id, cluster=cluster, debug=debug)
     ctx.obj = app
     ctx.call_on_close(app.close)
-
-
-def _load_commands() -> None:
-    import importlib
-    import pkgutil
-
-    from . import commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{commands.__name__}.{info.name}")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -124,5 +162,3 @@ def run(argv: Sequence[str] | None = None) -> int:
 def console_main() -> None:
     sys.exit(run())
 
-
-_load_commands()

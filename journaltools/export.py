@@ -34,6 +34,7 @@ import pybase64
 from . import __version__
 from .errors import ExistsError, FormatError, JournalToolsError, SpecError
 from .format.event_fastpath import FastEvent, fast_event
+from .format.primitives import BytesLike
 from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
 from .store.directory import atomic_file
 
@@ -67,7 +68,7 @@ class DecodedEvent:
     type_id: int  # as rbd export writes it: -1 for types the decoder does not know
     type_name: str
     timestamp: float | None
-    payload: bytes
+    payload: BytesLike
     fast: FastEvent | None = None
     _value: Any = None
 
@@ -83,7 +84,7 @@ class DecodedEvent:
         return _event_record().to_json(self.value)
 
 
-def decode_event(payload: bytes) -> DecodedEvent:
+def decode_event(payload: BytesLike) -> DecodedEvent:
     """Decode an EventEntry payload (raises FormatError)."""
     from .format import ceph_dump
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from journaltools.cli import main
+from journaltools.cli import load_command_modules, main
 
 from .cli_helpers import cli, store_copy
 
@@ -23,6 +23,7 @@ def leaves(group: click.Group, path: tuple[str, ...] = ()):
             yield path + (name,)
 
 
+load_command_modules()  # the walk below sees every command
 LEAVES = list(leaves(main))
 BAD_SPECS = ["a/b/c/d", "nopool/thing", "rbd/does-not-exist", "@@@"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from journaltools.cli import main
+from journaltools.cli import load_command_modules, main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -21,6 +21,7 @@ def _commands(group: click.Group, path: tuple[str, ...] = (), canonical: bool = 
             yield from _commands(cmd, path + (name,), is_canonical)
 
 
+load_command_modules()  # the walk below sees every command
 ALL = list(_commands(main))
 COMMANDS = [(p, c) for p, c, _ in ALL]
 CANONICAL = [(p, c) for p, c, canonical in ALL if canonical]

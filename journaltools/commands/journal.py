@@ -210,25 +210,28 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     with progress(walk.total_bytes() if sys.stderr.isatty() else None, "inspect") as advance:
         walk.progress = advance
         seen = 0
-        for entry in walk:
-            if policy.mode == "stop":
-                damage = [p for p in walk.problems[seen:] if p.damages_data]
-                seen = len(walk.problems)
-                if damage:
-                    stopped_at = damage[0]
-                    break
-            inspected += 1
-            if not verbose:
-                continue
-            try:
-                pairs = event_dump(decode_event(entry.payload))
-            except FormatError:
-                continue  # reported by the walk as undecodable_event
-            if output_format == "json":
-                dumps.append({"object": entry.object_name, "offset": entry.offset, "tag_tid": entry.tag_tid,
-                              "entry_tid": entry.entry_tid, "commit_tid": entry.commit_tid, "event": Pairs(pairs)})
-            else:
-                echo(f"Entry: tag_id={entry.tag_tid}, commit_tid={entry.commit_tid}\n{pretty_block(Pairs(pairs))}\n")
+        if policy.mode == "skip" and not verbose:  # nothing to do per entry: the walk alone checks
+            inspected = walk.count()
+        else:
+            for entry in walk:
+                if policy.mode == "stop":
+                    damage = [p for p in walk.problems[seen:] if p.damages_data]
+                    seen = len(walk.problems)
+                    if damage:
+                        stopped_at = damage[0]
+                        break
+                inspected += 1
+                if not verbose:
+                    continue
+                try:
+                    pairs = event_dump(decode_event(entry.payload))
+                except FormatError:
+                    continue  # reported by the walk as undecodable_event
+                if output_format == "json":
+                    dumps.append({"object": entry.object_name, "offset": entry.offset, "tag_tid": entry.tag_tid,
+                                  "entry_tid": entry.entry_tid, "commit_tid": entry.commit_tid, "event": Pairs(pairs)})
+                else:
+                    echo(f"Entry: tag_id={entry.tag_tid}, commit_tid={entry.commit_tid}\n{pretty_block(Pairs(pairs))}\n")
     problems = list(walk.problems)
     errors = [p for p in problems if p.severity == ERROR]
     warnings = [p for p in problems if p.severity != ERROR]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..cli import AppContext, main
+from ..cli import AppContext, LazyGroup, main
 from ..cls.rbd_image import get_features
 from ..errors import JournalToolsError, NotFoundError, SpecError
 from ..journal import Journal
@@ -26,7 +26,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 RBD_FEATURE_JOURNALING = 64
 
 
-@main.group("journal")
+#: journal subcommand -> the modules that define it (imported when the subcommand is run)
+JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "client": ("journal_write",),
+    "export": ("journal",),
+    "import": ("journal_write",),
+    "info": ("journal",),
+    "inspect": ("journal",),
+    "repair": ("journal_repair", "journal_write"),  # repair shares the confirmation options of journal_write
+    "reset": ("journal_write",),
+    "status": ("journal",),
+}
+
+
+@main.group("journal", cls=LazyGroup, lazy_modules=JOURNAL_COMMAND_MODULES)
 def journal_group() -> None:
     """Inspect, export, import, reset and repair image journals."""
 

@@ -47,3 +47,9 @@ _std_crc32c = _load_crc32c()
 
 def ceph_crc32c(data: bytes | bytearray | memoryview, seed: int = 0) -> int:
     return _std_crc32c(data, seed ^ _MASK) ^ _MASK
+
+
+#: the standard CRC-32C, for hot loops that inline :func:`ceph_crc32c` with seed 0:
+#: ``ceph_crc32c(x) == std_crc32c(x, STD_SEED) ^ STD_SEED``
+std_crc32c = _std_crc32c
+STD_SEED = _MASK

@@ -30,7 +30,7 @@ import pybase64
 from construct import Container, Flag, FormatField, IfThenElse, Pass, Renamed, Struct
 
 from .librbd_journal import EVENT_TYPE_NAMES, EVENT_VERSION, EVENTS
-from .primitives import Bufferlist
+from .primitives import Bufferlist, BytesLike
 
 _ENVELOPE = "<BBII"  # struct_v, struct_compat, body length, event_type
 _ENVELOPE_SIZE = struct.calcsize(_ENVELOPE)
@@ -95,7 +95,7 @@ _MAX_TYPE = max(LAYOUTS) + 1
 _BY_TYPE: list[_Layout | None] = [LAYOUTS.get(t) for t in range(_MAX_TYPE)]
 
 
-def _match(payload: bytes) -> tuple[_Layout, tuple[Any, ...], int] | None:
+def _match(payload: BytesLike) -> tuple[_Layout, tuple[Any, ...], int] | None:
     """(layout, unpacked head, offset of the metadata block) when ``payload`` has a compiled shape.
 
     The metadata block's own head is checked by the callers.
@@ -117,26 +117,37 @@ def _match(payload: bytes) -> tuple[_Layout, tuple[Any, ...], int] | None:
     return layout, head, meta_at
 
 
-def fast_event_type(payload: bytes) -> int | None:
+#: per event type: (offset of the trailing bufferlist's u32 length or 0, body bytes besides its data)
+_SHAPES: list[tuple[int, int] | None] = [
+    None if layout is None else (layout.head.size - 4 if layout.blob else 0, layout.fixed_body) for layout in _BY_TYPE
+]
+_MIN_SIZE = _ENVELOPE_SIZE + _META_SIZE
+_meta_head = struct.Struct("<HI").unpack_from  # struct_v and struct_compat as one u16, then the length
+_META_HEAD_VALUES = _meta_head(_META_HEAD)
+
+
+def fast_event_type(payload: BytesLike) -> int | None:
     """The event type id when ``payload`` is a compiled event that decodes cleanly, else None.
 
     The same conditions as :func:`_match` plus the metadata head, in one frame: this runs for
     every entry the walk yields.
     """
     size = len(payload)
-    if size < _ENVELOPE_SIZE + _META_SIZE:
+    if size < _MIN_SIZE:
         return None
     struct_v, struct_compat, body, event_type = _envelope(payload)
-    layout = _BY_TYPE[event_type] if event_type < _MAX_TYPE else None
-    if (layout is None or struct_v != EVENT_VERSION or struct_compat != 1 or body != size - 6 - _META_SIZE
-            or size < layout.head.size + _META_SIZE):
+    if struct_v != EVENT_VERSION or struct_compat != 1 or body != size - 6 - _META_SIZE or event_type >= _MAX_TYPE:
         return None
-    if layout.blob is not None:
-        if _u32(payload, layout.head.size - 4)[0] != body - layout.fixed_body:
+    shape = _SHAPES[event_type]
+    if shape is None:
+        return None
+    blob_at, fixed_body = shape
+    if blob_at:
+        if body < fixed_body or _u32(payload, blob_at)[0] != body - fixed_body:
             return None
-    elif body != layout.fixed_body:
+    elif body != fixed_body:
         return None
-    return layout.type_id if payload[size - _META_SIZE : size - _META_SIZE + 6] == _META_HEAD else None
+    return event_type if _meta_head(payload, size - _META_SIZE) == _META_HEAD_VALUES else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +167,7 @@ class FastEvent:
     def timestamp(self) -> float:
         return float(self.sec) + self.nsec / 1e9
 
-    def to_json(self, payload: bytes) -> dict[str, Any]:
+    def to_json(self, payload: BytesLike) -> dict[str, Any]:
         """``to_json(EventEntry, decode(payload))`` (jsonify's output for this event), built directly."""
         fields = dict(self.fields)
         if self.blob_name is not None:
@@ -165,7 +176,7 @@ class FastEvent:
                 "metadata": {"timestamp": {"sec": self.sec, "nsec": self.nsec}}}
 
 
-def fast_event(payload: bytes) -> FastEvent | None:
+def fast_event(payload: BytesLike) -> FastEvent | None:
     """Decode a compiled event, or None when the payload needs the full decoder."""
     found = _match(payload)
     if found is None:

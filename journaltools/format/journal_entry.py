@@ -47,7 +47,7 @@ OVERHEAD = HEAD_SIZE + 4
 assert HEAD_SIZE == 29
 
 
-def encode_entry(tag_tid: int, entry_tid: int, data: bytes) -> bytes:
+def encode_entry(tag_tid: int, entry_tid: int, data: bytes | memoryview) -> bytes:
     """Frame ``data`` as libjournal does, crc included."""
     head = FRAME_HEAD.pack(PREAMBLE, VERSION, entry_tid, tag_tid, len(data))
     body = head + data

@@ -23,6 +23,7 @@ from construct import If, Struct, Switch, this
 
 from .primitives import (
     Bufferlist,
+    BytesLike,
     CephList,
     CephMap,
     CephString,
@@ -191,7 +192,7 @@ def make_tag_data(mirror_uuid: str, predecessor_mirror_uuid: str = "", commit_va
         "entry_tid": entry_tid}}, type_name="TagData")
 
 
-def decode_event(data: bytes) -> Any:
+def decode_event(data: BytesLike) -> Any:
     return decode(EventEntry, data, type_name="EventEntry")
 
 

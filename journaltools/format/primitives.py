@@ -42,6 +42,9 @@ from construct.core import stream_read, stream_tell, stream_write
 
 from ..errors import FormatError
 
+#: what decoders accept: bytes, or a view into a larger buffer (the walk hands out views)
+BytesLike = bytes | memoryview
+
 u8 = Int8ul
 u16 = Int16ul
 u32 = Int32ul
@@ -282,7 +285,7 @@ def versioned(version: int, compat: int = 1, *fields: Any, name: str | None = No
 ContextFunc = Callable[[Any], Any]
 
 
-def decode(con: Construct, data: bytes, *, type_name: str = "value", allow_trailing: bool = False) -> Any:
+def decode(con: Construct, data: BytesLike, *, type_name: str = "value", allow_trailing: bool = False) -> Any:
     """Decode ``data`` as ``con``; every byte must be consumed unless ``allow_trailing``.
 
     Any failure becomes a :class:`FormatError` naming the byte offset.

@@ -13,7 +13,7 @@ from construct import Construct
 
 from ..errors import NotFoundError
 from .jsonify import from_json, to_json
-from .primitives import decode, encode
+from .primitives import BytesLike, decode, encode
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class RecordType:
     construct: Construct
     description: str
 
-    def decode(self, data: bytes) -> Any:
+    def decode(self, data: BytesLike) -> Any:
         return decode(self.construct, data, type_name=self.name)
 
     def encode(self, value: Any) -> bytes:

@@ -19,16 +19,14 @@ through librados, and a bounded buffer) and yields exactly what
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..format.crc import ceph_crc32c
+from ..format.crc import STD_SEED, ceph_crc32c, std_crc32c
 from ..format.journal_entry import FRAME_HEAD, HEAD_SIZE, OVERHEAD, PREAMBLE, PREAMBLE_BYTES, VERSION
 from .problems import WARNING, Problem
 
 _unpack_head = FRAME_HEAD.unpack_from
-_unpack_crc = struct.Struct("<I").unpack_from  # the u32 crc that closes a journal::Entry
 
 #: bytes per read of :func:`scan_chunked` (librados reads of a few MiB beat one 16 MiB read)
 READ_CHUNK = 4 << 20
@@ -45,7 +43,7 @@ class Frame:
     size: int
     tag_tid: int
     entry_tid: int
-    payload: bytes
+    payload: bytes | memoryview  # a view into the chunk that was read: no copy per entry
 
 
 def _frame_at(buf: memoryview, off: int, end: int) -> tuple[str, Frame | None, int]:
@@ -87,19 +85,31 @@ def _ok_run(buf: memoryview, off: int, end: int, base: int, frames: list[Frame])
     """Append the well-formed frames from ``off`` on (offsets shifted by ``base``); return where they stop.
 
     Exactly the frames :func:`_frame_at` classifies as "ok", without building a classification per frame.
+    The crc is checked over the frame *with* its stored crc: Ceph's crc32c (no final inversion) of
+    bytes followed by their own crc is 0, so one call checks it (``ceph_crc32c(x) == 0`` written with
+    the standard crc32c, which inverts before and after).
     """
     append = frames.append
-    limit = end - HEAD_SIZE
+    unpack_head, crc32c, seed, new_frame = _unpack_head, std_crc32c, STD_SEED, Frame
+    head_size, overhead, preamble_ok, version_ok = HEAD_SIZE, OVERHEAD, PREAMBLE, VERSION
+    limit = end - head_size
     while off <= limit:
-        preamble, version, entry_tid, tag_tid, length = _unpack_head(buf, off)
-        crc_at = off + HEAD_SIZE + length
-        if preamble != PREAMBLE or version != VERSION or crc_at + 4 > end:
+        preamble, version, entry_tid, tag_tid, length = unpack_head(buf, off)
+        crc_at = off + head_size + length
+        after = crc_at + 4
+        if preamble != preamble_ok or version != version_ok or after > end or crc32c(buf[off:after], seed) != seed:
             break
-        if ceph_crc32c(buf[off:crc_at]) != _unpack_crc(buf, crc_at)[0]:
-            break
-        append(Frame(base + off, length + OVERHEAD, tag_tid, entry_tid, bytes(buf[off + HEAD_SIZE : crc_at])))
-        off = crc_at + 4
+        append(new_frame(base + off, length + overhead, tag_tid, entry_tid, buf[off + head_size : crc_at]))
+        off = after
     return off
+
+
+def _frame_size(head: bytes) -> int | None:
+    """Size of the frame that ``head`` (at least :data:`HEAD_SIZE` bytes) begins, None if it begins none."""
+    if len(head) < HEAD_SIZE:
+        return None
+    preamble, version, _entry_tid, _tag_tid, length = _unpack_head(head, 0)
+    return length + OVERHEAD if preamble == PREAMBLE and version == VERSION else None
 
 
 def scan_chunked(
@@ -108,24 +118,38 @@ def scan_chunked(
     """:func:`scan_object` over a whole object read ``chunk_size`` bytes at a time.
 
     Returns ``(frames, rest, size)``: the leading run of well-formed frames, then the items
-    :func:`scan_object` yields after it (empty for a healthy object), and the object size.  Each
-    read starts at a frame boundary, so only the frame that straddles a chunk end is read twice.
-    Bytes that are not a run of well-formed frames (padding, damage, a frame larger than a chunk)
-    send the rest of the object, read whole, through :func:`scan_object`.
+    :func:`scan_object` yields after it (empty for a healthy object), and the object size.
+    Reads are at fixed offsets (0, ``chunk_size``, 2 * ``chunk_size``, ...), so a read-ahead can
+    fetch them before they are asked for; the frame that straddles two chunks is put together
+    from its two pieces.  Bytes that are not a run of well-formed frames (padding, damage, a
+    frame larger than a chunk) send the rest of the object, read whole, through
+    :func:`scan_object`.
     """
     frames: list[Frame] = []
-    pos = 0
+    base = 0  # object offset of data[0]
+    start = 0  # where the frames of data begin
+    data = read_at(0, chunk_size)
     while True:
-        data = read_at(pos, chunk_size)
         end = len(data)
-        stop = _ok_run(memoryview(data), 0, end, pos, frames)
-        pos += stop
+        stop = _ok_run(memoryview(data), start, end, base, frames)
+        pos = base + stop  # the end of the healthy run so far
         if end < chunk_size:  # this read reached the end of the object
             if stop == end:
                 return frames, [], pos
             break
-        if stop == 0:
+        piece = data[stop:]  # less than a frame, unless the bytes at ``stop`` are damaged
+        following = read_at(base + end, chunk_size)
+        size = _frame_size(piece + following[: max(HEAD_SIZE - len(piece), 0)]) if piece else 0
+        if size is None or size < len(piece) or size - len(piece) > len(following):
             break
+        take = size - len(piece)
+        if piece:
+            joint = piece + following[:take]
+            if _ok_run(memoryview(joint), 0, size, pos, frames) != size:
+                break
+        base += end
+        start = take
+        data = following
     whole = read_at(0, None)
     return frames, list(scan_object(whole, object_name, start=pos)), len(whole)
 

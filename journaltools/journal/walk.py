@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..errors import NotFoundError
+from ..store.readahead import ReadAhead
 from .model import Journal, Position
 from .problems import WARNING, Problem
 from .scan import READ_CHUNK, Frame, scan_chunked
@@ -45,7 +46,7 @@ class JournalEntry:
     tag_tid: int
     entry_tid: int
     commit_tid: int
-    payload: bytes
+    payload: bytes | memoryview  # a view into the chunk that was read
 
 
 _Located = tuple[int, Frame]  # (object number, frame)
@@ -62,9 +63,12 @@ class JournalWalk:
         check_events: bool = True,
         progress: Callable[[int], None] | None = None,
         read_chunk: int = READ_CHUNK,
+        read_ahead: bool = True,
     ) -> None:
         self.journal = journal
         self.read_chunk = read_chunk
+        self.read_ahead = read_ahead
+        self._reader: ReadAhead | None = None
         self.all_entries = all_entries
         self.check_events = check_events
         self.progress = progress
@@ -82,38 +86,46 @@ class JournalWalk:
 
     # -- public -------------------------------------------------------------
     def __iter__(self) -> Iterator[JournalEntry]:
+        return self._walk(build=True)
+
+    def count(self) -> int:
+        """Walk to the end without building entries (all ``inspect`` needs); returns the number of entries."""
+        for _ in self._walk(build=False):
+            pass
+        return self.entry_count
+
+    def _walk(self, build: bool) -> Iterator[JournalEntry]:
         source = self._physical() if self.all_entries else self._replay()
         check = self._check_entry
         last_tid = self._last_tid
         known_tags = self._tags
-        fast_event_type: Callable[[bytes], int | None] | None = None
+        fast_event_type: Callable[[bytes | memoryview], int | None] | None = None
         if self._event_decoder is not None:
             from ..format.event_fastpath import fast_event_type
         names: dict[int, str] = {}
-        for commit_tid, (number, frame) in enumerate(source, start=1):
-            name = names.get(number)
-            if name is None:
-                if len(names) > 4096:
-                    names.clear()
-                name = names[number] = self.journal.object_name(number)
-            tag = frame.tag_tid
-            last = last_tid.get(tag)
-            if (last is not None and frame.entry_tid == last + 1 and tag in known_tags
-                    and (fast_event_type is None or fast_event_type(frame.payload) is not None)):
-                last_tid[tag] = last + 1  # the common case of _check_entry: nothing to report
-            else:
-                check(name, frame)
-            self.entry_count = commit_tid
-            yield JournalEntry(
-                number,
-                name,
-                frame.offset,
-                frame.size,
-                frame.tag_tid,
-                frame.entry_tid,
-                commit_tid,
-                frame.payload,
-            )
+        name_of = self.journal.object_name
+        commit_tid = 0
+        try:
+            for commit_tid, (number, frame) in enumerate(source, start=1):
+                tag = frame.tag_tid
+                last = last_tid.get(tag)
+                if (last is not None and frame.entry_tid == last + 1 and tag in known_tags
+                        and (fast_event_type is None or fast_event_type(frame.payload) is not None)):
+                    last_tid[tag] = last + 1  # the common case of _check_entry: nothing to report
+                else:
+                    check(name_of(number), frame)
+                if build:
+                    name = names.get(number)
+                    if name is None:
+                        if len(names) > 4096:
+                            names.clear()
+                        name = names[number] = name_of(number)
+                    self.entry_count = commit_tid
+                    yield JournalEntry(number, name, frame.offset, frame.size, frame.tag_tid, frame.entry_tid,
+                                       commit_tid, frame.payload)
+        finally:
+            self._stop_read_ahead()
+        self.entry_count = commit_tid
         self._finish()
 
     def total_bytes(self) -> int:
@@ -132,8 +144,10 @@ class JournalWalk:
         name = self.journal.object_name(number)
         pool = self.journal.data_pool
 
+        reader = self._reader
+
         def read_at(offset: int, length: int | None) -> bytes:
-            return pool.read(name, offset, length)
+            return reader.read(name, offset, length) if reader is not None else pool.read(name, offset, length)
 
         try:
             healthy, rest, size = scan_chunked(read_at, name, self.read_chunk)
@@ -199,6 +213,47 @@ class JournalWalk:
             self._scanned[number] = set(index)
         return frames
 
+    def _read_ahead(self, numbers: list[int]) -> None:
+        """Read the objects ``numbers`` ahead, in that order, while the walk checks what it has."""
+        if not self.read_ahead or not numbers:
+            return
+        if self._reader is None:
+            self._reader = ReadAhead(self.journal.data_pool, self.read_chunk)
+        self._reader.schedule(self.journal.object_name(n) for n in numbers)
+
+    def _schedule_reads(self, streams: list[_OffsetStream], first_order: list[int]) -> None:
+        """Read ahead what the replay of ``streams`` reads next.
+
+        The streams' first objects are read in the order the replay first visits the streams
+        (``first_order``: committed positions first, then round robin).  Once every stream has
+        read its current object, their next objects are scheduled in the order the streams will
+        run dry: the replay takes one frame per stream per round, starting at the stream that
+        just read (fewest frames left first; on a tie, the one the round reaches first).
+        """
+        if not self.read_ahead:
+            return
+        self._read_ahead([streams[o].numbers[0] for o in dict.fromkeys(first_order) if streams[o].numbers])
+        width = len(streams)
+        offset_of = {id(s): k for k, s in enumerate(streams)}
+        waiting: set[int] = set()
+
+        def loaded(stream: _OffsetStream) -> None:
+            waiting.add(id(stream))
+            if all(id(s) in waiting or not s.pending for s in streams):
+                here = offset_of[id(stream)]
+                order = sorted((k for k, s in enumerate(streams) if s.pending and id(s) in waiting),
+                               key=lambda k: (len(streams[k].frames) - streams[k].index) * width + (k - here) % width)
+                self._read_ahead([streams[k].pending[0] for k in order])
+                waiting.clear()
+
+        for stream in streams:
+            stream.on_load = loaded
+
+    def _stop_read_ahead(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
     def _misplaced(self, name: str, offset: int, item: Frame) -> None:
         self.problems.append(Problem(
             "misplaced_entry",
@@ -221,15 +276,15 @@ class JournalWalk:
         for offset in range(width):
             start = by_offset[offset].object_number if offset in by_offset else offset
             streams.append(self._offset_stream(offset, start))
+        splay = (positions[0].object_number + 1) % width if positions else 0
+        self._schedule_reads(streams, [*by_offset, *((splay + k) % width for k in range(width))])
         active: int | None = None
         prune: int | None = None
-        splay = 0
         if positions:
             front = positions[0]
             active = front.tag_tid
             for offset, pos in by_offset.items():
                 self._skip_committed(streams[offset], pos)
-            splay = (front.object_number + 1) % width
 
         def prune_tag(tag: int) -> bool:
             nonlocal prune
@@ -316,6 +371,7 @@ class JournalWalk:
         sets: dict[int, list[int]] = {}
         for number in self._existing:
             sets.setdefault(number // width, []).append(number)
+        self._read_ahead([n for object_set in sorted(sets) for n in sets[object_set]])
         for object_set in sorted(sets):
             runs = [((f.tag_tid, f.entry_tid, n, f.offset), n, f) for n in sets[object_set] for f in self._frames(n)]
             runs.sort(key=lambda r: r[0])
@@ -418,7 +474,7 @@ class JournalWalk:
         return min(tags) if tags else None
 
     @staticmethod
-    def _load_event_decoder() -> Callable[[bytes], object] | None:
+    def _load_event_decoder() -> Callable[[bytes | memoryview], object] | None:
         """A payload check: the compiled fast path for common events, else the full EventEntry decoder."""
         try:
             from ..format import lookup
@@ -428,7 +484,7 @@ class JournalWalk:
         except Exception:  # noqa: BLE001 - event layer not available
             return None
 
-        def check(payload: bytes) -> object:
+        def check(payload: bytes | memoryview) -> object:
             found = fast_event_type(payload)
             return found if found is not None else decode(payload)
 
@@ -442,11 +498,13 @@ class _OffsetStream:
     otherwise :meth:`peek` reads the next object.
     """
 
-    __slots__ = ("_load", "_numbers", "frames", "index", "number")
+    __slots__ = ("_load", "frames", "index", "number", "numbers", "on_load", "pending")
 
     def __init__(self, load: Callable[[int], list[Frame]], numbers: list[int]) -> None:
         self._load = load
-        self._numbers = deque(numbers)
+        self.numbers = numbers  # the objects of this offset, in order
+        self.pending = deque(numbers)  # the objects not read yet
+        self.on_load: Callable[[_OffsetStream], None] | None = None  # called after each object is read
         self.frames: list[Frame] = []
         self.index = 0
         self.number = -1  # object number of the frame peek() returns
@@ -456,10 +514,12 @@ class _OffsetStream:
         if index < len(self.frames):
             return self.frames[index]
         self.frames = []  # drop the finished object before reading the next
-        while self._numbers:
-            self.number = self._numbers.popleft()
+        while self.pending:
+            self.number = self.pending.popleft()
             self.frames = self._load(self.number)
             self.index = 0
+            if self.on_load is not None:
+                self.on_load(self)
             if self.frames:
                 return self.frames[0]
         return None

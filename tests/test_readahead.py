@@ -1,0 +1,122 @@
+"""The read-ahead returns exactly what the store returns, whatever the schedule, and stops cleanly."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journaltools.errors import NotFoundError
+from journaltools.journal import Journal, JournalWalk
+from journaltools.store.memory import MemoryStore
+from journaltools.store.readahead import ReadAhead
+
+from .journal_factory import load_fixture_store
+
+CHUNK = 16
+
+
+class CountingPool:
+    """A memory pool that counts reads (and can fail one object)."""
+
+    def __init__(self, objects: dict[str, bytes], failing: str | None = None) -> None:
+        store = MemoryStore()
+        self.pool = store.add_pool("p")
+        for name, data in objects.items():
+            self.pool.write_full(name, data)
+        self.failing = failing
+        self.reads: list[tuple[str, int, int | None]] = []
+        self.lock = threading.Lock()
+
+    def read(self, oid: str, offset: int = 0, length: int | None = None) -> bytes:
+        with self.lock:
+            self.reads.append((oid, offset, length))
+        if oid == self.failing:
+            raise NotFoundError(f"object {oid} does not exist")
+        return self.pool.read(oid, offset, length)
+
+
+OBJECTS = {f"o{i}": bytes(range(i, i + 40 + 7 * i)) for i in range(5)}
+
+
+def _chunks(data: bytes) -> list[int]:
+    offsets = list(range(0, len(data) + 1, CHUNK))
+    return offsets if len(data) % CHUNK == 0 else offsets[: len(data) // CHUNK + 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(schedule=st.permutations(sorted(OBJECTS)), order=st.permutations(sorted(OBJECTS)),
+       depth=st.integers(1, 4), extra=st.lists(st.sampled_from(sorted(OBJECTS)), max_size=3))
+def test_reads_equal_the_store_in_any_order(schedule, order, depth, extra):
+    pool = CountingPool(OBJECTS)
+    with ReadAhead(pool, CHUNK, depth) as reader:  # type: ignore[arg-type]
+        reader.schedule(schedule[:2])
+        reader.schedule(schedule[2:])
+        for name in [*order, *extra]:
+            data = OBJECTS[name]
+            for offset in _chunks(data):
+                assert reader.read(name, offset, CHUNK) == data[offset : offset + CHUNK]
+            assert reader.read(name, 3, None) == data[3:]  # not a chunk read: straight to the store
+
+
+def test_in_schedule_order_every_chunk_is_read_once():
+    pool = CountingPool(OBJECTS)
+    with ReadAhead(pool, CHUNK) as reader:  # type: ignore[arg-type]
+        reader.schedule(sorted(OBJECTS))
+        for name in sorted(OBJECTS):
+            for offset in _chunks(OBJECTS[name]):
+                reader.read(name, offset, CHUNK)
+    assert sorted(pool.reads) == sorted((n, o, CHUNK) for n in OBJECTS for o in _chunks(OBJECTS[n]))
+
+
+def test_an_error_is_raised_where_its_chunk_is_asked_for():
+    pool = CountingPool(OBJECTS, failing="o1")
+    with ReadAhead(pool, CHUNK) as reader:  # type: ignore[arg-type]
+        reader.schedule(["o0", "o1", "o2"])
+        assert reader.read("o0", 0, CHUNK) == OBJECTS["o0"][:CHUNK]
+        with pytest.raises(NotFoundError):
+            reader.read("o1", 0, CHUNK)
+        assert reader.read("o2", 0, CHUNK) == OBJECTS["o2"][:CHUNK]
+
+
+def test_close_with_chunks_pending_stops_the_thread():
+    pool = CountingPool({f"big{i}": bytes(10_000) for i in range(8)})
+    reader = ReadAhead(pool, CHUNK, depth=2)  # type: ignore[arg-type]
+    reader.schedule(f"big{i}" for i in range(8))
+    reader.read("big0", 0, CHUNK)
+    reader.close()
+    assert not reader._thread.is_alive()
+    assert len(pool.reads) < 8 * 10_000 // CHUNK  # it stopped, it did not read everything
+
+
+def _walk_view(journal: Journal, read_ahead: bool, all_entries: bool, stop_after: int | None = None):
+    walk = JournalWalk(journal, all_entries=all_entries, read_chunk=64, read_ahead=read_ahead)
+    entries = []
+    for entry in walk:
+        entries.append((entry.object_name, entry.offset, entry.tag_tid, entry.entry_tid, bytes(entry.payload)))
+        if stop_after is not None and len(entries) >= stop_after:
+            break
+    return entries, [p.to_json() for p in walk.problems]
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_a_walk_with_read_ahead_equals_one_without(data):
+    store = load_fixture_store("small_objects")
+    pool = store.pool("rbd")
+    names = sorted(pool.list_objects("journal_data."))
+    for name in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+        blob = bytearray(pool.read(name))
+        if data.draw(st.booleans()):
+            del blob[data.draw(st.integers(0, len(blob))):]  # shorter: the schedule guesses wrong
+        else:
+            at = data.draw(st.integers(0, len(blob)))
+            blob[at:at] = data.draw(st.binary(min_size=1, max_size=40))
+        pool.write_full(name, bytes(blob))
+    journal = Journal.open(pool, "10abe81d9984")
+    all_entries = data.draw(st.booleans())
+    stop_after = data.draw(st.none() | st.integers(1, 30))
+    assert _walk_view(journal, True, all_entries, stop_after) == _walk_view(journal, False, all_entries, stop_after)
+    assert threading.active_count() < 20  # walks stopped early do not leave reader threads behind
