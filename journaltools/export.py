@@ -36,6 +36,7 @@ from .errors import ExistsError, FormatError, JournalToolsError, SpecError
 from .format.event_fastpath import FastEvent, fast_event
 from .format.primitives import BytesLike
 from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
+from .journal.problems import CorruptionPolicy
 from .store.directory import atomic_file
 
 EXPORT_FORMAT = "journaltools-journal-export"
@@ -97,17 +98,6 @@ def decode_event(payload: BytesLike) -> DecodedEvent:
 
 
 # -- policy and filters ----------------------------------------------------------------
-@dataclass(frozen=True)
-class CorruptionPolicy:
-    """One policy for every output format: ``stop`` at the first error, or ``skip`` damaged entries."""
-
-    mode: str = "stop"
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("stop", "skip"):
-            raise SpecError(f"unknown corruption policy {self.mode!r} (stop or skip)")
-
-
 def _parse_time(text: str | None) -> float | None:
     if text is None:
         return None

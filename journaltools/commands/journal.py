@@ -14,16 +14,8 @@ import click
 
 from ..cli import AppContext, pass_app
 from ..errors import FormatError, NotFoundError, SpecError
-from ..export import (
-    CorruptionPolicy,
-    EntryFilter,
-    JsonExportWriter,
-    RbdExportWriter,
-    open_output,
-    walk_entries,
-)
 from ..format.cls_journal import client_state_name
-from ..journal import ERROR, Journal
+from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
 from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
 from .journal_spec import (
@@ -301,6 +293,8 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     if not path:
         raise SpecError(f"path was not specified (use '-' for stdout){hint}")
     resolved = ResolvedJournal(Journal.open(header_pool, journal_id), image_name)
+    from ..export import EntryFilter, JsonExportWriter, RbdExportWriter, open_output, walk_entries
+
     policy = CorruptionPolicy("skip" if no_error else on_error)
     entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
     journal = resolved.journal

@@ -1,7 +1,7 @@
 """The journal model: header, geometry, replay-order walk and structural problems."""
 
 from .model import ClientRecord, Journal, JournalHeader, Position, TagRecord
-from .problems import DATA_KINDS, ERROR, KINDS, WARNING, Problem
+from .problems import DATA_KINDS, ERROR, KINDS, WARNING, CorruptionPolicy, Problem
 from .walk import JournalEntry, JournalWalk
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "KINDS",
     "WARNING",
     "ClientRecord",
+    "CorruptionPolicy",
     "Journal",
     "JournalEntry",
     "JournalHeader",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import SpecError
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -83,3 +85,14 @@ class Problem:
     def __str__(self) -> str:
         where = self.location()
         return f"{self.severity}: {self.kind}: {self.detail}" + (f" ({where})" if where else "")
+
+
+@dataclass(frozen=True)
+class CorruptionPolicy:
+    """One policy for every output format: ``stop`` at the first error, or ``skip`` damaged entries."""
+
+    mode: str = "stop"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("stop", "skip"):
+            raise SpecError(f"unknown corruption policy {self.mode!r} (stop or skip)")

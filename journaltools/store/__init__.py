@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from .base import OfflinePool, Pool, Store
-from .directory import DirectoryStore
-from .memory import MemoryStore
+
+if TYPE_CHECKING:
+    from .directory import DirectoryStore
+    from .memory import MemoryStore
 
 __all__ = ["DirectoryStore", "MemoryStore", "OfflinePool", "Pool", "Store", "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    """The backends are imported on first use: a live command does not pay for the directory store."""
+    if name == "DirectoryStore":
+        from .directory import DirectoryStore
+
+        return DirectoryStore
+    if name == "MemoryStore":
+        from .memory import MemoryStore
+
+        return MemoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(
@@ -27,11 +43,11 @@ def open_store(
     live = bool(conf or client_id or cluster)
     if store_dir and live:
         raise SpecError("use either --store (a directory) or -c/--conf/--id/--cluster (a live cluster), not both")
-    if store_dir:
-        return DirectoryStore(store_dir)
     env_store = os.environ.get("JOURNALTOOLS_STORE")
-    if not live and env_store:
-        return DirectoryStore(env_store)
+    if store_dir or (not live and env_store):
+        from .directory import DirectoryStore
+
+        return DirectoryStore(store_dir or env_store or "")
     if live or os.environ.get("CEPH_CONF"):
         from .rados import RadosStore
 
