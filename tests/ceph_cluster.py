@@ -110,11 +110,11 @@ class CephCluster:
             self._pools.add(name)
         return name
 
-    def journaltools(self, *args: Any) -> tuple[int, str, str]:
+    def journaltools(self, *args: Any, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Run our CLI against this cluster in a subprocess: (exit code, stdout, stderr)."""
         exe = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "journaltools"
         cmd = [str(exe) if exe.exists() else "journaltools", "-c", self.conf, *map(str, args)]
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600)
         return proc.returncode, proc.stdout, proc.stderr
 
     def connect(self) -> Any:

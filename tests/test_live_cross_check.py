@@ -65,3 +65,34 @@ def test_live_export_and_acquired_directory_equal_rbd(ceph_cluster, odd_journal,
     code, doc, err = cli(capsys, "--store", str(store), "journal", "export", f"rbd/{odd_journal}", "-")
     meta = json.loads(doc)["journal"]
     assert meta["fsid"] == ceph.fsid and meta["data_pool"] == "jpool" and meta["splay_width"] == 3 and meta["order"] == 13
+
+
+@pytest.mark.parametrize("command", [["inspect", "--verbose"], ["export", "--path", "-", "--format", "rbd"]])
+def test_without_listing_the_pool_reads_equal_rbd(ceph_cluster, odd_journal, tmp_path, command):
+    """JOURNALTOOLS_LISTING_LIMIT=-1: every pool counts as too big to list, objects are found by name."""
+    ceph = ceph_cluster
+    if command[0] == "export":
+        ceph.rbd("journal", "export", "--image", "odd", "--path", str(tmp_path / "theirs"))
+        theirs = (tmp_path / "theirs").read_text()
+    else:
+        theirs = ceph.rbd("journal", *command, "--image", "odd").stdout
+    code, ours, err = ceph.journaltools("journal", *command, "--image", "odd", env={"JOURNALTOOLS_LISTING_LIMIT": "-1"})
+    assert (code, err) == (0, "")
+    assert ours == theirs
+
+
+def test_the_listing_limit_decides_between_listing_and_probing(ceph_cluster, odd_journal, monkeypatch):
+    from journaltools.journal import Journal
+    from journaltools.store.rados import RadosStore
+
+    store = RadosStore(conf=ceph_cluster.conf)
+    try:
+        for limit, listed in (("-1", False), ("1000000", True)):
+            monkeypatch.setenv("JOURNALTOOLS_LISTING_LIMIT", limit)
+            journal = Journal.open(store.pool("rbd"), odd_journal)
+            journal.data_pool._object_count = None  # read the count again
+            found = journal.find_data_objects()
+            assert found.listed is listed, journal.header.problems
+            assert set(journal.existing_objects()) <= set(found.numbers)
+    finally:
+        store.close()

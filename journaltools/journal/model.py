@@ -200,6 +200,21 @@ def _parse_tag(key: str, raw: bytes, header: JournalHeader, problem: Any) -> Tag
     return TagRecord(key, rec.tid, rec.tag_class, bytes(rec.data), raw, rec)
 
 
+#: at most this many candidate objects are probed by name (more: the pool is listed)
+PROBE_LIMIT = 100_000
+#: occupied object sets probed below minimum_set and above active_set
+PROBE_OUTSIDE_SETS = 1_000
+
+
+@dataclass
+class DataObjects:
+    """What :meth:`Journal.find_data_objects` found."""
+
+    numbers: list[int]  # sorted; when not ``listed``, candidates (some may not exist)
+    strays: list[str]  # objects with the data prefix and no object number (only from a listing)
+    listed: bool  # True: from a listing of the pool, so ``numbers`` all existed then
+
+
 class Journal:
     """One journal: header pool + id.  Use :meth:`open`."""
 
@@ -267,8 +282,42 @@ class Journal:
         active = self.header.active_set
         return max(active if active is not None else 0, self.minimum_set)
 
+    def find_data_objects(self, exhaustive: bool = False) -> DataObjects:
+        """The data objects a reader needs to look at.
+
+        Lists the pool when that is cheap (:meth:`Pool.listing_is_cheap`), when ``exhaustive``
+        (what destructive commands ask), or when the header's geometry cannot be trusted.
+        Otherwise the candidates are the object numbers of [minimum_set, active_set], plus the
+        occupied sets right below and above them, found by probing object names, as Ceph's own
+        player finds objects; then objects with the data prefix but no object number, and objects
+        beyond an empty set, are not seen.
+        """
+        width = self.splay_width
+        lo, hi = self.minimum_set, self.active_set
+        if exhaustive or self.data_pool.listing_is_cheap() or self.header.problems or (hi - lo + 1) * width > PROBE_LIMIT:
+            names = list(self.data_pool.list_objects(self.object_prefix))
+            numbers = sorted(n for n in map(self._number, names) if n is not None)
+            return DataObjects(numbers, [o for o in names if self._number(o) is None], listed=True)
+        below: list[int] = []
+        for object_set in range(lo - 1, max(lo - 1 - PROBE_OUTSIDE_SETS, -1), -1):
+            found = self._present_in_set(object_set)
+            if not found:
+                break
+            below = found + below
+        above: list[int] = []
+        for object_set in range(hi + 1, hi + 1 + PROBE_OUTSIDE_SETS):
+            found = self._present_in_set(object_set)
+            if not found:
+                break
+            above += found
+        return DataObjects([*below, *range(lo * width, (hi + 1) * width), *above], [], listed=False)
+
+    def _present_in_set(self, object_set: int) -> list[int]:
+        width = self.splay_width
+        return [n for n in range(object_set * width, (object_set + 1) * width) if self.data_pool.exists(self.object_name(n))]
+
     def existing_objects(self) -> list[int]:
-        """Object numbers of the data objects present (sorted); see :meth:`stray_objects`."""
+        """Object numbers of the data objects present (sorted), from a listing; see :meth:`stray_objects`."""
         return sorted(n for n in (self._number(o) for o in self.data_pool.list_objects(self.object_prefix)) if n is not None)
 
     def stray_objects(self) -> list[str]:

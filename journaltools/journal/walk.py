@@ -79,7 +79,10 @@ class JournalWalk:
         self._reported_tags: set[int] = set()
         self._scanned: dict[int, set[tuple[int, int]]] = {}
         self._wanted_objects = {p.object_number for c in journal.header.clients for p in c.commit_position}
-        self._existing = journal.existing_objects()
+        self._objects = journal.find_data_objects()
+        self._existing = self._objects.numbers  # when not listed: candidates, some may not exist
+        self._read: set[int] = set()  # objects the walk asked for
+        self._absent: set[int] = set()  # ... and found missing
         self._tags = {t.tid for t in journal.header.tags}
         self._min_committed_tag = self._minimum_committed_tag()
         self._event_decoder = self._load_event_decoder() if check_events else None
@@ -149,9 +152,11 @@ class JournalWalk:
         def read_at(offset: int, length: int | None) -> bytes:
             return reader.read(name, offset, length) if reader is not None else pool.read(name, offset, length)
 
+        self._read.add(number)
         try:
             healthy, rest, size = scan_chunked(read_at, name, self.read_chunk)
         except NotFoundError:
+            self._absent.add(number)
             return []
         except Exception as exc:  # noqa: BLE001 - a store failure is reported, not raised
             self.problems.append(Problem("unreadable_object", f"cannot read: {exc}", name))
@@ -411,12 +416,14 @@ class JournalWalk:
         journal = self.journal
         width = journal.splay_width
         name_of = journal.object_name
-        for stray in journal.stray_objects():
+        for stray in self._objects.strays:
             self.problems.append(Problem("unexpected_object", "name has the journal's data prefix but no object number",
                                          stray, severity=WARNING))
         lo, hi = journal.minimum_set, journal.active_set
-        existing = set(self._existing)
-        for number in self._existing:
+        existing = {n for n in self._existing if n not in self._absent}
+        if not self._objects.listed:  # candidates the walk did not read (before a commit position) may not exist
+            existing = {n for n in existing if n in self._read or journal.data_pool.exists(name_of(n))}
+        for number in sorted(existing):
             object_set = number // width
             if object_set < lo:
                 self.problems.append(Problem("object_outside_sets", f"object set {object_set} is below minimum_set {lo} (untrimmed)",

@@ -64,6 +64,14 @@ class Pool(abc.ABC):
     def list_objects(self, prefix: str = "") -> Iterator[str]:
         """Names of the objects in this pool/namespace starting with ``prefix`` (sorted)."""
 
+    def listing_is_cheap(self) -> bool:
+        """Whether :meth:`list_objects` is cheap enough to find a journal's objects.
+
+        A live pool lists every object it holds (there is no server-side prefix filter), so a
+        reader of one journal in a pool of millions of image objects probes object names instead.
+        """
+        return True
+
     # -- omap ----------------------------------------------------------------
     @abc.abstractmethod
     def omap_items(self, oid: str, prefix: str = "", start_after: str = "") -> Iterator[tuple[str, bytes]]:
