@@ -99,7 +99,13 @@ class Sandbox:
         osd_uuid = str(uuid.uuid4())
         _run("ceph", "-c", conf, "osd", "new", osd_uuid)
         _run("ceph-osd", "-c", conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
-        _run("ceph-osd", "-c", conf, "-i", "0")
+        for attempt in range(3):
+            # Ceph 16 sometimes sends the OSD's first mon command with an all-zero fsid ("wrong fsid",
+            # exit 250) while the mon is still settling; starting the OSD again works
+            started = _run("ceph-osd", "-c", conf, "-i", "0", check=attempt == 2)
+            if started.returncode == 0:
+                break
+            time.sleep(0.5)
         _run("ceph-mgr", "-c", conf, "-i", "x", check=False)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ What it does, end to end:
 5. prints the table (tool, command, backend, seconds, MB/s, share of the limit, peak RSS,
    ratio to rbd, goal, verdict) and writes it as Markdown and JSON.
 
-Seconds are the median wall time of ``--repeat`` runs, each a fresh process (start-up
+Seconds are the median wall time of ``--repeat`` runs (after ``--warmup`` rounds that are not counted), each a fresh process (start-up
 included, as a user sees it); peak RSS is the child's ``ru_maxrss``; MB/s is journal
 bytes (the data objects) / seconds, MB = 10^6 bytes.
 
@@ -153,20 +153,23 @@ def build_cases(box: Sandbox, j: Journal, out_dir: Path) -> list[Case]:
     return cases
 
 
-def run_rounds(journal: Journal, repeat: int, env: dict[str, str]) -> None:
-    """``repeat`` rounds; each round runs every case once, so drift hits all rows alike."""
-    for round_no in range(repeat):
+def run_rounds(journal: Journal, repeat: int, env: dict[str, str], warmup: int = 1) -> None:
+    """``warmup`` rounds that are not counted, then ``repeat`` rounds; each round runs every case once,
+    so drift hits all rows alike.  (The first round after writing and acquiring a journal is slow for
+    every command alike: caches, and the daemons' own work after the writes.)"""
+    for round_no in range(-warmup, repeat):
         for case in journal.cases:
             if case.output is not None:
                 case.output.unlink(missing_ok=True)
             os.sync()  # no writeback of an earlier command's output during this one
             run = run_child(case.argv(), env=env)
-            case.timing.runs.append(run)
-            if run.returncode != 0 and round_no == 0:
+            if round_no >= 0:
+                case.timing.runs.append(run)
+            if run.returncode != 0 and round_no == -warmup:
                 tail = run.stderr.decode(errors="replace").strip().splitlines()[-3:]
                 print(f"  ! {case.tool} {case.command} ({case.backend}) exited {run.returncode}: {' | '.join(tail)}",
                       file=sys.stderr)
-        print(f"  round {round_no + 1}/{repeat} done", file=sys.stderr)
+        print(f"  round {round_no + 1}/{repeat} done" if round_no >= 0 else "  warm-up round done", file=sys.stderr)
 
 
 def sha256(path: Path) -> str | None:
@@ -256,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one small journal (20 MiB of writes), 2 rounds")
     parser.add_argument("--sizes", default="200M,1G", help="bytes of 4 KiB writes per journal (default 200M,1G)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row reports the median (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted (default 1)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/h-bench-g1"), help="sandbox directory (wiped)")
     parser.add_argument("--port", type=int, default=47010, help="monitor port on 127.0.0.1")
     parser.add_argument("--splay-width", type=int, default=4)
@@ -297,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out_dir = args.out_dir / image
             out_dir.mkdir(parents=True, exist_ok=True)
             journal.cases = build_cases(box, journal, out_dir)
-            run_rounds(journal, repeat, env)
+            run_rounds(journal, repeat, env, args.warmup)
             check_outputs(journal, out_dir)
             shutil.rmtree(out_dir, ignore_errors=True)
             journals.append(journal)

@@ -112,3 +112,28 @@ def test_damaged_walk_does_not_depend_on_the_read_chunk(data):
     for all_entries in (False, True):
         assert _walk_view(journal, all_entries, data.draw(st.sampled_from([33, 64, 500]))) == \
             _walk_view(journal, all_entries, 1 << 22)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_walk_does_not_depend_on_the_segment_size(data):
+    """Streams drop replayed segments of an object's frames; the size of a segment changes nothing."""
+    from journaltools.journal import walk as walk_module
+
+    fixture, jid = data.draw(st.sampled_from([("small_objects", "10abe81d9984"), ("all_events", "108bbb69e2b9")]))
+    pool = load_fixture_store(fixture).pool("rbd")
+    names = sorted(pool.list_objects("journal_data."))
+    if data.draw(st.booleans()):  # damage one object
+        name = data.draw(st.sampled_from(names))
+        blob = bytearray(pool.read(name))
+        at = data.draw(st.integers(0, len(blob)))
+        blob[at:at] = data.draw(st.binary(min_size=1, max_size=40))
+        pool.write_full(name, bytes(blob))
+    journal = Journal.open(pool, jid)
+    reference = _walk_view(journal, False, 1 << 20)
+    saved = walk_module.SEGMENT
+    try:
+        walk_module.SEGMENT = data.draw(st.integers(1, 5))
+        assert _walk_view(journal, False, 1 << 20) == reference
+    finally:
+        walk_module.SEGMENT = saved

@@ -12,9 +12,9 @@ Frames are parsed with :data:`~journaltools.format.journal_entry.FRAME_HEAD`
 and checked with the hardware crc32c.  Runs of well-formed frames (all of a
 healthy object) go through :func:`_ok_run`, one tight loop without per-frame
 classification; anything else takes the careful path of :func:`scan_object`.
-:func:`scan_chunked` reads an object in large chunks (faster than one huge read
-through librados, and a bounded buffer) and yields exactly what
-:func:`scan_object` yields for the whole object.
+:func:`scan_chunked` reads an object in chunks (a bounded buffer, and what the
+read-ahead fetches) and yields exactly what :func:`scan_object` yields for the whole
+object.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from .problems import WARNING, Problem
 
 _unpack_head = FRAME_HEAD.unpack_from
 
-#: bytes per read of :func:`scan_chunked` (librados reads of a few MiB beat one 16 MiB read)
-READ_CHUNK = 4 << 20
+#: bytes per read of :func:`scan_chunked`: 1 MiB reads are as fast as larger ones here (with the read-ahead),
+#: and librados and the allocator keep far less memory (peak RSS of a 1 GiB live inspect: 124 MB, 150+ MB with 4 MiB)
+READ_CHUNK = 1 << 20
 
 #: ``read(offset, length)`` of one object: ``length`` None reads to the end; short only at the end
 ReadAt = Callable[[int, "int | None"], bytes]

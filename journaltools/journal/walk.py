@@ -247,7 +247,7 @@ class JournalWalk:
             if all(id(s) in waiting or not s.pending for s in streams):
                 here = offset_of[id(stream)]
                 order = sorted((k for k, s in enumerate(streams) if s.pending and id(s) in waiting),
-                               key=lambda k: (len(streams[k].frames) - streams[k].index) * width + (k - here) % width)
+                               key=lambda k: streams[k].remaining * width + (k - here) % width)
                 self._read_ahead([streams[k].pending[0] for k in order])
                 waiting.clear()
 
@@ -502,29 +502,45 @@ class _OffsetStream:
     """The frames of one splay offset's objects, read one object at a time as the replay reaches them.
 
     ``frames[index]`` is the next frame when ``index < len(frames)`` (the replay loop reads it so);
-    otherwise :meth:`peek` reads the next object.
+    otherwise :meth:`peek` moves on.  An object's frames are kept in segments of
+    :data:`SEGMENT` frames, and a segment is dropped once replayed, so the chunks its payloads
+    view are freed while the rest of the object waits: the splay offsets run dry one after the
+    other, and together they hold about one object's bytes, not one object each.
     """
 
-    __slots__ = ("_load", "frames", "index", "number", "numbers", "on_load", "pending")
+    __slots__ = ("_load", "_segments", "frames", "index", "number", "numbers", "on_load", "pending")
 
     def __init__(self, load: Callable[[int], list[Frame]], numbers: list[int]) -> None:
         self._load = load
         self.numbers = numbers  # the objects of this offset, in order
         self.pending = deque(numbers)  # the objects not read yet
         self.on_load: Callable[[_OffsetStream], None] | None = None  # called after each object is read
-        self.frames: list[Frame] = []
+        self.frames: list[Frame] = []  # the current segment
+        self._segments: deque[list[Frame]] = deque()  # the segments after it
         self.index = 0
         self.number = -1  # object number of the frame peek() returns
+
+    @property
+    def remaining(self) -> int:
+        """Frames of the current object not replayed yet."""
+        return len(self.frames) - self.index + sum(map(len, self._segments))
 
     def peek(self) -> Frame | None:
         index = self.index
         if index < len(self.frames):
             return self.frames[index]
-        self.frames = []  # drop the finished object before reading the next
+        self.frames = []  # drop the finished segment before reading on
+        self.index = 0
+        while self._segments:
+            self.frames = self._segments.popleft()
+            if self.frames:
+                return self.frames[0]
         while self.pending:
             self.number = self.pending.popleft()
-            self.frames = self._load(self.number)
-            self.index = 0
+            frames = self._load(self.number)
+            self._segments = deque(frames[i : i + SEGMENT] for i in range(SEGMENT, len(frames), SEGMENT))
+            self.frames = frames[:SEGMENT]
+            del frames
             if self.on_load is not None:
                 self.on_load(self)
             if self.frames:
@@ -534,3 +550,7 @@ class _OffsetStream:
     def pop(self) -> None:
         if self.peek() is not None:
             self.index += 1
+
+
+#: frames per segment of :class:`_OffsetStream` (about a 4 MiB chunk of 4 KiB writes)
+SEGMENT = 1024

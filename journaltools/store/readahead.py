@@ -33,7 +33,7 @@ _Item = tuple[int, int, "bytes | BaseException | None"]  # (schedule index, offs
 class ReadAhead:
     """Chunks ``(name, k * chunk_size, chunk_size)`` of the scheduled objects, read ahead in order."""
 
-    def __init__(self, pool: Pool, chunk_size: int, depth: int = 3) -> None:
+    def __init__(self, pool: Pool, chunk_size: int, depth: int = 8) -> None:
         self._pool = pool
         self._chunk = chunk_size
         self._names: list[str] = []
