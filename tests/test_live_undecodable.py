@@ -33,7 +33,8 @@ def damaged_journal(ceph_cluster, tmp_path_factory):
     code, _, err = ceph.journaltools("acquire", "--pool", "rbd", "--journal", jid, str(before))
     assert code == 0, err
     entry = list(Journal.open(DirectoryStore(before).pool("rbd"), jid).walk())[4]
-    bad = entry.payload[:1] + bytes([9]) + entry.payload[2:]
+    payload = bytes(entry.payload)
+    bad = payload[:1] + bytes([9]) + payload[2:]
     cluster = ceph.connect()
     try:
         with cluster.open_ioctx("rbd") as ioctx:
