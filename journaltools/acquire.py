@@ -65,7 +65,8 @@ def copy_objects(source: Pool, oids: Iterable[str], dest: DirectoryStore,
 
 def journal_objects(journal: Journal) -> tuple[list[str], list[str]]:
     """(objects in the header pool, objects in the data pool) that make up ``journal``."""
-    data = [journal.object_name(n) for n in journal.existing_objects()] + journal.stray_objects()
+    objects = journal.find_data_objects(exhaustive=True)
+    data = [journal.object_name(n) for n in objects.numbers] + objects.strays
     return [journal.header_oid], data
 
 

@@ -61,11 +61,12 @@ def create_journal(header_pool: Pool, journal_id: str, geometry: Geometry) -> No
 def remove_journal(journal: Journal) -> int:
     """Delete every data object, then the header; returns the number of data objects removed."""
     removed = 0
-    for number in journal.existing_objects():
+    objects = journal.find_data_objects(exhaustive=True)
+    for number in objects.numbers:
         with contextlib.suppress(NotFoundError):
             journal.data_pool.remove(journal.object_name(number))
             removed += 1
-    for stray in journal.stray_objects():
+    for stray in objects.strays:
         with contextlib.suppress(NotFoundError):
             journal.data_pool.remove(stray)
     journal.header_pool.remove(journal.header_oid)

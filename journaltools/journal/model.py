@@ -295,34 +295,42 @@ class Journal:
         width = self.splay_width
         lo, hi = self.minimum_set, self.active_set
         if exhaustive or self.data_pool.listing_is_cheap() or self.header.problems or (hi - lo + 1) * width > PROBE_LIMIT:
-            names = list(self.data_pool.list_objects(self.object_prefix))
-            numbers = sorted(n for n in map(self._number, names) if n is not None)
-            return DataObjects(numbers, [o for o in names if self._number(o) is None], listed=True)
-        below: list[int] = []
-        for object_set in range(lo - 1, max(lo - 1 - PROBE_OUTSIDE_SETS, -1), -1):
-            found = self._present_in_set(object_set)
-            if not found:
-                break
-            below = found + below
-        above: list[int] = []
-        for object_set in range(hi + 1, hi + 1 + PROBE_OUTSIDE_SETS):
-            found = self._present_in_set(object_set)
-            if not found:
-                break
-            above += found
-        return DataObjects([*below, *range(lo * width, (hi + 1) * width), *above], [], listed=False)
+            return self._list_data_objects()
+        below = self._occupied_sets(range(lo - 1, max(lo - 1 - PROBE_OUTSIDE_SETS, -1), -1))
+        above = self._occupied_sets(range(hi + 1, hi + 1 + PROBE_OUTSIDE_SETS))
+        return DataObjects([*sorted(below), *range(lo * width, (hi + 1) * width), *above], [], listed=False)
 
-    def _present_in_set(self, object_set: int) -> list[int]:
+    def _list_data_objects(self) -> DataObjects:
+        """The data objects from one listing of the pool."""
+        numbers: list[int] = []
+        strays: list[str] = []
+        for name in self.data_pool.list_objects(self.object_prefix):
+            number = self._number(name)
+            if number is None:
+                strays.append(name)
+            else:
+                numbers.append(number)
+        return DataObjects(sorted(numbers), strays, listed=True)
+
+    def _occupied_sets(self, object_sets: range) -> list[int]:
+        """Numbers of the objects present in ``object_sets``, probed in that order up to the first empty set."""
         width = self.splay_width
-        return [n for n in range(object_set * width, (object_set + 1) * width) if self.data_pool.exists(self.object_name(n))]
+        found: list[int] = []
+        for object_set in object_sets:
+            present = [n for n in range(object_set * width, (object_set + 1) * width)
+                       if self.data_pool.exists(self.object_name(n))]
+            if not present:
+                break
+            found += present
+        return found
 
     def existing_objects(self) -> list[int]:
         """Object numbers of the data objects present (sorted), from a listing; see :meth:`stray_objects`."""
-        return sorted(n for n in (self._number(o) for o in self.data_pool.list_objects(self.object_prefix)) if n is not None)
+        return self._list_data_objects().numbers
 
     def stray_objects(self) -> list[str]:
         """Objects with the data prefix whose suffix is not an object number."""
-        return [o for o in self.data_pool.list_objects(self.object_prefix) if self._number(o) is None]
+        return self._list_data_objects().strays
 
     def _number(self, oid: str) -> int | None:
         suffix = oid[len(self.object_prefix) :]

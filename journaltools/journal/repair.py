@@ -83,7 +83,8 @@ def plan_repair(journal: Journal) -> RepairPlan:
     plan = RepairPlan(journal, problems=list(walk.problems))
     header = journal.header
     width, order = header.splay_width, header.order
-    inferred = _infer_splay_width(journal)
+    objects = journal.find_data_objects(exhaustive=True)
+    inferred = _infer_splay_width(journal, objects.numbers)
     if inferred is not None and inferred != width:
         plan.header_set["splay_width"] = encode(u8, inferred)
         plan.actions.append(Action("set_header_key", f"{journal.header_oid} splay_width",
@@ -103,7 +104,7 @@ def plan_repair(journal: Journal) -> RepairPlan:
 
     # 1. clean frames per object set, 2. renumber to close gaps, 3. rebuild objects
     sets: dict[int, dict[int, list[Frame]]] = defaultdict(dict)
-    for number in journal.existing_objects():
+    for number in objects.numbers:
         data = journal.read_object(number) or b""
         frames = [f for f in scan_object(data, journal.object_name(number)) if isinstance(f, Frame)]
         kept: dict[tuple[int, int], Frame] = {}
@@ -120,7 +121,7 @@ def plan_repair(journal: Journal) -> RepairPlan:
                 plan.objects[name] = None
                 plan.actions.append(Action("remove_object", name, f"object set {object_set} is below minimum_set {lo}",
                                            ["object_outside_sets"]))
-    for stray in journal.stray_objects():
+    for stray in objects.strays:
         plan.objects[stray] = None
         plan.actions.append(Action("remove_object", stray, "not a journal data object name", ["unexpected_object"]))
 
@@ -238,11 +239,11 @@ def plan_repair(journal: Journal) -> RepairPlan:
     return plan
 
 
-def _infer_splay_width(journal: Journal) -> int | None:
+def _infer_splay_width(journal: Journal, numbers: list[int]) -> int | None:
     """The largest splay width under which every entry sits at ``entry_tid % width`` (None: no entries,
     or the header's width already fits)."""
     pairs = []
-    for number in journal.existing_objects():
+    for number in numbers:
         data = journal.read_object(number) or b""
         pairs += [(number, f.entry_tid) for f in scan_object(data, "") if isinstance(f, Frame)]
     width = journal.header.splay_width

@@ -552,5 +552,5 @@ class _OffsetStream:
             self.index += 1
 
 
-#: frames per segment of :class:`_OffsetStream` (about a 4 MiB chunk of 4 KiB writes)
+#: frames per segment of :class:`_OffsetStream` (about 4 MiB of payload with 4 KiB writes)
 SEGMENT = 1024
