@@ -92,6 +92,20 @@ class CephCluster:
     def ceph(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._cmd("ceph", args, check)
 
+    def _ceph_retrying_transient(self, *args: Any, attempts: int = 5) -> subprocess.CompletedProcess[str]:
+        """``ceph ARGS``, retried while a freshly started mon answers "problem getting command
+        descriptions" (seen on the first cluster after installing Ceph: the mon was still settling)."""
+        import time
+
+        for attempt in range(attempts):
+            proc = self.ceph(*args, check=False)
+            if proc.returncode == 0 or "problem getting command descriptions" not in proc.stderr:
+                break
+            time.sleep(1.0 + attempt)
+        if proc.returncode != 0:
+            raise AssertionError(f"ceph {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        return proc
+
     def rbd(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._cmd("rbd", args, check)
 
@@ -105,7 +119,7 @@ class CephCluster:
 
     def new_pool(self, name: str) -> str:
         if name not in self._pools:
-            self.ceph("osd", "pool", "create", name, "8")
+            self._ceph_retrying_transient("osd", "pool", "create", name, "8")
             self.rbd("pool", "init", name)
             self._pools.add(name)
         return name
