@@ -111,3 +111,180 @@ def test_unknown_geometry_is_said_not_guessed(capsys, tmp_path):
     code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "rbd/108bbb69e2b9", "--apply", "--backup",
                          str(tmp_path / "b"))
     assert code == 1 and "unrepairable" in out and "geometry is unknown" in out
+
+
+# -- issue 12 item 4, issue 13 items 1, 5, 6, 12 ------------------------------------------------------
+
+JID = "10abe81d9984"
+OBJ = f"journal_data.2.{JID}."
+
+
+def _files(store):
+    """Every file of a directory store (lock files aside)."""
+    return {str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("*"))
+            if p.is_file() and not p.name.startswith((".lock", ".tmp-"))}
+
+
+def _replayed(store):
+    """(tag, payload) of the entries rbd replays (default inspect), and of every entry (--all)."""
+    from journaltools.store.directory import DirectoryStore
+
+    journal = Journal.open(DirectoryStore(store).pool("rbd"), JID)
+    return ([(e.tag_tid, bytes(e.payload)) for e in journal.walk()],
+            [(e.tag_tid, bytes(e.payload)) for e in journal.walk(all_entries=True)])
+
+
+def _inspect_codes(capsys, store):
+    return (cli(capsys, "--store", str(store), "journal", "inspect", f"rbd/{JID}")[0],
+            cli(capsys, "--store", str(store), "journal", "inspect", "--all", f"rbd/{JID}")[0])
+
+
+def _flip_crc(store):
+    obj = store / "rbd" / "objects" / f"{OBJ}15"
+    data = bytearray(obj.read_bytes())
+    data[40] ^= 0x20
+    obj.write_bytes(bytes(data))
+
+
+def test_plan_cites_only_reported_problems_and_names_dropped_entries(capsys, tmp_path):
+    """A journal whose only fault is a crc error: every change cites problems inspect reported, none of
+    client_ahead/dangling_commit_position/malformed_client, and the dropped entry is named."""
+    import json
+
+    store = store_copy(tmp_path, "small_objects")
+    _flip_crc(store)
+    reported = []
+    for flag in ([], ["--all"]):
+        code, out, _ = cli(capsys, "--store", str(store), "journal", "inspect", *flag, "--format", "json", f"rbd/{JID}")
+        reported += json.loads(out)["problems"] if "problems" in json.loads(out) else []
+    journal = Journal.open(load_fixture_store("small_objects").pool("rbd"), JID)
+    del journal
+    code, out, _ = cli(capsys, "--store", str(store), "journal", "repair", "--format", "json", f"rbd/{JID}")
+    plan = json.loads(out)
+    assert code == 0 and plan["actions"]
+    kinds = {f["kind"] for a in plan["actions"] for f in a["fixes"]}
+    assert not kinds & {"client_ahead", "dangling_commit_position", "malformed_client"}, kinds
+    assert "crc_mismatch" in kinds
+    from journaltools.store.directory import DirectoryStore
+
+    known = {tuple(sorted(p.to_json().items())) for p in reported_problems(Journal.open(DirectoryStore(store).pool("rbd"), JID))}
+    for action in plan["actions"]:
+        assert action["fixes"], action
+        for fix in action["fixes"]:
+            assert tuple(sorted(fix.items())) in known, fix
+    drops = [d for a in plan["actions"] for d in a["drops"]]
+    assert [(d["tag_tid"], d["entry_tid"], d["object"], d["offset"]) for d in drops] == [(2, 7, f"{OBJ}15", 0)]
+    crc = next(a for a in plan["actions"] if a["target"] == f"{OBJ}15")
+    assert {(f["kind"], f["object"], f["offset"], f["tag_tid"], f["entry_tid"]) for f in crc["fixes"]} >= \
+        {("crc_mismatch", f"{OBJ}15", 0, 2, 7)}
+    code, out, _ = cli(capsys, "--store", str(store), "journal", "repair", f"rbd/{JID}")
+    assert "drops: tag 2 entry tid 7 (" + f"{OBJ}15 at byte 0)" in out
+    assert "fixes: crc_mismatch (" + f"{OBJ}15 at byte 0, tag 2, entry tid 7)" in out
+
+
+def test_intact_frames_after_an_impossible_length_are_kept(capsys, tmp_path):
+    """Issue 13 item 1: a length field of 0xFFFFFFFF; repair keeps every intact frame after it."""
+    store = store_copy(tmp_path, "small_objects")
+    _, before = _replayed(store)
+    obj = store / "rbd" / "objects" / f"{OBJ}15"
+    data = bytearray(obj.read_bytes())
+    lost = data[777 + 29:777 + 29 + 4]  # noqa: F841 - the entry whose length is broken (tid 9)
+    data[777 + 25:777 + 29] = b"\xff\xff\xff\xff"
+    obj.write_bytes(bytes(data))
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    assert code == 0, out + err
+    assert "drops: tag 2 entry tid 9 (" + f"{OBJ}15 at byte 777)" in out
+    assert _inspect_codes(capsys, store) == (0, 0)
+    _, after = _replayed(store)
+    original_tid9 = [e for e in Journal.open(load_fixture_store("small_objects").pool("rbd"), JID).walk(all_entries=True)
+                     if (e.tag_tid, e.entry_tid) == (2, 9)][0]
+    expected = [item for item in before if item != (2, bytes(original_tid9.payload))]
+    assert after == expected  # only the entry with the broken length is gone, the rest in order
+
+
+def _swap(store, a, b):
+    pa, pb = (store / "rbd" / "objects" / f"{OBJ}{n}" for n in (a, b))
+    da, db = pa.read_bytes(), pb.read_bytes()
+    pa.write_bytes(db)
+    pb.write_bytes(da)
+
+
+@pytest.mark.parametrize("a,b", [(14, 15), (16, 17), (14, 16), (15, 19), (14, 19)],
+                         ids=["splay-set7", "splay-set8", "sets-7-8-offset0", "sets-7-9-offset1", "set7-off0-set9-off1"])
+def test_swapped_objects_are_put_back_in_replay_order(capsys, tmp_path, a, b):
+    """Issue 13 item 5: objects swapped between splay positions or sets: repair restores the original journal."""
+    store = store_copy(tmp_path, "small_objects")
+    pristine = _files(store)
+    _swap(store, a, b)
+    assert _inspect_codes(capsys, store) != (0, 0)
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    assert code == 0, out + err
+    assert _inspect_codes(capsys, store) == (0, 0)
+    assert _files(store) == pristine  # every entry back in its object, tids and commit positions unchanged
+
+
+def test_a_copy_of_an_entry_in_another_set_is_dropped(capsys, tmp_path):
+    store = store_copy(tmp_path, "small_objects")
+    pristine = _files(store)
+    first16 = (store / "rbd" / "objects" / f"{OBJ}16").read_bytes()[:777]  # entry tid 16, set 8
+    with open(store / "rbd" / "objects" / f"{OBJ}14", "ab") as fh:  # a copy in set 7
+        fh.write(first16)
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    assert code == 0, out + err
+    assert "drops: tag 2 entry tid 16 (" + f"{OBJ}14 at byte 3885): a copy" in out
+    assert _files(store) == pristine
+
+
+def test_different_copies_of_one_entry_are_refused(capsys, tmp_path):
+    from journaltools.format.journal_entry import encode_entry
+
+    from .journal_factory import write_event
+
+    store = store_copy(tmp_path, "small_objects")
+    with open(store / "rbd" / "objects" / f"{OBJ}18", "ab") as fh:  # tag 2 entry 16 again, other data, set 9
+        fh.write(encode_entry(2, 16, write_event(99, 700)))
+    damaged = _files(store)
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    assert code == 1 and "different copies" in out and "nothing written" in out, out + err
+    assert _files(store) == damaged
+
+
+@pytest.mark.parametrize("number", range(12, 22))
+def test_repair_after_a_deleted_object_is_clean_in_replay_order(capsys, tmp_path, number):
+    """Issue 13 item 6: after deleting any object of the sets, repair's own check is the replay-order one:
+    it never says clean while inspect (what rbd replays) reports a problem."""
+    store = store_copy(tmp_path, "small_objects")
+    (store / "rbd" / "objects" / f"{OBJ}{number}").unlink()
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    said_clean = code == 0 and "inspect now finds 0 errors" in out
+    assert said_clean, out + err
+    assert _inspect_codes(capsys, store) == (0, 0)
+
+
+def test_empty_object_above_active_set_is_removed(capsys, tmp_path):
+    store = store_copy(tmp_path, "small_objects")
+    extra = store / "rbd" / "objects" / f"{OBJ}50"
+    extra.write_bytes(b"")
+    assert _inspect_codes(capsys, store)[0] == 1
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    assert code == 0 and f"remove_object: {OBJ}50" in out and "object_outside_sets" in out, out + err
+    assert not extra.exists()
+    assert _inspect_codes(capsys, store) == (0, 0)
+
+
+def test_dry_run_and_apply_together_are_refused(capsys, tmp_path):
+    store = store_copy(tmp_path, "small_objects")
+    _flip_crc(store)
+    before = _files(store)
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--dry-run", "--apply", "--no-backup",
+                         "--yes-i-really-mean-it", f"rbd/{JID}")
+    assert code == 22 and "--dry-run and --apply exclude each other" in err
+    assert _files(store) == before
+    code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--dry-run", f"rbd/{JID}")
+    assert code == 0 and "nothing written" in out and _files(store) == before

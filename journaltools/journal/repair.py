@@ -15,8 +15,10 @@ drops; a change no reported problem calls for is not planned.  What the plan doe
   the repair refuses.
 * **Replay order from the entries themselves**: entries are ordered by (tag tid, entry
   tid).  An entry keeps its object set unless that breaks the order (an object swapped
-  between sets, a copy placed in another set): the longest run of entries whose sets
-  are already in order stays, the others move into the set their neighbours are in.
+  between sets, a copy placed in another set); then of two layouts in order, the one
+  that rewrites fewer objects is taken: the sets sorted along the entries (puts swapped
+  objects back exactly), or the longest run of entries whose sets are in order kept and
+  the others moved into their neighbours' set (moves a lone outlier only).
   Inside a set an entry goes to the splay object of its tid (objects swapped between
   splay positions are put back).
 * **Re-anchoring**: libjournal's reader needs the entries of a tag to be contiguous
@@ -61,7 +63,7 @@ import orjson
 
 from ..errors import ExistsError, FormatError, NotFoundError, StoreError
 from ..format.cls_journal import Client, Tag, tag_key
-from ..format.journal_entry import PREAMBLE_BYTES, encode_entry
+from ..format.journal_entry import FRAME_HEAD, HEAD_SIZE, PREAMBLE_BYTES, encode_entry
 from ..format.primitives import encode, i64, u8, u64
 from ..store.base import Pool
 from .lifecycle import image_tag_class
@@ -214,6 +216,14 @@ def salvage_scan(data: bytes, name: str) -> tuple[list[Frame], list[Problem]]:
         start = nxt
 
 
+def _frame_ids(data: bytes, offset: int | None) -> tuple[int | None, int | None]:
+    """(tag tid, entry tid) of the frame head at ``offset`` when the bytes there begin one (else Nones)."""
+    if offset is None or len(data) - offset < HEAD_SIZE or data[offset:offset + 8] != PREAMBLE_BYTES:
+        return None, None
+    _preamble, _version, entry_tid, tag_tid, _length = FRAME_HEAD.unpack_from(data, offset)
+    return tag_tid, entry_tid
+
+
 def _next_whole_frame(data: bytes, name: str, start: int) -> int | None:
     pos = data.find(PREAMBLE_BYTES, start)
     while pos >= 0:
@@ -335,7 +345,8 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
             if p.kind in _DROPPED_KINDS:
                 why = cite.at(name, p.offset, p.tag_tid, p.entry_tid) or [p]
                 causes_in[number] += why
-                drops_in[number].append(Dropped(name, p.offset, p.tag_tid, p.entry_tid, f"{p.kind}: {p.detail}"))
+                tag, tid = (p.tag_tid, p.entry_tid) if p.entry_tid is not None else _frame_ids(data, p.offset)
+                drops_in[number].append(Dropped(name, p.offset, tag, tid, f"{p.kind}: {p.detail}"))
         latest: dict[tuple[int, int], Frame] = {}
         for f in frames:  # the reader keeps the last copy of an entry in one object
             earlier = latest.get((f.tag_tid, f.entry_tid))
@@ -357,7 +368,9 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
         by_key[e.key].append(e)
     entries.sort(key=lambda e: (e.key, e.number // width, e.number, e.offset))
     kept: list[_Entry] = []
-    for key, copies in sorted(by_key.items()):
+    keys = sorted(by_key)
+    for index, key in enumerate(keys):
+        copies = by_key[key]
         if len(copies) == 1:
             kept.append(copies[0])
             continue
@@ -368,9 +381,12 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
                                        f"tag {key[0]} entry tid {key[1]} has different copies ({where}): which one "
                                        "libjournal wrote cannot be told; nothing is written", why))
             return _Moves({}, set())
-        prev_set = kept[-1].number // width if kept else None
+        # the copy in the splay object of its tid and in the set of its neighbours (on a tie: the later object)
+        near = [kept[-1].number // width] if kept else []
+        if index + 1 < len(keys) and len(by_key[keys[index + 1]]) == 1:
+            near.append(by_key[keys[index + 1]][0].number // width)
         keeper = min(copies, key=lambda c: (c.number % width != key[1] % width,
-                                            abs(c.number // width - prev_set) if prev_set is not None else 0, -c.number))
+                                            sum(abs(c.number // width - s) for s in near), -c.number))
         kept.append(keeper)
         for c in copies:
             if c is not keeper:
@@ -378,8 +394,6 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
                 causes_in[c.number] += why
                 drops_in[c.number].append(Dropped(name_of(c.number), c.offset, key[0], key[1],
                                                   f"a copy of the entry at {name_of(keeper.number)} byte {keeper.offset}"))
-    # order: (tag, tid); sets: the longest run already in order stays, the rest joins its neighbours
-    sets = _ordered_sets([e.number // width for e in kept])
     # renumbering: close the gaps of each tag (a newer tag starts at 0)
     # the replay starts after the newest entry of the minimum commit position (JournalPlayer), at entry tid 0 of a
     # tag without one: a tag keeps its first tid only when the replay starts inside it
@@ -397,6 +411,22 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
             renumbered[tag].append((e.entry_tid, tid))
         new_tid[e.key] = tid
         expected[tag] = tid + 1
+    # order: (tag, tid); sets: unchanged when already in order, else the candidate that rewrites the fewest objects
+    original = [e.number // width for e in kept]
+    candidates = [original] if original == sorted(original) else [_ordered_sets(original), sorted(original)]
+
+    def layout(candidate: list[int]) -> dict[int, bytes]:
+        out: dict[int, bytearray] = defaultdict(bytearray)
+        for e, object_set in zip(kept, candidate, strict=True):
+            tid = new_tid[e.key]
+            out[object_set * width + tid % width] += encode_entry(e.tag_tid, tid, e.payload)
+        return {n: bytes(b) for n, b in out.items()}
+
+    def rewrites(candidate: list[int]) -> int:
+        new = layout(candidate)
+        return sum(1 for n in set(new) | set(contents) if new.get(n, b"") != contents.get(n, b""))
+
+    sets = min(candidates, key=rewrites)
     # rebuild
     rebuilt: dict[int, bytearray] = defaultdict(bytearray)
     moves = _Moves({}, set())
@@ -474,7 +504,8 @@ class _Moves:
 
 def _ordered_sets(sets: list[int]) -> list[int]:
     """Object sets for entries in replay order: the longest non-decreasing run of ``sets`` stays; every
-    other entry takes the set of the kept entry before it (or after it, at the start)."""
+    other entry takes the set of the kept entry before it (or after it, at the start).  (The other candidate,
+    ``sorted(sets)``, puts back objects swapped between sets exactly; this one moves a lone outlier only.)"""
     if not sets:
         return []
     tails: list[int] = []  # tails[k]: index of the smallest tail of a non-decreasing run of length k+1
