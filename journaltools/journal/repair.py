@@ -44,7 +44,8 @@ every kept entry; otherwise the plan is refused (nothing is written).
 :func:`apply_plan` is resumable: the new content of every object is staged in the
 header pool, then an intent record listing every step is written atomically (the
 commit point), then the steps run (each one sets a target state, so running it twice
-is running it once), then the intent and the staged objects are removed.  A rerun
+is running it once), then the intent is marked done, the staged objects are removed,
+and the intent last.  A rerun
 after a crash finds the intent and finishes it (:func:`resume_pending`), so it reaches
 exactly the state of an uninterrupted run.
 """
@@ -878,7 +879,7 @@ def resume_pending(journal: Journal) -> int | None:
     with write_lock(journal):
         intent = pending_intent(journal)
         if intent is None:
-            _remove_staged(journal, 0)
+            _remove_staged(journal, 0)  # a run killed while staging, before its intent: nothing was changed
             return None
         _run_intent(journal, intent)
         return len(intent["steps"])
@@ -886,7 +887,11 @@ def resume_pending(journal: Journal) -> int | None:
 
 def _run_intent(journal: Journal, intent: dict[str, Any]) -> None:
     header_pool, data_pool = journal.header_pool, journal.data_pool
-    staged = 0
+    staged = sum(1 for step in intent["steps"] if step["op"] == "write")
+    if intent.get("done"):  # every step ran; only the cleanup was interrupted
+        _remove_staged(journal, staged)
+        header_pool.remove(intent_oid(journal))
+        return
     for step in intent["steps"]:
         op = step["op"]
         if op == "write":
@@ -895,7 +900,6 @@ def _run_intent(journal: Journal, intent: dict[str, Any]) -> None:
                 raise StoreError(f"staged object {_staged_oid(journal, step['staged'])} is {len(content)} bytes, "
                                  f"expected {step['size']}")
             data_pool.write_full(step["object"], content)
-            staged = max(staged, step["staged"] + 1)
         elif op == "remove":
             with contextlib.suppress(NotFoundError):
                 data_pool.remove(step["object"])
@@ -905,15 +909,16 @@ def _run_intent(journal: Journal, intent: dict[str, Any]) -> None:
             header_pool.omap_set(intent["header_oid"], {k: base64.b64decode(v) for k, v in step["values"].items()})
         else:
             raise StoreError(f"repair intent step {op!r} is unknown")
-    header_pool.remove(intent_oid(journal))  # done: from here on a crash leaves only staged leftovers
-    _remove_staged(journal, 0)
+    # every step ran: say so (atomically), then remove the staged contents, then the intent
+    header_pool.write_full(intent_oid(journal), orjson.dumps({**intent, "done": True}))
+    _remove_staged(journal, staged)
+    header_pool.remove(intent_oid(journal))
 
 
-def _remove_staged(journal: Journal, start: int) -> None:
-    index = start
-    while True:
-        try:
+def _remove_staged(journal: Journal, count: int) -> None:
+    """Remove staged objects ``0 .. count - 1`` (``count`` 0: those left by a run killed before its intent)."""
+    index = 0
+    while index < count or journal.header_pool.exists(_staged_oid(journal, index)):
+        with contextlib.suppress(NotFoundError):
             journal.header_pool.remove(_staged_oid(journal, index))
-        except NotFoundError:
-            return
         index += 1
