@@ -11,7 +11,7 @@ from journaltools.journal import ERROR, Journal
 from journaltools.journal.repair import apply_plan, plan_repair, reported_problems
 
 from .cli_helpers import cli, store_copy
-from .corruption import damaged_journals
+from .corruption import MOVES, damaged_journals
 from .journal_factory import load_fixture_store
 
 EXAMPLES = int(os.environ.get("JOURNALTOOLS_FUZZ_EXAMPLES", "0"))
@@ -27,7 +27,9 @@ def check_repair(damage):
     walk = before.walk(all_entries=True)
     width, lo = before.splay_width, before.minimum_set
     # entries that checked out in the live sets (leftovers below minimum_set are trimmed by design)
-    intact = [(e.tag_tid, e.payload) for e in walk if e.object_number // width >= lo]
+    live = [e for e in walk if e.object_number // width >= lo]
+    intact = [(e.tag_tid, e.payload) for e in live]
+    intact_by_key = [(e.tag_tid, e.payload) for e in sorted(live, key=lambda e: (e.tag_tid, e.entry_tid))]
     plan = plan_repair(before)
     if plan.refused:
         return  # said, and nothing written
@@ -42,6 +44,9 @@ def check_repair(damage):
     assert errors == [], (damage.fault, damage.detail, [str(a) for a in plan.actions], [str(p) for p in errors])
     # every entry that checked out before the repair is still there, in the same order
     assert all(item in survived for item in intact), (damage.fault, damage.detail)
+    # ... and in the same replay order: (tag, entry tid) before and after (renumbering keeps the order)
+    rest = iter([(e.tag_tid, e.payload) for e in sorted(after.walk(all_entries=True), key=lambda e: (e.tag_tid, e.entry_tid))])
+    assert all(item in rest for item in dict.fromkeys(intact_by_key)), ("order changed", damage.fault, damage.detail)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -288,3 +293,34 @@ def test_dry_run_and_apply_together_are_refused(capsys, tmp_path):
     assert _files(store) == before
     code, out, err = cli(capsys, "--store", str(store), "journal", "repair", "--dry-run", f"rbd/{JID}")
     assert code == 0 and "nothing written" in out and _files(store) == before
+
+
+def check_moves_put_back(damage):
+    """Swapped objects or a copied entry: nothing is damaged, so repair must restore the pristine replay order
+    (or refuse, writing nothing)."""
+    pool = damage.store.pool("rbd")
+    pristine = Journal.open(load_fixture_store("small_objects" if damage.journal_id == JID else "all_events").pool("rbd"),
+                            damage.journal_id)
+    expected = [(e.tag_tid, e.entry_tid, bytes(e.payload)) for e in pristine.walk()]
+    expected_all = sorted((e.tag_tid, e.entry_tid, bytes(e.payload)) for e in pristine.walk(all_entries=True))
+    plan = plan_repair(Journal.open(pool, damage.journal_id))
+    assert not plan.refused, (damage.detail, [str(a) for a in plan.actions])
+    apply_plan(plan)
+    after = Journal.open(pool, damage.journal_id)
+    assert [p for p in reported_problems(after) if p.severity == ERROR] == [], damage.detail
+    assert [(e.tag_tid, e.entry_tid, bytes(e.payload)) for e in after.walk()] == expected, damage.detail
+    assert sorted((e.tag_tid, e.entry_tid, bytes(e.payload)) for e in after.walk(all_entries=True)) == expected_all
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(damaged_journals(faults=MOVES))
+def test_moved_entries_are_put_back_in_replay_order(damage):
+    check_moves_put_back(damage)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES or 100_000, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(damaged_journals(faults=MOVES))
+def test_moved_entries_are_put_back_in_replay_order_long(damage):
+    check_moves_put_back(damage)

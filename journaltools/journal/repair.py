@@ -309,15 +309,36 @@ def plan_repair(journal: Journal, problems: list[Problem] | None = None) -> Repa
                                    "restore the header from a backup or recreate the journal (journal reset)",
                                    cite.kind(["malformed_header"])))
         return plan
-    lo = header.minimum_set if header.minimum_set is not None else min((n // width for n in objects.numbers), default=0)
-    hi = header.active_set if header.active_set is not None else max((n // width for n in objects.numbers), default=0)
-    hi = max(hi, lo)
+    lo, hi = _live_sets(journal, objects.numbers, width)
     moved = _plan_data(plan, journal, cite, objects.numbers, objects.strays, width, lo, hi)
     if plan.refused:
         return plan
-    _plan_header(plan, journal, cite, lo, moved, width)
+    _plan_header(plan, journal, cite, lo, hi, moved, width)
     _verify(plan, journal)
     return plan
+
+
+def _live_sets(journal: Journal, numbers: list[int], width: int) -> tuple[int, int]:
+    """[minimum_set, active_set] as the objects and commit positions show them.
+
+    A missing bound is the lowest (highest) set present.  When minimum_set is above active_set, the one that
+    contradicts the objects is wrong.  minimum_set is never above a connected client's commit position in an
+    existing object (libjournal trims only sets every client committed past): a larger one would call live
+    entries trimmed leftovers.
+    """
+    header = journal.header
+    present = sorted({n // width for n in numbers})
+    lo = header.minimum_set if header.minimum_set is not None else (present[0] if present else 0)
+    hi = header.active_set if header.active_set is not None else (present[-1] if present else lo)
+    if lo > hi:
+        if present and present[-1] >= lo:
+            hi = present[-1]  # the objects reach minimum_set: active_set is the wrong one
+        else:
+            lo = present[0] if present else hi
+    existing = set(numbers)
+    committed = [p.object_number // width for c in header.clients if c.state == 0 for p in c.commit_position
+                 if p.object_number in existing]
+    return min([lo, *committed]), max(hi, min([lo, *committed]))
 
 
 def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: list[int], strays: list[str],
@@ -534,7 +555,8 @@ def _ordered_sets(sets: list[int]) -> list[int]:
     return out
 
 
-def _plan_header(plan: RepairPlan, journal: Journal, cite: _Citations, lo: int, moves: _Moves, width: int) -> None:
+def _plan_header(plan: RepairPlan, journal: Journal, cite: _Citations, lo: int, hi: int, moves: _Moves,
+                 width: int) -> None:
     header = journal.header
     oid = journal.header_oid
 
@@ -546,14 +568,12 @@ def _plan_header(plan: RepairPlan, journal: Journal, cite: _Citations, lo: int, 
 
     bad_key = {k: cite.kind(["malformed_header"], f"'{k}'") for k in
                ("minimum_set", "active_set", "pool_id", "next_tag_tid", "next_tag_class")}
-    if header.minimum_set is None:
-        set_key("minimum_set", lo, u64, "lowest object set present", bad_key["minimum_set"])
-    if header.active_set is None and "active_set" not in plan.header_set:
-        newest = max((p.object_number // width for p in moves.to.values()), default=lo)
-        set_key("active_set", max(newest, lo), u64, "newest object set holding entries", bad_key["active_set"])
-    if header.minimum_set is not None and header.active_set is not None and header.minimum_set > header.active_set:
-        set_key("active_set", header.minimum_set, u64, "not below minimum_set",
-                cite.kind(["malformed_header"], "is above active_set"))
+    inverted = cite.kind(["malformed_header"], "is above active_set")
+    if header.minimum_set != lo:
+        set_key("minimum_set", lo, u64, "the lowest live object set (not above any client's commit position)",
+                bad_key["minimum_set"] + inverted + cite.kind(["dangling_commit_position"], "outside"))
+    if header.active_set != hi and "active_set" not in plan.header_set:
+        set_key("active_set", hi, u64, "the newest object set holding entries", bad_key["active_set"] + inverted)
     if header.pool_id is None:
         set_key("pool_id", -1, i64, "data objects live in the header's pool", bad_key["pool_id"])
     elif header.pool_id >= 0 and header.pool_id != journal.header_pool.pool_id:
@@ -609,6 +629,10 @@ def _plan_header(plan: RepairPlan, journal: Journal, cite: _Citations, lo: int, 
         own = cite.kind(["malformed_client", "dangling_commit_position", "client_ahead"], f"{client.id!r}") \
             + cite.kind(["malformed_client"], f"{client.key!r}")
         if client.record is None:
+            if not own:  # a decode error need not name the key: the malformed_client reports naming no other client
+                names = [repr(c.key) for c in header.clients if c is not client]
+                names += [repr(c.id) for c in header.clients if c is not client and c.id]
+                own = [p for p in cite.kind(["malformed_client"]) if not any(n in p.detail for n in names)]
             data = _decodable_client_data(client.raw)
             if own:
                 plan.header_set[client.key] = _client_bytes(client.key[len("client_"):], data, [])
@@ -680,14 +704,14 @@ def _verify(plan: RepairPlan, journal: Journal) -> None:
 
 def _infer_splay_width(journal: Journal, numbers: list[int]) -> int | None:
     """The largest splay width under which every entry sits at ``entry_tid % width`` (None: no entries,
-    or the header's width already fits)."""
+    or the header's width places more than three quarters of them)."""
     pairs = []
     for number in numbers:
         data = journal.read_object(number) or b""
         pairs += [(number, f.entry_tid) for f in scan_object(data, "") if isinstance(f, Frame)]
     width = journal.header.splay_width
-    if not pairs or (width and all(t % width == n % width for n, t in pairs)):
-        return None
+    if not pairs or (width and 4 * sum(1 for n, t in pairs if t % width == n % width) > 3 * len(pairs)):
+        return None  # the header's width places (most) entries: a few misplaced ones are moved, not a new geometry
     for candidate in range(255, 0, -1):
         if all(t % candidate == n % candidate for n, t in pairs):
             return candidate if candidate > 1 or not width else None
