@@ -322,3 +322,79 @@ def test_moved_entries_are_put_back_in_replay_order(damage):
 @given(damaged_journals(faults=MOVES))
 def test_moved_entries_are_put_back_in_replay_order_long(damage):
     check_moves_put_back(damage)
+
+
+# -- against the real rbd: what repair leaves, rbd replays ------------------------------------------------------
+
+
+def _live_journal(ceph, name, tmp_path):
+    """An image whose journal spans several object sets (splay 2, 64 KiB objects), a peer that committed nothing
+    (so librbd trims nothing and rbd exports every entry), and rbd's own export of it."""
+    import json as _json
+
+    from .test_journal_write_live import register_client
+
+    ceph.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock,journaling", "--journal-splay-width",
+             "2", "--journal-object-size", "64K", f"rbd/{name}")
+    jid = _json.loads(ceph.rbd("info", f"rbd/{name}", "--format", "json").stdout)["id"]
+    register_client(ceph, "rbd", jid, "peer")
+    ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "320K", "--io-pattern", "rand", f"rbd/{name}")
+    objects = sorted((o for o in ceph.rados("-p", "rbd", "ls").stdout.split() if o.startswith("journal_data.")
+                      and o.split(".")[2] == jid), key=lambda o: int(o.rsplit(".", 1)[1]))
+    export = tmp_path / f"{name}-before.rbd"
+    ceph.rbd("journal", "export", "--image", name, "--path", str(export))
+    return jid, objects, export.read_text().splitlines()[1:]
+
+
+def _rbd_export(ceph, name, tmp_path):
+    path = tmp_path / f"{name}-after.rbd"
+    ceph.rbd("journal", "export", "--image", name, "--path", str(path))
+    return path.read_text().splitlines()[1:]
+
+
+@pytest.mark.ceph
+def test_live_swapped_objects_repaired_rbd_replays_the_original(ceph_cluster, tmp_path):
+    """Objects swapped between object sets of a live journal: after repair, rbd's own export equals the export
+    from before the swap, and rbd journal inspect finds no error."""
+    ceph = ceph_cluster
+    jid, objects, before = _live_journal(ceph, "rp-swap", tmp_path)
+    assert len(objects) >= 6 and len(before) > 60
+    a, b = objects[0], objects[4]  # offset 0 of set 0 and of set 2
+    da, db = tmp_path / "a", tmp_path / "b"
+    ceph.rados("-p", "rbd", "get", a, str(da))
+    ceph.rados("-p", "rbd", "get", b, str(db))
+    ceph.rados("-p", "rbd", "put", a, str(db))
+    ceph.rados("-p", "rbd", "put", b, str(da))
+    damaged = ceph.rbd("journal", "inspect", "--image", "rp-swap", check=False).stdout
+    assert f"{len(before)} entries inspected, 0 errors" not in damaged  # rbd stops early (here: 1 entry, 0 errors)
+    code, out, err = ceph.journaltools("journal", "repair", "--image", "rp-swap", "--apply", "--no-backup",
+                                       "--yes-i-really-mean-it")
+    assert code == 0 and "inspect now finds 0 errors" in out, out + err
+    assert ceph.rbd("journal", "inspect", "--image", "rp-swap").stdout.endswith(" 0 errors\n")
+    assert _rbd_export(ceph, "rp-swap", tmp_path) == before
+    assert ceph.rados("-p", "rbd", "stat", f"journal_repair.{jid}", check=False).returncode != 0  # intent gone
+
+
+@pytest.mark.ceph
+def test_live_crc_error_repaired_rbd_replays_every_other_entry(ceph_cluster, tmp_path):
+    """One flipped byte in a live journal: after repair rbd replays every entry but the damaged one, in order."""
+    ceph = ceph_cluster
+    jid, objects, before = _live_journal(ceph, "rp-crc", tmp_path)
+    victim = tmp_path / "v"
+    ceph.rados("-p", "rbd", "get", objects[3], str(victim))
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0x01  # inside the first entry's payload
+    victim.write_bytes(bytes(data))
+    ceph.rados("-p", "rbd", "put", objects[3], str(victim))
+    code, out, err = ceph.journaltools("journal", "repair", "--image", "rp-crc", "--format", "json")
+    import json as _json
+
+    plan = _json.loads(out)
+    drops = [d for a in plan["actions"] for d in a["drops"]]
+    assert [(d["object"], d["offset"]) for d in drops] == [(objects[3], 0)], plan
+    code, out, err = ceph.journaltools("journal", "repair", "--image", "rp-crc", "--apply", "--no-backup",
+                                       "--yes-i-really-mean-it")
+    assert code == 0 and "inspect now finds 0 errors" in out, out + err
+    assert ceph.rbd("journal", "inspect", "--image", "rp-crc").stdout.endswith(" 0 errors\n")
+    after = _rbd_export(ceph, "rp-crc", tmp_path)
+    assert len(after) == len(before) - 1
