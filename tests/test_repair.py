@@ -398,3 +398,41 @@ def test_live_crc_error_repaired_rbd_replays_every_other_entry(ceph_cluster, tmp
     assert ceph.rbd("journal", "inspect", "--image", "rp-crc").stdout.endswith(" 0 errors\n")
     after = _rbd_export(ceph, "rp-crc", tmp_path)
     assert len(after) == len(before) - 1
+
+
+def test_interrupted_apply_is_pending_then_finished_by_the_rerun(capsys, tmp_path, monkeypatch):
+    """A repair stopped after its intent record is written: a dry run says so and writes nothing; --apply
+    finishes the recorded steps and leaves exactly what an uninterrupted repair leaves; reset discards it."""
+    from journaltools.journal import repair as repair_module
+
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    done = store_copy(reference, "small_objects")
+    _flip_crc(done)
+    apply = ["journal", "repair", "--apply", "--no-backup", "--yes-i-really-mean-it", f"rbd/{JID}"]
+    assert cli(capsys, "--store", str(done), *apply)[0] == 0
+    store = store_copy(tmp_path, "small_objects")
+    _flip_crc(store)
+    real = repair_module._run_intent
+
+    def crash(journal, intent):
+        raise KeyboardInterrupt  # stands in for a kill after the intent is in the store
+
+    monkeypatch.setattr(repair_module, "_run_intent", crash)
+    assert cli(capsys, "--store", str(store), *apply)[0] != 0
+    monkeypatch.setattr(repair_module, "_run_intent", real)
+    assert (store / "rbd" / "objects" / f"journal_repair.{JID}").exists()
+    pending = _files(store)
+    code, out, _ = cli(capsys, "--store", str(store), "journal", "repair", f"rbd/{JID}")
+    assert code == 1 and "an interrupted repair is pending" in out and _files(store) == pending
+    code, out, _ = cli(capsys, "--store", str(store), *apply)
+    assert code == 0 and "finished an interrupted repair" in out and "inspect now finds 0 errors" in out, out
+    assert _files(store) == _files(done)
+    # a reset drops a pending repair: its steps were planned for entries the reset deletes
+    monkeypatch.setattr(repair_module, "_run_intent", crash)
+    _flip_crc(store)
+    cli(capsys, "--store", str(store), *apply)
+    monkeypatch.setattr(repair_module, "_run_intent", real)
+    assert cli(capsys, "--store", str(store), "journal", "reset", "--no-backup", "--yes-i-really-mean-it",
+               f"rbd/{JID}")[0] == 0
+    assert not [n for n in _files(store) if "journal_repair." in n]

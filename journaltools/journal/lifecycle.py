@@ -111,6 +111,9 @@ def reset_journal(journal: Journal, keep_clients: bool = False) -> Journal:
     if keep_clients:
         fresh.update({client_key(client_id): client(client_id, data) for client_id, data in others})
     pool.omap_set(oid, fresh)
+    from .repair import discard_pending
+
+    discard_pending(journal)  # an interrupted repair's steps were planned for the entries deleted here
     stale = [k for k in pool.omap(oid) if k not in fresh]
     if stale:
         pool.omap_remove(oid, stale)

@@ -909,6 +909,17 @@ def resume_pending(journal: Journal) -> int | None:
         return len(intent["steps"])
 
 
+def discard_pending(journal: Journal) -> bool:
+    """Drop an interrupted repair without finishing it (``journal reset`` does: its steps no longer apply)."""
+    try:
+        journal.header_pool.remove(intent_oid(journal))
+        found = True
+    except NotFoundError:
+        found = False
+    _remove_staged(journal, 0)
+    return found
+
+
 def _run_intent(journal: Journal, intent: dict[str, Any]) -> None:
     header_pool, data_pool = journal.header_pool, journal.data_pool
     staged = sum(1 for step in intent["steps"] if step["op"] == "write")
