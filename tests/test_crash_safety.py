@@ -177,8 +177,9 @@ def _entries(store: Path) -> list[tuple[int, int, bytes]]:
 REPAIR = ["journal", "repair", f"rbd/{JID}", "--apply", "--no-backup", "--yes-i-really-mean-it"]
 
 
-@pytest.mark.parametrize("syscall", ["rename", "unlink"])
-def test_repair_killed_at_any_call_then_rerun_equals_an_uninterrupted_run(tmp_path, syscall):
+@pytest.mark.parametrize("syscall,backup", [("rename", False), ("unlink", False), ("rename", True)],
+                         ids=["rename", "unlink", "rename-with-backup"])
+def test_repair_killed_at_any_call_then_rerun_equals_an_uninterrupted_run(tmp_path, syscall, backup):
     """kill -9 at every rename (every atomic write) or unlink of `repair --apply`, then the same command again:
     the store is byte for byte what one uninterrupted repair leaves (no entry lost, none duplicated)."""
     pristine = {(t, p) for t, _, p in _entries(FIXTURES / "stores" / "small_objects")}
@@ -189,15 +190,20 @@ def test_repair_killed_at_any_call_then_rerun_equals_an_uninterrupted_run(tmp_pa
         assert len({(t, p) for t, _, p in entries} & pristine) == len(pristine) - 1  # only the crc-damaged entry gone
         assert run("--store", str(store), "journal", "inspect", f"rbd/{JID}") == 0
 
-    bad = _kill_and_rerun(tmp_path, damaged_store, lambda s, t: ["--store", str(s), *REPAIR],
-                          lambda s, t: ["--store", str(s), *REPAIR], syscall, check)
+    def args_of(store: Path, tmp: Path) -> list[str]:
+        if backup:  # the backup (a directory store of its own) is written first: its renames come first
+            return ["--store", str(store), "journal", "repair", f"rbd/{JID}", "--apply", "--backup", str(tmp / "bk")]
+        return ["--store", str(store), *REPAIR]
+
+    bad = _kill_and_rerun(tmp_path, damaged_store, args_of, args_of, syscall, check)
     assert bad == [], f"reruns after a kill at {syscall} {bad} did not reach the uninterrupted state"
 
 
-@pytest.mark.parametrize("backup", [False, True], ids=["no-backup", "backup"])
-def test_reset_keep_clients_killed_at_any_rename_keeps_the_clients(tmp_path, backup):
-    """kill -9 at every rename of `reset --keep-clients`, then reset again: the kept client is still there and
-    the store is what one uninterrupted reset leaves."""
+@pytest.mark.parametrize("syscall,backup", [("rename", False), ("rename", True), ("unlink", False)],
+                         ids=["rename", "rename-with-backup", "unlink"])
+def test_reset_keep_clients_killed_at_any_call_keeps_the_clients(tmp_path, syscall, backup):
+    """kill -9 at every rename (and every unlink) of `reset --keep-clients`, then reset again: the kept client is
+    still there and the store is what one uninterrupted reset leaves."""
 
     def args_of(store: Path, tmp: Path) -> list[str]:
         keep = ["--backup", str(tmp / "bk")] if backup else ["--no-backup"]
@@ -212,5 +218,5 @@ def test_reset_keep_clients_killed_at_any_rename_keeps_the_clients(tmp_path, bac
                                  "list", f"rbd/{JID}"], capture_output=True, text=True, timeout=60).stdout
         assert "late-peer: connected, nothing committed" in listed, listed
 
-    bad = _kill_and_rerun(tmp_path, lambda tmp: damaged_store(tmp), args_of, rerun_of, "rename", check)
-    assert bad == [], f"reruns after a kill at rename {bad} lost the kept client or differ"
+    bad = _kill_and_rerun(tmp_path, lambda tmp: damaged_store(tmp), args_of, rerun_of, syscall, check)
+    assert bad == [], f"reruns after a kill at {syscall} {bad} lost the kept client or differ"

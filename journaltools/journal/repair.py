@@ -388,7 +388,6 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
     by_key: dict[tuple[int, int], list[_Entry]] = defaultdict(list)
     for e in entries:
         by_key[e.key].append(e)
-    entries.sort(key=lambda e: (e.key, e.number // width, e.number, e.offset))
     kept: list[_Entry] = []
     keys = sorted(by_key)
     for index, key in enumerate(keys):
@@ -470,6 +469,7 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
     root = _unique([p for ps in causes_in.values() for p in ps] + cite.kind(DATA_CAUSES - {"object_outside_sets"})
                    + cite.where(lambda p: p.kind == "object_outside_sets" and p.severity == ERROR))
     writes: list[Action] = []
+    new_objects: dict[str, bytes | None] = {}
     for number in sorted(set(rebuilt) | set(contents)):
         if number // width < lo:
             continue
@@ -484,11 +484,11 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
         why = _unique(roots + causes_in.get(number, []) + cite.at(name)
                       + cite.kind(["missing_object", "object_outside_sets"], object=name))
         if not new and above:
-            plan.objects[name] = None
+            new_objects[name] = None
             writes.append(Action("remove_object", name, f"{len(old or b'')} bytes and no entry that checks out, "
                                  f"above active_set {max(hi, newest_set)}", why or root, drops_in.get(number, [])))
             continue
-        plan.objects[name] = new
+        new_objects[name] = new
         writes.append(Action("rewrite_object", name,
                              f"{0 if old is None else len(old)} -> {len(new)} bytes: the entries that check out, in "
                              "(tag, entry tid) order, each in the splay object of its entry tid", why or root,
@@ -503,6 +503,7 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
                              why or root))
     if writes and not root:
         return _Moves({}, set())  # nothing inspect reported calls for changing the data
+    plan.objects.update(new_objects)
     plan.actions += writes
     if newest_set > hi:
         plan.header_set["active_set"] = encode(u64, newest_set)
