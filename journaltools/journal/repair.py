@@ -205,7 +205,7 @@ def salvage_scan(data: bytes, name: str) -> tuple[list[Frame], list[Problem]]:
         for item in scan_object(data, name, start=start):
             last = item
             if isinstance(item, Frame):
-                frames.append(Frame(item.offset, item.size, item.tag_tid, item.entry_tid, bytes(item.payload)))
+                frames.append(item)
             else:
                 problems.append(item)
         if not (isinstance(last, Problem) and last.kind == "truncated_entry" and last.offset is not None):
