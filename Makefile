@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # python3-rados/python3-rbd are built for the system Python: the venv is made from it
 # with --system-site-packages so that `import rados` works inside.
 SYSTEM_PYTHON := /usr/bin/python3
-CEPH_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd rbd-mirror
+CEPH_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd rbd-mirror strace
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install ceph-deps demo test test-slow lint clean
@@ -19,7 +19,7 @@ $(VENV)/bin/journaltools: pyproject.toml
 install: $(VENV)/bin/journaltools
 
 ceph-deps:
-	@if ! command -v rbd >/dev/null || ! command -v ceph-mon >/dev/null || ! $(SYSTEM_PYTHON) -c 'import rados, rbd' 2>/dev/null; then \
+	@if ! command -v rbd >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v strace >/dev/null || ! $(SYSTEM_PYTHON) -c 'import rados, rbd' 2>/dev/null; then \
 		echo "installing Ceph ($(CEPH_PACKAGES))"; \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CEPH_PACKAGES) >/dev/null; \

@@ -16,6 +16,8 @@ from .journal_factory import load_fixture_store, write_event
 JOURNALS = {"small_objects": "10abe81d9984", "all_events": "108bbb69e2b9"}
 FAULTS = ["flip", "run", "truncate", "cut_entry", "duplicate", "delete", "extra_below", "extra_above",
           "stray", "omap_value", "omap_key", "geometry"]
+#: faults that move valid entries without damaging any (repair must put them back in replay order)
+MOVES = ["swap", "copy"]
 
 
 @dataclass
@@ -78,6 +80,22 @@ def damaged_journals(draw, faults=FAULTS):
     elif fault == "omap_key":
         pool.omap_set(header, {draw(st.sampled_from(["tag_zz", "bogus", "client_ghost", "tag_00000000000000ff"])): b"\x01"})
         target, detail = header, "bad omap key"
+    elif fault == "swap":  # two objects' contents exchanged (between splay positions or object sets)
+        other = draw(st.sampled_from([o for o in objects if o != target] or [target]))
+        other_data = pool.read(other)
+        pool.write_full(other, bytes(data))
+        pool.write_full(target, other_data)
+        detail = f"swapped with {other}"
+    elif fault == "copy":  # one entry frame copied into another object
+        from journaltools.journal.scan import Frame, scan_object
+
+        frames = [f for f in scan_object(bytes(data), target) if isinstance(f, Frame)]
+        if frames:
+            frame = draw(st.sampled_from(frames))
+            other = draw(st.sampled_from(objects))
+            pool.write_full(other, pool.read(other) + bytes(data[frame.offset:frame.offset + frame.size]))
+            detail = f"entry tag {frame.tag_tid} tid {frame.entry_tid} copied into {other}"
+            target = other
     elif fault == "geometry":
         pool.omap_set(header, {"splay_width": bytes([draw(st.integers(0, 9))])})
         target, detail = header, "wrong splay width"

@@ -82,30 +82,43 @@ def geometry_of(journal: Journal) -> Geometry:
 def reset_journal(journal: Journal, keep_clients: bool = False) -> Journal:
     """Delete all entries and recreate the journal with the same geometry.
 
-    The header object stays in place throughout (its omap is rewritten to what cls
-    ``create`` writes, then the first tag and the image client are registered through
-    cls), so an interrupted reset leaves a journal that can be read and reset again.
-    The image client is registered anew (empty commit position); with
-    ``keep_clients`` every other client is registered again with its data.
+    The header object stays in place throughout.  Its new omap (what cls ``create``
+    writes, the first tag as ``tag_create`` writes it, the image client with an empty
+    commit position and, with ``keep_clients``, every other client with its data and
+    nothing committed) is written in one atomic omap update first; then the keys of the
+    old journal are removed, then the data objects.  A crash at any point leaves a
+    journal whose header already holds the kept clients (or the old header untouched),
+    so running the reset again reaches the state of an uninterrupted reset.
     """
+    from ..format.cls_journal import CLIENT_STATE_CONNECTED, Client, Tag, client_key, tag_key
+
     geometry = geometry_of(journal)
     others = [(c.id, c.data) for c in journal.header.clients if c.id != IMAGE_CLIENT_ID and c.state is not None]
-    for number in journal.existing_objects():
-        with contextlib.suppress(NotFoundError):
-            journal.data_pool.remove(journal.object_name(number))
     pool, oid = journal.header_pool, journal.header_oid
+    tag_class = 0  # the first tag of a new class after create: next_tag_class was 0
+
+    def client(client_id: str, data: bytes) -> bytes:
+        return encode(Client, {"id": client_id, "data": data, "state": CLIENT_STATE_CONNECTED,
+                               "commit_position": {"object_positions": []}})
+
     fresh = {
         "order": encode(u8, geometry.order), "splay_width": encode(u8, geometry.splay_width),
         "pool_id": encode(i64, geometry.pool_id), "minimum_set": encode(u64, 0), "active_set": encode(u64, 0),
-        "next_tag_tid": encode(u64, 0), "next_tag_class": encode(u64, 0),
+        "next_tag_tid": encode(u64, 1), "next_tag_class": encode(u64, tag_class + 1),
+        tag_key(0): encode(Tag, {"tid": 0, "tag_class": tag_class, "data": make_tag_data("")}),
+        client_key(IMAGE_CLIENT_ID): client(IMAGE_CLIENT_ID, make_image_client_data(tag_class)),
     }
+    if keep_clients:
+        fresh.update({client_key(client_id): client(client_id, data) for client_id, data in others})
     pool.omap_set(oid, fresh)
+    from .repair import discard_pending
+
+    discard_pending(journal)  # an interrupted repair's steps were planned for the entries deleted here
     stale = [k for k in pool.omap(oid) if k not in fresh]
     if stale:
         pool.omap_remove(oid, stale)
-    tag = cls_journal.allocate_tag(pool, oid, TAG_CLASS_NEW, make_tag_data(""))
-    cls_journal.client_register(pool, oid, IMAGE_CLIENT_ID, make_image_client_data(tag.tag_class))
-    if keep_clients:
-        for client_id, data in others:
-            cls_journal.client_register(pool, oid, client_id, data)
+    objects = journal.find_data_objects(exhaustive=True)
+    for number in objects.numbers:
+        with contextlib.suppress(NotFoundError):
+            journal.data_pool.remove(journal.object_name(number))
     return Journal.open(pool, journal.journal_id)
