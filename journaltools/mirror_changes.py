@@ -7,6 +7,8 @@ Pool and image records change through cls_rbd methods (src/cls/rbd/cls_rbd.cc:
 writes (src/librbd/journal/PromoteRequest.cc, DemoteRequest.cc): a new tag in the
 image client's tag class whose TagData names the new owner and links the previous
 epoch, then one Demote/Promote event in the new epoch, committed by the image client.
+Demote is preceded by the local tag librbd allocates when it takes the exclusive lock
+(src/librbd/Journal.cc ``allocate_local_tag``), as ``rbd mirror image demote`` does.
 """
 
 from __future__ import annotations
@@ -202,9 +204,14 @@ def demote(pool: Pool, image_id: str) -> None:
     _, owner = current_tag(journal)
     if owner != LOCAL_MIRROR_UUID:
         raise JournalToolsError("image is not currently the primary", errno=E.EINVAL)
-    client, _, _ = _image_client(journal)
+    client, tag_class, _ = _image_client(journal)
     front = client.commit_position[0] if client.commit_position else None
     predecessor = (LOCAL_MIRROR_UUID, front is not None, front.tag_tid if front else 0, front.entry_tid if front else 0)
+    # rbd demotes under the exclusive lock, and a primary taking the lock opens a new local epoch
+    # (Journal::allocate_local_tag, through the journal policy's allocate_tag_on_lock): its tag links
+    # the image client's commit position as the demotion tag below does
+    cls_journal.allocate_tag(journal.header_pool, journal.header_oid, tag_class,
+                             make_tag_data(LOCAL_MIRROR_UUID, *predecessor))
     _new_epoch(journal, ORPHAN_MIRROR_UUID, predecessor)
 
 
@@ -216,7 +223,9 @@ def promote(pool: Pool, image_id: str, force: bool = False) -> None:
         raise JournalToolsError("image is already primary", errno=E.EINVAL)
     if owner != ORPHAN_MIRROR_UUID and not force:
         raise BusyError(f"image is still replaying from peer {owner} (not cleanly demoted): use --force to promote anyway")
-    if owner == ORPHAN_MIRROR_UUID and not force:
+    # librbd's Journal::promote always runs journal::PromoteRequest with force=false: --force only
+    # lifts the "still primary elsewhere" refusal above, it does not change the tag written
+    if owner == ORPHAN_MIRROR_UUID:
         predecessor = (ORPHAN_MIRROR_UUID, True, tid, 1)  # the demotion epoch holds a single entry
     else:
         predecessor = (LOCAL_MIRROR_UUID, True, tid, 0)  # an epoch no peer can link against

@@ -155,7 +155,9 @@ class RadosPool(Pool):
                 with rados.ReadOpCtx() as op:
                     it, _ = self.ioctx.get_omap_vals(op, after, prefix, _OMAP_PAGE)
                     self.ioctx.operate_read_op(op, oid)
-                    page = [(k if isinstance(k, str) else k.decode(), bytes(v)) for k, v in it]
+                    # python-rados gives None for an empty value (rados_omap_get_next's NULL buffer)
+                    page = [(k if isinstance(k, str) else k.decode(), bytes(v) if v is not None else b"")
+                            for k, v in it]
                 items.extend(page)
                 if len(page) < _OMAP_PAGE:
                     break
@@ -214,6 +216,40 @@ class RadosPool(Pool):
             raise self._fail(exc, oid, "notify of") from exc
 
 
+ZERO_FSID = "00000000-0000-0000-0000-000000000000"
+
+
+def cluster_fsid(cluster: Any, timeout: float = 15, poll_for: float = 2.0) -> str | None:
+    """The fsid of a connected cluster, or None when it cannot be learnt: never the zero uuid.
+
+    librados takes the fsid from the first monmap, which may arrive only just after ``connect()``
+    returns; until then ``get_fsid()`` gives zeros (about 1 connect in 8 on a sandbox, for a
+    millisecond or so).  Poll it for up to ``poll_for`` seconds, then ask a monitor (``ceph fsid``).
+    """
+    import json
+    import time
+
+    deadline = time.monotonic() + poll_for
+    delay = 0.001
+    while True:
+        try:
+            fsid = str(cluster.get_fsid())
+        except Exception:  # noqa: BLE001 - any failure here only means "not known yet"
+            fsid = ZERO_FSID
+        if fsid and fsid != ZERO_FSID:
+            return fsid
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    try:
+        ret, out, _ = cluster.mon_command(json.dumps({"prefix": "fsid", "format": "json"}), b"", timeout=int(timeout))
+        fsid = str(json.loads(out)["fsid"]) if ret == 0 else ""
+    except Exception:  # noqa: BLE001 - a monitor that does not answer leaves the fsid unknown
+        return None
+    return fsid if fsid and fsid != ZERO_FSID else None
+
+
 class RadosStore(Store):
     """A live cluster: ``-c/--conf``, ``--id``, ``--cluster`` as rbd takes them."""
 
@@ -239,7 +275,7 @@ class RadosStore(Store):
         except rados.Error as exc:
             raise StoreError(f"cannot connect to the cluster ({where}): {exc}") from exc
         self._ioctxs: dict[tuple[str, str], Any] = {}
-        self.fsid = self.cluster.get_fsid()
+        self.fsid = cluster_fsid(self.cluster, timeout)
         self.where = where
 
     def pool(self, name: str, namespace: str = "") -> RadosPool:
