@@ -826,7 +826,7 @@ class Replayer:
             else:
                 applied = self._apply_io(event, counter)
         elif t == lj.OP_FINISH:
-            self._op_finish(entry, event)
+            applied = self._op_finish(event)
         elif t in OP_EVENTS:
             op_tid = int(fields.get("op_tid", 0))
             position = EntryPosition.of(entry, event.timestamp_ns)
@@ -846,10 +846,11 @@ class Replayer:
         if applied:
             counter.applied += 1
             result.applied += 1
-            position = EntryPosition.of(entry, event.timestamp_ns)
-            if result.first_applied is None:
-                result.first_applied = position
-            result.last_applied = position
+        # the target is now the image as of right after this entry (whether or not the event changed it)
+        position = EntryPosition.of(entry, event.timestamp_ns)
+        if result.first_applied is None:
+            result.first_applied = position
+        result.last_applied = position
 
     def _apply_io(self, event: Event, counter: TypeCount) -> bool:
         target, t, fields = self.target, event.type_id, event.fields
@@ -890,11 +891,12 @@ class Replayer:
             counter.bytes += len(data)
         return True
 
-    def _op_finish(self, entry: JournalEntry, finish: Event) -> None:
+    def _op_finish(self, finish: Event) -> bool:
+        """Finish (apply, when it succeeded) the op ``finish`` names; False when that op was before the start."""
         op_tid = int(finish.fields.get("op_tid", 0))
         op = self._ops.pop(op_tid, None)
         if op is None:
-            return  # its op was before the start: "assuming previously committed"
+            return False  # its op was before the start: "assuming previously committed"
         event, fields, target = op.event, op.event.fields, self.target
         succeeded = int(finish.fields.get("result", 0)) == 0
         if event.type_id == lj.SNAP_CREATE:
@@ -902,10 +904,10 @@ class Replayer:
                 target.snap_create_finished(str(fields.get("snap_name")), succeeded)
             if not succeeded:
                 self.result.failed_ops += 1
-            return
+            return True
         if not succeeded:
             self.result.failed_ops += 1
-            return
+            return True
         t = event.type_id
         actions: dict[int, Callable[[], None]] = {
             lj.RESIZE: lambda: target.resize(int(fields["size"])),
@@ -922,8 +924,9 @@ class Replayer:
         action = actions.get(t)
         if action is None:  # Rename, UpdateFeatures: the target's name and features are the operator's
             self._skip(op.position, event.name, "recorded, not applied to the target", data=False)
-            return
+            return True
         self._call(op.position, event, action)
+        return True
 
     def _rename(self, fields: dict[str, Any]) -> None:
         source = fields.get("src_snap_name")
