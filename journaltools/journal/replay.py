@@ -299,6 +299,7 @@ class FileTarget(ReplayTarget):
         self.snapshots_dir = Path(snapshots_dir) if snapshots_dir is not None else None
         if self.snapshots_dir is not None:
             self.snapshots_dir.mkdir(parents=True, exist_ok=True)
+        self._snap_sizes: dict[str, int | None] = {}  # image size of the copies taken here (None: not known then)
         self.punch_holes = True
         self.reflinks = 0
         self.copies = 0
@@ -349,17 +350,21 @@ class FileTarget(ReplayTarget):
         if self.snapshots_dir is None:
             super().snap_create(name)
         self._copy_out(self._snap_path(name, pending=True))
+        self._snap_sizes[".pending." + name] = self.size
 
     def save_snapshot(self, name: str) -> Path:
         """A copy of the file as snapshot ``name`` now (the base of ``--from-snapshot``)."""
         path = self._snap_path(name)
         self._copy_out(path)
+        self._snap_sizes[name] = self.size
         return path
 
     def snap_create_finished(self, name: str, succeeded: bool) -> None:
         pending = self._snap_path(name, pending=True)
+        size = self._snap_sizes.pop(".pending." + name, None)
         if succeeded:
             os.replace(pending, self._snap_path(name))
+            self._snap_sizes[name] = size
         else:
             pending.unlink(missing_ok=True)
 
@@ -373,6 +378,8 @@ class FileTarget(ReplayTarget):
             super().snap_rename(source, dest)
         if self._snap_path(source).exists():
             os.replace(self._snap_path(source), self._snap_path(dest))
+            if source in self._snap_sizes:
+                self._snap_sizes[dest] = self._snap_sizes.pop(source)
 
     def snap_rollback(self, name: str) -> None:
         if self.snapshots_dir is None or not self._snap_path(name).exists():
@@ -381,8 +388,10 @@ class FileTarget(ReplayTarget):
         with open(source, "rb") as src:
             os.ftruncate(self.fd, 0)
             self._clone_or_copy(src.fileno(), self.fd)
-            self.size = os.fstat(src.fileno()).st_size
-            os.ftruncate(self.fd, self.size)
+            length = os.fstat(src.fileno()).st_size
+            os.ftruncate(self.fd, length)
+        # the image size at the snapshot; unknown when the copy was taken before any size was known
+        self.size = self._snap_sizes.get(name, length)
 
     def _copy_out(self, dest: Path) -> None:
         tmp = dest.with_name(dest.name + ".tmp")
@@ -545,21 +554,33 @@ class RbdImageTarget(ReplayTarget):
         with contextlib.suppress(self.rbd.ImageNotFound):
             self.image.remove_snap(name)
 
+    def _no_snapshot(self, name: str) -> NotApplicable:
+        return NotApplicable(f"the target has no snapshot {name!r} (taken before the start?)")
+
     def snap_rename(self, source: str, dest: str) -> None:
-        with contextlib.suppress(self.rbd.ImageExists):
-            self.image.rename_snap(source, dest)
+        try:
+            with contextlib.suppress(self.rbd.ImageExists):
+                self.image.rename_snap(source, dest)
+        except self.rbd.ImageNotFound:
+            raise self._no_snapshot(source) from None
 
     def snap_rollback(self, name: str) -> None:
-        self.image.rollback_to_snap(name)
+        try:
+            self.image.rollback_to_snap(name)
+        except self.rbd.ImageNotFound:
+            raise self._no_snapshot(name) from None
         self.size = int(self.image.size())
 
     def snap_protect(self, name: str, protect: bool) -> None:
-        if protect:
-            with contextlib.suppress(self.rbd.ImageBusy):
-                self.image.protect_snap(name)
-        else:
-            with contextlib.suppress(self.rbd.InvalidArgument, self.rbd.ImageBusy):
-                self.image.unprotect_snap(name)
+        try:
+            if protect:
+                with contextlib.suppress(self.rbd.ImageBusy):
+                    self.image.protect_snap(name)
+            else:
+                with contextlib.suppress(self.rbd.InvalidArgument, self.rbd.ImageBusy):
+                    self.image.unprotect_snap(name)
+        except self.rbd.ImageNotFound:
+            raise self._no_snapshot(name) from None
 
     def snap_limit(self, limit: int) -> None:
         self.image.set_snap_limit(limit)
