@@ -745,18 +745,22 @@ class Replayer:
             self._start()
         problems = self.walk.problems
         seen = len(problems)
+        held: list[Problem] = []  # damage the walk found ahead of the entries it yields (it reads whole objects)
+        width = max(self.walk.journal.splay_width or 1, 1)
         entries = iter(self.walk)
         try:
             for entry in entries:
                 result.entries += 1
                 if len(problems) != seen:
-                    fresh = problems[seen:]
+                    held.extend(p for p in problems[seen:] if p.damages_data)
                     seen = len(problems)
-                    damage = [p for p in fresh if p.damages_data]
-                    if damage:
-                        result.problems.extend(damage)
+                if held:
+                    passed = [p for p in held if _damage_precedes(p, entry, width, self.walk.journal.object_name)]
+                    if passed:
+                        held = [p for p in held if p not in passed]
+                        result.problems.extend(passed)
                         if options.policy.mode == "stop":
-                            self._stop_on_damage(damage[0], entry)
+                            self._stop_on_damage(passed[0], entry)
                             break
                 try:
                     event = read_event(entry.payload)
@@ -787,7 +791,11 @@ class Replayer:
                     result.stopped_at = EntryPosition.of(entry, event.timestamp_ns)
                     break
             else:
-                result.problems.extend(p for p in problems[seen:] if p.damages_data)
+                result.problems.extend(held + [p for p in problems[seen:] if p.damages_data])
+                if result.problems:
+                    result.complete = False
+                    if options.policy.mode == "stop":
+                        result.stopped = f"end of the journal, after damaged entries: {result.problems[0]}"
                 if not started:
                     what = (f"snapshot {options.from_snapshot!r} (no SnapCreate event of it)" if options.from_snapshot
                             else f"entry {options.from_position[0]}:{options.from_position[1]}"
@@ -968,6 +976,30 @@ class Replayer:
                 raise ReplayError(f"{event.name} at {position}: target {self.target.description}: {exc}") from exc
             raise
         return False
+
+
+def _damage_precedes(problem: Problem, entry: JournalEntry, width: int, name_of: Callable[[int], str]) -> bool:
+    """Whether ``problem`` lies before ``entry`` in replay order (so the replay has reached it).
+
+    With a tag and entry tid: by (tag, tid) (a tid gap names the entry after the gap); by
+    object and byte offset otherwise: an earlier offset of the same object, or an object of
+    the same splay offset the walk has left behind.  A problem with no place stops at once.
+    """
+    if problem.tag_tid is not None and problem.entry_tid is not None:
+        return (problem.tag_tid, problem.entry_tid) <= (entry.tag_tid, entry.entry_tid)
+    if problem.object is None:
+        return True
+    if problem.object == entry.object_name:
+        return problem.offset is None or problem.offset <= entry.offset
+    number = entry.object_number
+    behind = number - width
+    while behind >= 0:
+        if name_of(behind) == problem.object:
+            return True
+        behind -= width
+        if number - behind > width * 64:  # far enough: an object set long gone
+            return True
+    return False
 
 
 class ReplayStop(Exception):  # noqa: N818 - control flow inside the replayer
