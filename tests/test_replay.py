@@ -239,14 +239,14 @@ def _run(payloads: list[bytes], tmp_path: Path, size: int = 256, **options: Any)
 def test_until_stops_before_the_first_event_at_or_after_the_time(tmp_path: Path) -> None:
     result, data = _run(_writes(6), tmp_path, until_ns=(T0 + 3) * 10**9)
     assert data[: 3 * 16] == b"".join(bytes([i + 1]) * 16 for i in range(3)) and data[48:] == bytes(256 - 48)
-    assert result.stopped_at.entry_tid == 3 and result.last_applied.entry_tid == 2
+    assert result.stopped_at.entry_tid == 3 and result.last_replayed.entry_tid == 2
 
 
 def test_to_applies_through_the_entry_and_from_starts_at_one(tmp_path: Path) -> None:
     result, data = _run(_writes(6), tmp_path, from_position=(0, 2), to_position=(0, 4))
     assert data[:32] == bytes(32) and data[32:80] == bytes([3]) * 16 + bytes([4]) * 16 + bytes([5]) * 16
     assert data[80:] == bytes(256 - 80)
-    assert result.before_start == 2 and result.first_applied.entry_tid == 2 and result.last_applied.entry_tid == 4
+    assert result.before_start == 2 and result.first_replayed.entry_tid == 2 and result.last_replayed.entry_tid == 4
 
 
 def test_from_snapshot_starts_right_after_its_snap_create(tmp_path: Path) -> None:
@@ -369,7 +369,7 @@ def test_cli_offline(tmp_path: Path, capsys: Any) -> None:
     assert doc["applied"] == 6 and doc["image_size"] == 100 and doc["by_type"]["AioWrite"]["bytes"] == 64
     assert target.read_bytes() == b"".join(bytes([i + 1]) * 16 for i in range(4)) + bytes(36)
     code, out, err = cli(capsys, "--store", root, "journal", "replay", "rbd/j1", tmp_path / "x.raw", "--to", "0:1")
-    assert code == 0 and "last applied: tag 0 entry tid 1" in out and "--to position reached" in out
+    assert code == 0 and "last replayed: tag 0 entry tid 1" in out and "--to position reached" in out
     code, out, err = cli(capsys, "--store", root, "journal", "replay", "rbd/j1", tmp_path / "y.raw", "--to", "5:1")
     assert code == 1 and "was not found" in out
     code, out, err = cli(capsys, "--store", root, "journal", "replay", "rbd/j1", tmp_path / "z.raw",

@@ -224,7 +224,7 @@ def test_from_snapshot_to_position_equals_export_of_s2(ceph_cluster: CephCluster
     entry = _snap_create_entry(ceph_cluster, "replay-fixed", "S2")
     doc = _replay(ceph_cluster, "rbd/replay-fixed", base, "--from-snapshot", "S1",
                   "--to", f"{entry['tag_tid']}:{entry['entry_tid']}")
-    assert doc["last_applied"]["entry_tid"] == entry["entry_tid"]
+    assert doc["last_replayed"]["entry_tid"] == entry["entry_tid"]
     assert _digest(base) == _digest(s2)
 
 
@@ -344,4 +344,4 @@ def test_damaged_entry_stops_and_says_where(ceph_cluster: CephCluster, fixed: Wo
     assert doc["problems"][0]["kind"] == "crc_mismatch"
     assert doc["stopped"].startswith("damaged journal")
     assert doc["problems"][0]["object"] == victim.name
-    assert doc["last_applied"] is None  # the damaged entry was the first: nothing before it, nothing after
+    assert doc["last_replayed"] is None  # the damaged entry was the first: nothing before it, nothing after

@@ -152,6 +152,9 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
                 replay_target.finish_size(final)
                 result.size = final
                 notes.append(f"no Resize before the stop point: the file was given the image's current size {final}")
+            else:
+                notes.append("the image size is not known (no Resize before the stop point, no image header): "
+                             "the file ends at the last byte written; give --size")
     finally:
         replay_target.close()
         if closer is not None:
@@ -218,10 +221,10 @@ def _print(result: ReplayResult, journal_id: str, output_format: str, pretty: bo
         lines.append(f"  {result.compare_mismatches} compare-and-write events did not match (nothing written, as on the primary)")
     if result.failed_ops:
         lines.append(f"  {result.failed_ops} operations failed on the primary (not applied)")
-    if result.first_applied is not None:
-        lines.append(f"  first applied: {result.first_applied}")
-    if result.last_applied is not None:
-        lines.append(f"  last applied: {result.last_applied}")
+    if result.first_replayed is not None:
+        lines.append(f"  first replayed: {result.first_replayed}")
+    if result.last_replayed is not None:
+        lines.append(f"  last replayed: {result.last_replayed} (the target is the image right after it)")
     lines.append(f"  stopped: {result.stopped}" + (f" at {result.stopped_at}" if result.stopped_at else ""))
     if result.size is not None:
         lines.append(f"  image size: {result.size}")

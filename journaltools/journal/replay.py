@@ -683,8 +683,8 @@ class ReplayResult:
     not_applied: list[Skipped] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # damaged entries met (the corruption policy's errors)
     notes: list[str] = field(default_factory=list)
-    first_applied: EntryPosition | None = None
-    last_applied: EntryPosition | None = None
+    first_replayed: EntryPosition | None = None
+    last_replayed: EntryPosition | None = None
     stopped: str = "end of the journal"
     stopped_at: EntryPosition | None = None
     complete: bool = True  # False: stopped early on damage or an error
@@ -710,8 +710,8 @@ class ReplayResult:
             "not_applied": [s.to_json() for s in self.not_applied],
             "problems": [p.to_json() for p in self.problems],
             "notes": self.notes,
-            "first_applied": self.first_applied.to_json() if self.first_applied else None,
-            "last_applied": self.last_applied.to_json() if self.last_applied else None,
+            "first_replayed": self.first_replayed.to_json() if self.first_replayed else None,
+            "last_replayed": self.last_replayed.to_json() if self.last_replayed else None,
             "stopped": self.stopped,
             "stopped_at": self.stopped_at.to_json() if self.stopped_at else None,
             "complete": self.complete,
@@ -877,9 +877,9 @@ class Replayer:
             result.applied += 1
         # the target is now the image as of right after this entry (whether or not the event changed it)
         position = EntryPosition.of(entry, event.timestamp_ns)
-        if result.first_applied is None:
-            result.first_applied = position
-        result.last_applied = position
+        if result.first_replayed is None:
+            result.first_replayed = position
+        result.last_replayed = position
 
     def _apply_io(self, event: Event, counter: TypeCount) -> bool:
         target, t, fields = self.target, event.type_id, event.fields
