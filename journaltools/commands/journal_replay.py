@@ -147,14 +147,14 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
                     Path(replay_target.path).unlink(missing_ok=True)  # nothing was applied to the new file
                 raise
         if isinstance(replay_target, FileTarget) and replay_target.size is None:
-            final = initial_size if initial_size is not None else image_size
+            final, why = _size_at_stop(result, header_pool, jid, image_size)
             if final is not None:
                 replay_target.finish_size(final)
                 result.size = final
-                notes.append(f"no Resize before the stop point: the file was given the image's current size {final}")
+                notes.append(f"no Resize before the stop point: the file was given {why}, {final} bytes")
             else:
-                notes.append("the image size is not known (no Resize before the stop point, no image header): "
-                             "the file ends at the last byte written; give --size")
+                notes.append(f"the image size at the stop point is not known ({why}): the file ends at the last "
+                             "byte written; give --size")
     finally:
         replay_target.close()
         if closer is not None:
@@ -162,6 +162,38 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
     result.notes[:0] = notes
     _print(result, journal.journal_id, output_format, pretty_format, dry_run)
     return 0 if result.complete and not result.problems else 1
+
+
+def _size_at_stop(result: ReplayResult, pool: Pool, jid: str, image_size: int | None) -> tuple[int | None, str]:
+    """The image size at the stop point of a replay that met no Resize, and where it comes from."""
+    if not result.resize_after_stop:
+        if image_size is not None:
+            return image_size, "the image's current size (no Resize follows in the journal either)"
+        return None, "no image header"
+    if result.size_snapshot is not None:
+        size = snapshot_size(pool, jid, result.size_snapshot)
+        if size is not None:
+            return size, f"the size recorded with snapshot {result.size_snapshot!r} (taken since the last Resize)"
+    return None, "a Resize follows the stop point and no snapshot records the size before it"
+
+
+def snapshot_size(pool: Pool, jid: str, name: str) -> int | None:
+    """The image size recorded with snapshot ``name`` in the image header (None: no such record)."""
+    from ..format import lookup
+
+    record = lookup("cls_rbd_snap")
+    try:
+        items = list(pool.omap_items(f"rbd_header.{jid}", prefix="snapshot_"))
+    except JournalToolsError:
+        return None
+    for _key, raw in items:
+        try:
+            snap = record.decode(raw)
+        except JournalToolsError:
+            continue
+        if snap.get("name") == name:
+            return int(snap["image_size"])
+    return None
 
 
 def _existing_size(path: str) -> int | None:
@@ -225,7 +257,9 @@ def _print(result: ReplayResult, journal_id: str, output_format: str, pretty: bo
         lines.append(f"  first replayed: {result.first_replayed}")
     if result.last_replayed is not None:
         lines.append(f"  last replayed: {result.last_replayed} (the target is the image right after it)")
-    lines.append(f"  stopped: {result.stopped}" + (f" at {result.stopped_at}" if result.stopped_at else ""))
+    lines.append(f"  stopped: {result.stopped}")
+    if result.stopped_at is not None:
+        lines.append(f"  not applied from: {result.stopped_at}")
     if result.size is not None:
         lines.append(f"  image size: {result.size}")
     if result.not_applied:

@@ -686,10 +686,14 @@ class ReplayResult:
     first_replayed: EntryPosition | None = None
     last_replayed: EntryPosition | None = None
     stopped: str = "end of the journal"
-    stopped_at: EntryPosition | None = None
+    stopped_at: EntryPosition | None = None  # the first entry not applied, when the replay stopped before one
     complete: bool = True  # False: stopped early on damage or an error
     started: bool = False
     size: int | None = None
+    #: for a target of unknown size: the last snapshot created since the start with no Resize after it
+    #: (its recorded size is the image size at the stop), and whether a Resize follows the stop point
+    size_snapshot: str | None = None
+    resize_after_stop: bool = False
 
     def count(self, event: str) -> TypeCount:
         counter = self.by_type.get(event)
@@ -788,7 +792,6 @@ class Replayer:
                 self._apply(entry, event)
                 if options.to_position is not None and (entry.tag_tid, entry.entry_tid) == options.to_position:
                     result.stopped = "--to position reached (applied)"
-                    result.stopped_at = EntryPosition.of(entry, event.timestamp_ns)
                     break
             else:
                 result.problems.extend(held + [p for p in problems[seen:] if p.damages_data])
@@ -808,6 +811,9 @@ class Replayer:
                     result.complete = False
         except ReplayStop:
             pass
+        try:
+            if self.target.size is None and (result.stopped_at is not None or result.stopped.startswith("--to ")):
+                result.resize_after_stop = self._resize_follows(entries)
         finally:
             close = getattr(entries, "close", None)
             if close is not None:
@@ -823,6 +829,22 @@ class Replayer:
         result.size = self.target.size
         return result
 
+    @staticmethod
+    def _resize_follows(entries: Any) -> bool:
+        """Whether a Resize event comes in the rest of the walk (then the image's current size is not the size at the stop)."""
+        from ..format.event_fastpath import fast_event_type
+
+        for entry in entries:
+            kind = fast_event_type(entry.payload)
+            if kind is None:
+                try:
+                    kind = read_event(entry.payload).type_id
+                except FormatError:
+                    continue
+            if kind == lj.RESIZE:
+                return True
+        return False
+
     def _start(self) -> None:
         self.result.started = True
         if self.on_start is not None:
@@ -836,7 +858,7 @@ class Replayer:
     def _skip(self, position: EntryPosition, event: str, reason: str, *, data: bool) -> None:
         self.result.not_applied.append(Skipped(position, event, reason, data))
         if data and self.options.strict:
-            self.result.stopped = f"--strict: {event} at {position} cannot be applied: {reason}"
+            self.result.stopped = f"--strict: {event} cannot be applied: {reason}"
             self.result.stopped_at = position
             self.result.complete = False
             raise ReplayStop
@@ -865,6 +887,7 @@ class Replayer:
             else:
                 op = self._ops[op_tid] = _PendingOp(event, position)
                 if t == lj.SNAP_CREATE:
+                    result.size_snapshot = str(fields.get("snap_name"))
                     op.snapshot_taken = applied = self._call(position, event, lambda: self.target.snap_create(
                         str(fields.get("snap_name"))))
         elif t == lj.DEMOTE_PROMOTE:
@@ -939,7 +962,7 @@ class Replayer:
             return True
         t = event.type_id
         actions: dict[int, Callable[[], None]] = {
-            lj.RESIZE: lambda: target.resize(int(fields["size"])),
+            lj.RESIZE: lambda: self._resize(int(fields["size"])),
             lj.SNAP_REMOVE: lambda: target.snap_remove(str(fields["snap_name"])),
             lj.SNAP_RENAME: lambda: self._rename(fields),
             lj.SNAP_PROTECT: lambda: target.snap_protect(str(fields["snap_name"]), True),
@@ -956,6 +979,10 @@ class Replayer:
             return True
         self._call(op.position, event, action)
         return True
+
+    def _resize(self, size: int) -> None:
+        self.target.resize(size)
+        self.result.size_snapshot = None  # the size is known from here on
 
     def _rename(self, fields: dict[str, Any]) -> None:
         source = fields.get("src_snap_name")
