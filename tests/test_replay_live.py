@@ -237,6 +237,17 @@ def test_new_file_equals_export_of_head(ceph_cluster: CephCluster, fixed: Worklo
     assert _digest(target) == _digest(head)
 
 
+def test_new_file_to_a_snapshot_gets_the_size_of_that_moment(ceph_cluster: CephCluster, fixed: Workload,
+                                                              tmp_path: Path) -> None:
+    """A new file replayed to S1's SnapCreate (no Resize before it, resizes after): S1's recorded size."""
+    s1 = _export(ceph_cluster, "rbd/replay-fixed@S1", tmp_path / "s1.raw")
+    entry = _snap_create_entry(ceph_cluster, "replay-fixed", "S1")
+    target = tmp_path / "new.raw"
+    doc = _replay(ceph_cluster, "rbd/replay-fixed", target, "--to", f"{entry['tag_tid']}:{entry['entry_tid']}")
+    assert any("snapshot 'S1'" in note for note in doc["notes"])
+    assert _digest(target) == _digest(s1)
+
+
 def test_until_before_s1_then_snapshot_copies_and_rollback(ceph_cluster: CephCluster, tmp_path: Path) -> None:
     """--snapshots-dir keeps S1 as a file; a SnapRollback to it is applied; the result equals the image."""
     w = Workload(ceph_cluster, "replay-rollback", size=4 * MiB)
