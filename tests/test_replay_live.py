@@ -180,6 +180,18 @@ def _snap_create_entry(cluster: CephCluster, image: str, snap: str, store: list[
     raise AssertionError(f"no SnapCreate of {snap} in the journal of {image}")
 
 
+@contextlib.contextmanager
+def _open_other(cluster: CephCluster, name: str) -> Iterator[Any]:
+    import rbd
+
+    handle = _rados(cluster)
+    try:
+        with handle.open_ioctx("rbd") as ioctx, rbd.Image(ioctx, name) as image:
+            yield image
+    finally:
+        handle.shutdown()
+
+
 def _offline(store: Path, *args: Any) -> tuple[int, str, str]:
     """Our CLI on a directory store, with no cluster in sight."""
     exe = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "journaltools"
@@ -288,6 +300,11 @@ def test_to_image_onto_a_clone_of_s1(ceph_cluster: CephCluster, fixed: Workload,
         code, _, err = ceph_cluster.journaltools("journal", "replay", "rbd/replay-fixed", "--to-image",
                                                  "rbd/replay-fixed", "--from-snapshot", "S1")
         assert code != 0 and "own image" in err
+        # ... and an image in use (a client has it open: a watcher on its header)
+        with fixed.image() as _held, _open_other(ceph_cluster, "replay-replica"):
+            code, _, err = ceph_cluster.journaltools("journal", "replay", "rbd/replay-fixed", "--to-image",
+                                                     "rbd/replay-replica", "--from-snapshot", "S1")
+        assert code != 0 and "in use" in err
         doc = _replay(ceph_cluster, "rbd/replay-fixed", "--from-snapshot", "S1", "--to-image", "rbd/replay-replica")
         assert doc["complete"]
         head = _export(ceph_cluster, "rbd/replay-fixed", tmp_path / "head.raw")

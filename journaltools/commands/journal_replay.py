@@ -130,6 +130,9 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
         replay_target, closer = _open_image_target(app, to_image, header_pool, jid, force)
     else:
         assert target is not None
+        existing = _existing_size(target)
+        if initial_size is not None and existing:
+            raise SpecError(f"target {target} already has {existing} bytes: --size is for a new or empty file")
         replay_target = FileTarget(target, initial_size=initial_size, snapshots_dir=snapshots_dir)
 
     def on_start() -> None:
@@ -211,14 +214,10 @@ def _open_image_target(app: AppContext, spec_text: str, journal_pool: Pool, jid:
     spec = combine_spec(spec_text, pool=None, namespace=None, name=None, what="image")
     pool = store.pool(spec.pool, spec.namespace)
     target_id = image_id(pool, spec.name)
-    if not force:
-        if target_id == jid and pool.pool_id == journal_pool.pool_id and pool.namespace == journal_pool.namespace:
-            raise JournalToolsError(f"image {spec_text} is the journal's own image: replaying onto it would "
-                                    "apply its events twice (use --force)", errno=errno.EBUSY)
-        watchers = pool.watchers(f"rbd_header.{target_id}")
-        if watchers:
-            raise JournalToolsError(f"image {spec_text} is in use ({len(watchers)} watcher(s) on rbd_header.{target_id}); "
-                                    "use --force", errno=errno.EBUSY)
+    own = target_id == jid and pool.pool_id == journal_pool.pool_id and pool.namespace == journal_pool.namespace
+    if own and not force:
+        raise JournalToolsError(f"image {spec_text} is the journal's own image: replaying onto it would "
+                                "apply its events twice (use --force)", errno=errno.EBUSY)
     import rbd
 
     ioctx = cluster.open_ioctx(spec.pool)
@@ -228,6 +227,13 @@ def _open_image_target(app: AppContext, spec_text: str, journal_pool: Pool, jid:
     except rbd.Error as exc:
         ioctx.close()
         raise JournalToolsError(f"cannot open image {spec_text}: {exc}") from None
+    if not force:
+        others = len(list(handle.watchers_list())) - 1  # this open is one watcher of the header
+        if others > 0:
+            handle.close()
+            ioctx.close()
+            raise JournalToolsError(f"image {spec_text} is in use ({others} other watcher(s) on rbd_header.{target_id}); "
+                                    "use --force", errno=errno.EBUSY)
 
     def close() -> None:
         handle.close()

@@ -34,7 +34,7 @@ JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "info": ("journal",),
     "inspect": ("journal",),
     "repair": ("journal_repair", "journal_write"),
-    "replay": ("journal_replay",),  # repair shares the confirmation options of journal_write
+    "replay": ("journal_replay", "journal"),  # replay shares the corruption-policy options of journal  # repair shares the confirmation options of journal_write
     "reset": ("journal_write",),
     "status": ("journal",),
 }
