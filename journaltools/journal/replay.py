@@ -147,14 +147,14 @@ def read_event(payload: BytesLike) -> Event:
         if fast.blob_name is not None:
             fields = dict(fields)
             fields[fast.blob_name] = payload[fast.blob_start : fast.blob_end]
-        return Event(fast.type_id, fields, fast.sec * 1_000_000_000 + fast.nsec)
+        return Event(fast.type_id, fields, (fast.sec * 1_000_000_000 + fast.nsec) or None)  # 0: no time recorded
     value = decode_event(payload)
     event = value["event"]
     meta = value.get("metadata")
     stamp = None
     if meta:
         ts = meta["timestamp"]
-        stamp = int(ts["sec"]) * 1_000_000_000 + int(ts["nsec"])
+        stamp = int(ts["sec"]) * 1_000_000_000 + int(ts["nsec"]) or None
     return Event(int(event["event_type"]), dict(event.get("payload") or {}), stamp,
                  int(event.get("_struct_v", lj.EVENT_VERSION)))
 
@@ -886,6 +886,7 @@ class Replayer:
                 self._skip(position, event.name, f"op tid {op_tid} is already in flight (Ceph: -EINVAL)", data=False)
             else:
                 op = self._ops[op_tid] = _PendingOp(event, position)
+                applied = False  # counted when its OpFinish applies it
                 if t == lj.SNAP_CREATE:
                     result.size_snapshot = str(fields.get("snap_name"))
                     op.snapshot_taken = applied = self._call(position, event, lambda: self.target.snap_create(
@@ -977,7 +978,9 @@ class Replayer:
         if action is None:  # Rename, UpdateFeatures: the target's name and features are the operator's
             self._skip(op.position, event.name, "recorded, not applied to the target", data=False)
             return True
-        self._call(op.position, event, action)
+        if self._call(op.position, event, action):
+            self.result.count(event.name).applied += 1
+            self.result.applied += 1
         return True
 
     def _resize(self, size: int) -> None:
