@@ -33,7 +33,8 @@ JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "import": ("journal_write",),
     "info": ("journal",),
     "inspect": ("journal",),
-    "repair": ("journal_repair", "journal_write"),  # repair shares the confirmation options of journal_write
+    "repair": ("journal_repair", "journal_write"),
+    "replay": ("journal_replay", "journal"),  # replay shares the corruption-policy options of journal  # repair shares the confirmation options of journal_write
     "reset": ("journal_write",),
     "status": ("journal",),
 }
