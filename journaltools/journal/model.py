@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import FormatError, NotFoundError
 from ..format.cls_journal import (
     CLIENT_KEY_PREFIX,
+    CLIENT_STATE_DISCONNECTED,
     HEADER_KEYS,
     TAG_CLASS_NEW,
     TAG_KEY_PREFIX,
@@ -352,12 +353,15 @@ class Journal:
     def min_commit_position(self) -> list[Position]:
         """The commit position a newly registered client gets (cls ``find_min_commit_position``).
 
-        Empty when any client has committed nothing; otherwise the whole position of
-        the client whose newest position has the smallest (tag tid, entry tid).
+        Disconnected clients do not count (Pacific's cls skips them, as the trimmer does:
+        checked on 16.2.15, a client registered after ``journal client disconnect`` of a
+        lagging peer gets the image client's position).  Empty when a counted client has
+        committed nothing; otherwise the whole position of the client whose newest
+        position has the smallest (tag tid, entry tid).
         """
         best: list[Position] | None = None
         for client in self.header.clients:
-            if client.state is None:
+            if client.state is None or client.state == CLIENT_STATE_DISCONNECTED:
                 continue
             if not client.commit_position:
                 return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
@@ -15,7 +15,8 @@ KINDS: dict[str, str] = {
     "bad_magic": "bytes where an entry should start do not begin with the entry preamble",
     "bad_version": "entry frame version is not 1",
     "crc_mismatch": "entry crc32c does not match its bytes",
-    "truncated_entry": "the object ends inside an entry frame",
+    "truncated_entry": "the object ends inside an entry frame (a torn tail: no valid entry follows)",
+    "bad_length": "an entry's length runs past the object or the journal's maximum entry size, and valid entries follow it",
     "garbage": "undecodable bytes between or after entries",
     "misplaced_entry": "entry tid does not belong to this splay offset (entry_tid % splay_width)",
     "duplicate_entry": "the same (tag, entry tid) appears twice in one object (the reader keeps the last)",
@@ -40,14 +41,20 @@ KINDS: dict[str, str] = {
 
 #: kinds that mean entry data is damaged or lost (the rest concern metadata and placement)
 DATA_KINDS = frozenset({
-    "bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "garbage", "tid_gap", "tid_reorder",
+    "bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "bad_length", "garbage", "tid_gap", "tid_reorder",
     "undecodable_event", "unreadable_object",
 })
 
 
 @dataclass(slots=True)
 class Problem:
-    """One structural finding: kind, where (object, byte offset, tag, entry tid) and why."""
+    """One structural finding: kind, where (object, byte offset, tag, entry tid) and why.
+
+    One problem per fault: ``affected_entries`` is how many entries the fault costs (lost, or
+    replayed out of order; None when not about entries), and ``follow_on`` lists its effects
+    further on (the gap its lost entry leaves in the tid sequence, a commit position naming it,
+    bytes skipped to the next valid entry), which are not problems of their own.
+    """
 
     kind: str
     detail: str
@@ -56,6 +63,8 @@ class Problem:
     tag_tid: int | None = None
     entry_tid: int | None = None
     severity: str = ERROR
+    affected_entries: int | None = None
+    follow_on: list[str] = field(default_factory=list)
 
     @property
     def damages_data(self) -> bool:
@@ -70,6 +79,8 @@ class Problem:
             "tag_tid": self.tag_tid,
             "entry_tid": self.entry_tid,
             "detail": self.detail,
+            "affected_entries": self.affected_entries,
+            "follow_on": list(self.follow_on),
         }
 
     def location(self) -> str:
@@ -84,7 +95,12 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.location()
-        return f"{self.severity}: {self.kind}: {self.detail}" + (f" ({where})" if where else "")
+        text = f"{self.severity}: {self.kind}: {self.detail}" + (f" ({where})" if where else "")
+        if self.affected_entries is not None:
+            text += f"; {self.affected_entries} {'entry' if self.affected_entries == 1 else 'entries'} affected"
+        if self.follow_on:
+            text += "; follow-on: " + "; ".join(self.follow_on)
+        return text
 
 
 @dataclass(frozen=True)

@@ -5,32 +5,44 @@ src/journal/Entry.cc (``is_readable``): entries are back to back; zero padding u
 to the next 8-byte boundary is skipped; a frame that runs past the end of the
 object is a partial (truncated) entry.  Where Ceph stops at corrupt bytes, this
 scanner reports the problem with its byte offset and resynchronises on the next
-preamble whose frame checks out, so one bad entry does not hide the rest.
+preamble whose frame checks out, so one bad entry does not hide the rest.  A
+length field is never trusted on its own: an entry whose length runs past the
+object, or past the journal's maximum entry size (the object size), is a
+``bad_length`` when intact frames follow it; it is a ``truncated_entry`` (a torn
+tail) only when none does.
 
-Frames are parsed with :data:`~journaltools.format.journal_entry.FRAME_HEAD`
-(the precompiled head of the ``journal::Entry`` declaration) over a memoryview,
-and checked with the hardware crc32c.  Runs of well-formed frames (all of a
-healthy object) go through :func:`_ok_run`, one tight loop without per-frame
-classification; anything else takes the careful path of :func:`scan_object`.
-:func:`scan_chunked` reads an object in chunks (a bounded buffer, and what the
-read-ahead fetches) and yields exactly what :func:`scan_object` yields for the whole
-object.
+One scanner, :func:`scan_stream`, reads an object through ``read_at`` in chunks
+at fixed offsets (0, ``chunk_size``, 2 * ``chunk_size``, ...: what the read-ahead
+fetches) and keeps a window of at most one chunk plus one maximum-size entry, so
+memory stays flat whatever the object holds: a sparse object's hole of zeros is
+skipped by a search for the next non-zero byte, chunk by chunk.  Frames are parsed
+with :data:`~journaltools.format.journal_entry.FRAME_HEAD` over a memoryview and
+checked with the hardware crc32c; runs of well-formed frames (all of a healthy
+object) go through :func:`_ok_run`, one tight loop without per-frame
+classification.  :func:`scan_object` scans bytes already in memory;
+:func:`scan_chunked` is the walk's entry point.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..format.crc import STD_SEED, ceph_crc32c, std_crc32c
 from ..format.journal_entry import FRAME_HEAD, HEAD_SIZE, OVERHEAD, PREAMBLE, PREAMBLE_BYTES, VERSION
-from .problems import WARNING, Problem
+from .problems import Problem
 
 _unpack_head = FRAME_HEAD.unpack_from
+_NON_ZERO = re.compile(rb"[^\x00]")
 
 #: bytes per read of :func:`scan_chunked`: 1 MiB reads are as fast as larger ones here (with the read-ahead),
 #: and librados and the allocator keep far less memory (peak RSS of a 1 GiB live inspect: 124 MB, 150+ MB with 4 MiB)
 READ_CHUNK = 1 << 20
+
+#: the largest entry frame a scanner accepts when the journal's is not given: 2^26, the largest object size
+#: Journaler::create allows (an entry never exceeds the object size: Journaler's maximum append size)
+MAX_ENTRY = 1 << 26
 
 #: ``read(offset, length)`` of one object: ``length`` None reads to the end; short only at the end
 ReadAt = Callable[[int, "int | None"], bytes]
@@ -45,47 +57,12 @@ class Frame:
     tag_tid: int
     entry_tid: int
     payload: bytes | memoryview  # a view into the chunk that was read: no copy per entry
-
-
-def _frame_at(buf: memoryview, off: int, end: int) -> tuple[str, Frame | None, int]:
-    """Classify the bytes at ``off``: ("ok", frame, size) or (problem kind, None, size guess)."""
-    if end - off < HEAD_SIZE:
-        if end - off >= 8 and bytes(buf[off : off + 8]) != PREAMBLE_BYTES:
-            return "bad_magic", None, 0
-        return "truncated_entry", None, end - off
-    preamble, version, entry_tid, tag_tid, length = _unpack_head(buf, off)
-    if preamble != PREAMBLE:
-        return "bad_magic", None, 0
-    size = length + OVERHEAD
-    if off + size > end:
-        return "truncated_entry", None, end - off
-    crc_at = off + HEAD_SIZE + length
-    stored = int.from_bytes(buf[crc_at : crc_at + 4], "little")
-    if ceph_crc32c(buf[off:crc_at]) != stored:
-        return "crc_mismatch", Frame(off, size, tag_tid, entry_tid, b""), size
-    frame = Frame(off, size, tag_tid, entry_tid, bytes(buf[off + HEAD_SIZE : crc_at]))
-    if version != VERSION:
-        return "bad_version", frame, size
-    return "ok", frame, size
-
-
-def _next_frame_start(buf: memoryview, start: int, end: int) -> int:
-    """Offset of the next preamble at or after ``start`` that begins a valid frame (or ``end``)."""
-    raw = buf.obj if isinstance(buf.obj, bytes) else bytes(buf)
-    pos = start
-    while True:
-        pos = raw.find(PREAMBLE_BYTES, pos, end)
-        if pos < 0:
-            return end
-        if _frame_at(buf, pos, end)[0] == "ok":
-            return pos
-        pos += 1
+    problems: list[Problem] | None = None  # set by the walk: findings that precede this frame in its object
 
 
 def _ok_run(buf: memoryview, off: int, end: int, base: int, frames: list[Frame]) -> int:
     """Append the well-formed frames from ``off`` on (offsets shifted by ``base``); return where they stop.
 
-    Exactly the frames :func:`_frame_at` classifies as "ok", without building a classification per frame.
     The crc is checked over the frame *with* its stored crc: Ceph's crc32c (no final inversion) of
     bytes followed by their own crc is 0, so one call checks it (``ceph_crc32c(x) == 0`` written with
     the standard crc32c, which inverts before and after).
@@ -105,118 +82,243 @@ def _ok_run(buf: memoryview, off: int, end: int, base: int, frames: list[Frame])
     return off
 
 
-def _frame_size(head: bytes) -> int | None:
-    """Size of the frame that ``head`` (at least :data:`HEAD_SIZE` bytes) begins, None if it begins none."""
-    if len(head) < HEAD_SIZE:
-        return None
-    preamble, version, _entry_tid, _tag_tid, length = _unpack_head(head, 0)
-    return length + OVERHEAD if preamble == PREAMBLE and version == VERSION else None
+class _Window:
+    """The bytes of one object from ``base`` on, read ``chunk`` bytes at a time at fixed offsets."""
 
+    __slots__ = ("base", "buf", "chunk", "eof", "read_at", "view")
 
-def scan_chunked(
-    read_at: ReadAt, object_name: str, chunk_size: int = READ_CHUNK
-) -> tuple[list[Frame], list[Frame | Problem], int]:
-    """:func:`scan_object` over a whole object read ``chunk_size`` bytes at a time.
+    def __init__(self, read_at: ReadAt, chunk: int) -> None:
+        self.read_at = read_at
+        self.chunk = chunk
+        self.buf = read_at(0, chunk)
+        self.view = memoryview(self.buf)
+        self.base = 0
+        self.eof = len(self.buf) < chunk
 
-    Returns ``(frames, rest, size)``: the leading run of well-formed frames, then the items
-    :func:`scan_object` yields after it (empty for a healthy object), and the object size.
-    Reads are at fixed offsets (0, ``chunk_size``, 2 * ``chunk_size``, ...), so a read-ahead can
-    fetch them before they are asked for; the frame that straddles two chunks is put together
-    from its two pieces.  Bytes that are not a run of well-formed frames (padding, damage, a
-    frame larger than a chunk) send the rest of the object, read whole, through
-    :func:`scan_object`.
-    """
-    frames: list[Frame] = []
-    base = 0  # object offset of data[0]
-    start = 0  # where the frames of data begin
-    data = read_at(0, chunk_size)
-    while True:
-        end = len(data)
-        stop = _ok_run(memoryview(data), start, end, base, frames)
-        pos = base + stop  # the end of the healthy run so far
-        if end < chunk_size:  # this read reached the end of the object
-            if stop == end:
-                return frames, [], pos
-            break
-        piece = data[stop:]  # less than a frame, unless the bytes at ``stop`` are damaged
-        following = read_at(base + end, chunk_size)
-        size = _frame_size(piece + following[: max(HEAD_SIZE - len(piece), 0)]) if piece else 0
-        if size is None or size < len(piece) or size - len(piece) > len(following):
-            break
-        take = size - len(piece)
-        if piece:
-            joint = piece + following[:take]
-            if _ok_run(memoryview(joint), 0, size, pos, frames) != size:
-                break
-        base += end
-        start = take
-        data = following
-    whole = read_at(0, None)
-    return frames, list(scan_object(whole, object_name, start=pos)), len(whole)
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
 
-
-def scan_object(data: bytes, object_name: str, start: int = 0) -> Iterator[Frame | Problem]:
-    """Yield every frame of ``data`` from byte ``start`` (a frame boundary) in order, and a :class:`Problem` per defect."""
-    buf = memoryview(data)
-    end = len(buf)
-    off = start
-    healthy: list[Frame] = []
-    while off < end:
-        off = _ok_run(buf, off, end, 0, healthy)
-        yield from healthy
-        healthy.clear()
-        if off >= end:
-            break
-        kind, frame, size = _frame_at(buf, off, end)  # not "ok": _ok_run took every well-formed frame
-        if kind == "bad_magic":
-            pad = 8 - (off % 8)
-            run = bytes(buf[off : min(off + pad, end)])
-            if run.count(0) == len(run):
-                off += len(run)  # zero padding to the next 8-byte boundary (a partial pad at the end is fine)
-                continue
-        if kind == "truncated_entry":
-            rest = bytes(buf[off:end])
-            if len(rest) < 8 and rest.count(0) == len(rest):
-                return  # a partial zero pad at the end of the object
-            yield Problem(
-                "truncated_entry",
-                f"object ends {size} bytes into an entry frame",
-                object_name,
-                off,
-                tag_tid=frame.tag_tid if frame else None,
-            )
+    def ensure(self, keep: int, stop: int) -> None:
+        """Hold at least the bytes [``keep``, ``stop``) (fewer at the end of the object); drop those before ``keep``."""
+        if stop <= self.end or self.eof:
             return
-        if kind in ("crc_mismatch", "bad_version"):
-            assert frame is not None
-            detail = (
-                "entry crc32c does not match its bytes"
-                if kind == "crc_mismatch"
-                else f"entry frame version is {data[off + 8]}, expected {VERSION}"
-            )
-            yield Problem(kind, detail, object_name, off, frame.tag_tid, frame.entry_tid)
-            after = off + size
-            if after == end or _frame_at(buf, after, end)[0] in ("ok", "truncated_entry") or _is_zero_pad(buf, after, end):
-                off = after
+        keep = max(keep, self.base)
+        pieces = [self.buf[keep - self.base :]] if keep < self.end else []
+        read = self.end
+        while read < stop and not self.eof:
+            data = self.read_at(read, self.chunk)
+            pieces.append(data)
+            read += len(data)
+            self.eof = len(data) < self.chunk
+        self.base = min(keep, self.end)
+        self.buf = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.view = memoryview(self.buf)
+
+
+_OK, _SHORT, _BAD_MAGIC, _TOO_LONG, _CRC, _VERSION = range(6)
+
+
+class _Scanner:
+    """State of one scan; :meth:`run` yields frames and problems in object order."""
+
+    def __init__(self, read_at: ReadAt, name: str, chunk: int, max_entry: int) -> None:
+        self.win = _Window(read_at, chunk)
+        self.name = name
+        self.max_entry = max(max_entry, OVERHEAD)
+        self.size = 0
+
+    def classify(self, at: int, keep: int) -> tuple[int, int, int, int, int]:
+        """(verdict, size, tag tid, entry tid, length) of the bytes at object offset ``at``, reading on as needed."""
+        win = self.win
+        win.ensure(keep, at + HEAD_SIZE)
+        rel = at - win.base
+        avail = len(win.buf) - rel
+        if avail < HEAD_SIZE:
+            if avail >= 8 and win.buf[rel : rel + 8] != PREAMBLE_BYTES:
+                return _BAD_MAGIC, 0, 0, 0, 0
+            return _SHORT, avail, 0, 0, 0
+        preamble, version, entry_tid, tag_tid, length = _unpack_head(win.view, rel)
+        if preamble != PREAMBLE:
+            return _BAD_MAGIC, 0, 0, 0, 0
+        size = length + OVERHEAD
+        if size > self.max_entry:
+            return _TOO_LONG, size, tag_tid, entry_tid, length
+        win.ensure(keep, at + size)
+        rel = at - win.base
+        if rel + size > len(win.buf):
+            return _SHORT, size, tag_tid, entry_tid, length
+        crc_at = rel + HEAD_SIZE + length
+        if ceph_crc32c(win.view[rel:crc_at]) != int.from_bytes(win.buf[crc_at : crc_at + 4], "little"):
+            return _CRC, size, tag_tid, entry_tid, length
+        if version != VERSION:
+            return _VERSION, size, tag_tid, entry_tid, length
+        return _OK, size, tag_tid, entry_tid, length
+
+    def frame(self, at: int, size: int, tag_tid: int, entry_tid: int) -> Frame:
+        rel = at - self.win.base
+        return Frame(at, size, tag_tid, entry_tid, self.win.view[rel + HEAD_SIZE : rel + size - 4])
+
+    def next_frame(self, start: int) -> tuple[int | None, int]:
+        """(offset of the next preamble at or after ``start`` whose frame checks out or None, preambles passed over)."""
+        win = self.win
+        pos = start
+        failed = 0
+        while True:
+            win.ensure(pos, pos + 8)
+            found = win.buf.find(PREAMBLE_BYTES, pos - win.base)
+            if found < 0:
+                if win.eof:
+                    return None, failed
+                pos = max(pos, win.end - 7)  # a preamble may straddle the next read
+                win.ensure(pos, win.end + 1)
                 continue
-            off += 1  # the length itself is suspect: resynchronise below
-            nxt = _next_frame_start(buf, off, end)
-            if nxt > off:
-                yield Problem("garbage", f"{nxt - off + 1} bytes cannot be framed after the damaged entry",
-                              object_name, off - 1, severity=WARNING)
+            pos = win.base + found
+            if self.classify(pos, pos)[0] == _OK:
+                return pos, failed
+            failed += 1
+            pos += 1
+
+    def starts_zero_pad(self, at: int, keep: int) -> bool:
+        """Whether the bytes from ``at`` to the next 8-byte boundary (or the end) are zeros, and there are some."""
+        win = self.win
+        pad_end = at + 8 - at % 8
+        win.ensure(keep, pad_end)
+        first = win.buf[at - win.base : pad_end - win.base]
+        return bool(first) and first.count(0) == len(first)
+
+    def zero_run_end(self, off: int) -> int | None:
+        """Where zero padding from ``off`` ends (the first pad to an 8-byte boundary, then whole 8-byte
+        blocks of zeros), or None when ``off`` does not start a zero pad.  A hole of any size is searched
+        chunk by chunk; the window keeps less than a block of it."""
+        if not self.starts_zero_pad(off, off):
+            return None
+        win = self.win
+        pad_end = off + 8 - off % 8
+        pos = off
+        while True:
+            hit = _NON_ZERO.search(win.buf, pos - win.base)
+            if hit is not None:
+                nonzero = win.base + hit.start()
+                return max(pad_end, nonzero - nonzero % 8)
+            if win.eof:
+                return win.end
+            pos = max(pos, win.end - win.end % 8)
+            win.ensure(pos, win.end + 1)
+
+    def problem(self, kind: str, detail: str, at: int, tag: int | None = None, tid: int | None = None,
+                lost: int | None = 1) -> Problem:
+        return Problem(kind, detail, self.name, at, tag, tid, affected_entries=lost)
+
+    def run(self, start: int = 0) -> Iterator[list[Frame] | Frame | Problem]:
+        """Every frame from byte ``start`` (a frame boundary) in order (runs of them as lists), and a
+        :class:`Problem` per defect."""
+        win = self.win
+        off = start
+        while True:
+            win.ensure(off, off + 1)
+            if off >= win.end:
+                self.size = win.end
+                return
+            frames: list[Frame] = []
+            stop = _ok_run(win.view, off - win.base, len(win.buf), win.base, frames)
+            if frames:
+                yield frames
+                off = win.base + stop
+                continue
+            verdict, size, tag, tid, length = self.classify(off, off)
+            if verdict == _OK:  # a frame the run could not take whole (it straddled the window's end)
+                yield self.frame(off, size, tag, tid)
+                off += size
+                continue
+            if verdict in (_BAD_MAGIC, _SHORT) and (pad := self.zero_run_end(off)) is not None:
+                off = pad
+                continue
+            if verdict in (_CRC, _VERSION):
+                problem = (self.problem("crc_mismatch", "entry crc32c does not match its bytes", off, tag, tid)
+                           if verdict == _CRC else
+                           self.problem("bad_version", f"entry frame version is {win.buf[off - win.base + 8]}, expected {VERSION}",
+                                        off, tag, tid))
+                after = off + size
+                follows = self.classify(after, off + 1)[0]
+                if follows in (_OK, _SHORT, _TOO_LONG) or self.starts_zero_pad(after, off + 1):
+                    yield problem  # the frame's extent is right (a frame, a pad or the end follows): only it is lost
+                    off = after
+                    continue
+                nxt, _failed = self.next_frame(off + 1)  # the length itself is suspect: resynchronise
+                end = nxt if nxt is not None else win.end
+                problem.follow_on.append(f"{end - off - 1} bytes after its first cannot be framed"
+                                         + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"))
+                yield problem
+                if nxt is None:
+                    self.size = win.end
+                    return
+                off = nxt
+                continue
+            if verdict in (_SHORT, _TOO_LONG):
+                nxt, _failed = self.next_frame(off + 1)
+                if verdict == _SHORT and nxt is None:
+                    yield self.problem("truncated_entry", f"object ends {win.end - off} bytes into an entry frame",
+                                       off, tag if size >= HEAD_SIZE else None, tid if size >= HEAD_SIZE else None)
+                    self.size = win.end
+                    return
+                why = (f"entry length {length} runs past the end of the object" if verdict == _SHORT else
+                       f"entry length {length} exceeds the journal's maximum entry size ({self.max_entry} bytes)")
+                problem = self.problem("bad_length", why, off, tag, tid)
+                problem.follow_on.append(f"resynchronised on the next valid entry at byte {nxt}" if nxt is not None
+                                         else "no valid entry follows")
+                yield problem
+                if nxt is None:
+                    self.size = win.end
+                    return
+                off = nxt
+                continue
+            # bad magic: bytes that do not start an entry
+            nxt, failed = self.next_frame(off + 1)
+            end = nxt if nxt is not None else win.end
+            yield self.problem(
+                "bad_magic" if nxt is not None or off == 0 else "garbage",
+                f"{end - off} bytes do not start with an entry preamble"
+                + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"),
+                off, lost=1 + failed)
+            if nxt is None:
+                self.size = win.end
+                return
             off = nxt
-            continue
-        nxt = _next_frame_start(buf, off + 1, end)
-        yield Problem(
-            "bad_magic" if nxt < end or off == 0 else "garbage",
-            f"{nxt - off} bytes do not start with an entry preamble"
-            + (f"; next valid entry at byte {nxt}" if nxt < end else "; no valid entry follows"),
-            object_name,
-            off,
-        )
-        off = nxt
 
 
-def _is_zero_pad(buf: memoryview, off: int, end: int) -> bool:
-    pad = 8 - (off % 8)
-    run = bytes(buf[off : min(off + pad, end)])
-    return bool(run) and run.count(0) == len(run)
+def scan_chunked(read_at: ReadAt, object_name: str, chunk_size: int = READ_CHUNK,
+                 max_entry: int = MAX_ENTRY) -> tuple[list[Frame], list[Frame | Problem], int]:
+    """Scan a whole object read ``chunk_size`` bytes at a time (fixed offsets, what the read-ahead fetches).
+
+    Returns ``(frames, rest, size)``: the leading run of frames before the first problem, then the
+    items after it (empty for a healthy object), and the object size.
+    """
+    scanner = _Scanner(read_at, object_name, max(chunk_size, 1), max_entry)
+    frames: list[Frame] = []
+    rest: list[Frame | Problem] = []
+    for item in scanner.run():
+        if isinstance(item, list):
+            (rest if rest else frames).extend(item)
+        elif rest or isinstance(item, Problem):
+            rest.append(item)
+        else:
+            frames.append(item)
+    return frames, rest, scanner.size
+
+
+def scan_object(data: bytes | bytearray | memoryview, object_name: str, start: int = 0,
+                max_entry: int = MAX_ENTRY) -> Iterator[Frame | Problem]:
+    """Yield every frame of ``data`` from byte ``start`` (a frame boundary) in order, and a :class:`Problem` per defect."""
+    whole = bytes(data)
+
+    def read_at(offset: int, length: int | None) -> bytes:
+        if offset == 0 and (length is None or length >= len(whole)):
+            return whole
+        return whole[offset:] if length is None else whole[offset : offset + length]
+
+    for item in _Scanner(read_at, object_name, len(whole) + 1, max_entry).run(start):
+        if isinstance(item, list):
+            yield from item
+        else:
+            yield item

@@ -29,10 +29,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..errors import NotFoundError
+from ..format.cls_journal import CLIENT_STATE_DISCONNECTED
 from ..store.readahead import ReadAhead
 from .model import Journal, Position
-from .problems import WARNING, Problem
-from .scan import READ_CHUNK, Frame, scan_chunked
+from .problems import ERROR, WARNING, Problem
+from .scan import MAX_ENTRY, READ_CHUNK, Frame, scan_chunked
+
+#: kinds whose problem stands for entries lost at a place in an object (its follow-on effects attach to it)
+_LOSS_KINDS = frozenset({"bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "bad_length", "garbage"})
 
 
 @dataclass(slots=True)
@@ -73,6 +77,13 @@ class JournalWalk:
         self.check_events = check_events
         self.progress = progress
         self.problems: list[Problem] = list(journal.header.problems)
+        self._attached: list[Problem] = []  # problems waiting on the frame (or object end) they precede
+        self._emitted: set[int] = set()  # ids of the attached problems already in ``problems``
+        self._tails: dict[int, list[Problem]] = {}  # per object: problems after its last frame
+        self._lost: dict[int, list[Problem]] = {}  # per object: problems of lost entries in it
+        self._open: Problem | None = None  # the last fault: gaps and reorders right after it are its effects
+        self._open_until = -1
+        self._position = 0  # commit tid of the entry being checked
         self.entry_count = 0
         self.newest: tuple[int, int] | None = None
         self._last_tid: dict[int, int] = {}
@@ -110,6 +121,7 @@ class JournalWalk:
         commit_tid = 0
         try:
             for commit_tid, (number, frame) in enumerate(source, start=1):
+                self._position = commit_tid  # where problems reported now stand (see _emit)
                 tag = frame.tag_tid
                 last = last_tid.get(tag)
                 if (last is not None and frame.entry_tid == last + 1 and tag in known_tags
@@ -129,7 +141,28 @@ class JournalWalk:
         finally:
             self._stop_read_ahead()
         self.entry_count = commit_tid
+        self._emit(self._attached)  # findings in what the replay never reached (committed, pruned, after a stop)
         self._finish()
+
+    # -- problems in walk order ---------------------------------------------------
+    def _emit(self, problems: list[Problem]) -> None:
+        """Report attached problems now (once each): the walk has reached the place they describe."""
+        for problem in problems:
+            if id(problem) in self._emitted:
+                continue
+            self._emitted.add(id(problem))
+            self.problems.append(problem)
+            if problem.damages_data:
+                self._open = problem
+                self._open_until = self._position + 2 * self.journal.splay_width + 2
+
+    def _follow_on(self, effect: str) -> bool:
+        """Add ``effect`` to the fault just before it, if there is one; False when the effect is a fault of its own."""
+        if self._open is None or self._position > self._open_until:
+            return False
+        self._open.follow_on.append(effect)
+        self._open_until = self._position + 2 * self.journal.splay_width + 2
+        return True
 
     def total_bytes(self) -> int:
         """Bytes of the data objects this walk may read (for progress bars)."""
@@ -142,8 +175,14 @@ class JournalWalk:
         return total
 
     # -- reading objects ------------------------------------------------------
-    def _frames(self, number: int) -> list[Frame]:
-        """Frames of object ``number`` as the player keeps them (duplicates replaced in place)."""
+    def _frames(self, number: int, attach: bool = True) -> list[Frame]:
+        """Frames of object ``number`` as the player keeps them (duplicates replaced in place).
+
+        A problem found in the object is attached to the frame it precedes (``frame.problems``;
+        after the last frame: to the object's tail), and reported when the walk reaches that
+        place, so an ``--on-error stop`` walk has yielded every intact entry before it.  With
+        ``attach`` False (objects the walk does not replay) problems are reported at once.
+        """
         name = self.journal.object_name(number)
         pool = self.journal.data_pool
 
@@ -154,7 +193,7 @@ class JournalWalk:
 
         self._read.add(number)
         try:
-            healthy, rest, size = scan_chunked(read_at, name, self.read_chunk)
+            healthy, rest, size = scan_chunked(read_at, name, self.read_chunk, min(self.journal.object_size, MAX_ENTRY))
         except NotFoundError:
             self._absent.add(number)
             return []
@@ -181,7 +220,7 @@ class JournalWalk:
                 break
             last_in_tag[frame.tag_tid] = tid
             if tid % width != offset:
-                self._misplaced(name, offset, frame)
+                self._attach(frame, [self._misplaced(name, offset, frame)], True)
         if last_in_tag:
             newest = max(last_in_tag.items())
             if self.newest is None or newest > self.newest:
@@ -193,30 +232,58 @@ class JournalWalk:
         # the careful loop for the rest: duplicates replace earlier copies, reorders are reported
         frames = healthy[:checked]
         index = {(f.tag_tid, f.entry_tid): i for i, f in enumerate(frames)}
+        pending: list[Problem] = []
         for item in [*healthy[checked:], *rest]:
             if isinstance(item, Problem):
-                self.problems.append(item)
+                pending.append(item)
+                if item.kind in _LOSS_KINDS:
+                    self._lost.setdefault(number, []).append(item)
                 continue
             key = (item.tag_tid, item.entry_tid)
             if self.newest is None or key > self.newest:
                 self.newest = key
             if item.entry_tid % width != offset:
-                self._misplaced(name, offset, item)
+                pending.append(self._misplaced(name, offset, item))
             if key in index:
-                self.problems.append(Problem("duplicate_entry", "a later copy of this entry replaces the earlier one",
-                                             name, item.offset, item.tag_tid, item.entry_tid, WARNING))
+                pending.append(Problem("duplicate_entry", "a later copy of this entry replaces the earlier one",
+                                       name, item.offset, item.tag_tid, item.entry_tid, WARNING))
                 frames[index[key]] = item
+                self._attach(item, pending, attach)
+                pending = []
                 continue
             prev = last_in_tag.get(item.tag_tid)
             if prev is not None and item.entry_tid < prev:
-                self.problems.append(Problem("tid_reorder", f"entry tid {item.entry_tid} follows entry tid {prev} of the same tag",
-                                             name, item.offset, item.tag_tid, item.entry_tid))
+                pending.append(Problem("tid_reorder", f"entry tid {item.entry_tid} follows entry tid {prev} of the same tag",
+                                       name, item.offset, item.tag_tid, item.entry_tid, affected_entries=1))
             last_in_tag[item.tag_tid] = item.entry_tid
             index[key] = len(frames)
             frames.append(item)
+            self._attach(item, pending, attach)
+            pending = []
+        if pending:
+            if attach:
+                self._tails[number] = pending
+                self._attached += pending
+            else:
+                self._emit(pending)
         if number in self._wanted_objects:
             self._scanned[number] = set(index)
         return frames
+
+    def _attach(self, frame: Frame, problems: list[Problem], attach: bool) -> None:
+        if not problems:
+            return
+        if attach:
+            frame.problems = problems
+            self._attached += problems
+        else:
+            self._emit(problems)
+
+    def _object_done(self, number: int) -> None:
+        """The walk is past the last frame of object ``number``: report what followed that frame."""
+        tail = self._tails.pop(number, None)
+        if tail:
+            self._emit(tail)
 
     def _read_ahead(self, numbers: list[int]) -> None:
         """Read the objects ``numbers`` ahead, in that order, while the walk checks what it has."""
@@ -259,18 +326,20 @@ class JournalWalk:
             self._reader.close()
             self._reader = None
 
-    def _misplaced(self, name: str, offset: int, item: Frame) -> None:
-        self.problems.append(Problem(
+    def _misplaced(self, name: str, offset: int, item: Frame) -> Problem:
+        return Problem(
             "misplaced_entry",
             f"entry tid {item.entry_tid} belongs to splay offset {item.entry_tid % self.journal.splay_width}, object is at offset {offset}",
-            name, item.offset, item.tag_tid, item.entry_tid))
+            name, item.offset, item.tag_tid, item.entry_tid)
 
     def _offset_stream(self, offset: int, first_object: int) -> _OffsetStream:
         """Entries of splay offset ``offset`` from ``first_object`` through the active set."""
         width = self.journal.splay_width
         last_object = self.journal.active_set * width + offset
         numbers = [n for n in self._existing if n % width == offset and first_object <= n <= last_object]
-        return _OffsetStream(self._frames, numbers)
+        stream = _OffsetStream(self._frames, numbers)
+        stream.on_done = self._object_done
+        return stream
 
     # -- replay order (JournalPlayer) -------------------------------------------
     def _replay(self) -> Iterator[_Located]:
@@ -301,15 +370,19 @@ class JournalWalk:
                     pruned = True
             return pruned
 
+        last_tid = self._last_tid
+        want = last_tid[active] + 1 if active in last_tid else None  # the active tag's next entry tid
         stalled = 0
         while True:
             stream = streams[splay]
             index = stream.index
             if index < len(stream.frames):  # the common case, without a call: the stream's next frame ...
                 head = stream.frames[index]
-                if head.tag_tid == active and (prune is None or active > prune):  # ... is the active tag's next entry
+                if (head.tag_tid == active and head.entry_tid == want and head.problems is None
+                        and (prune is None or active > prune)):  # ... is the active tag's next entry
                     stalled = 0
                     stream.index = index + 1
+                    want = head.entry_tid + 1
                     yield stream.number, head
                     splay = splay + 1 if splay + 1 < width else 0
                     continue
@@ -324,22 +397,30 @@ class JournalWalk:
                 prune_tag(active)
                 splay = 0
                 continue
+            if frame.problems is not None:
+                self._emit(frame.problems)  # the replay has reached the damage before this frame
             tag = frame.tag_tid
-            if tag == active and (prune is None or tag > prune):
-                stalled = 0
-                stream.pop()
-                yield stream.number, frame
-                splay = (splay + 1) % width
-                continue
             if active is None:
                 active = tag
-            if tag < active or (prune is not None and tag <= prune):
+            elif tag < active or (prune is not None and tag <= prune):
                 stream.pop()  # stale entry of an older tag
                 continue
-            if tag > active:
+            elif tag > active:
                 if frame.entry_tid == 0:
                     old = active
                     active = tag
+                    want = last_tid[tag] + 1 if tag in last_tid else None
+                    prune_tag(old)
+                    splay = 0
+                    stalled = 0
+                    continue
+                lost_start = self._lost_tag_start(streams)
+                if lost_start is not None:
+                    # the new tag's entry 0 was lost (the damage is at a stream head): go on into it
+                    lost_start.follow_on.append(f"tag {tag} starts without its entry tid 0")
+                    old = active
+                    active = tag
+                    want = 0
                     prune_tag(old)
                     splay = 0
                     stalled = 0
@@ -354,18 +435,62 @@ class JournalWalk:
                 prune_tag(active)
                 splay = 0
                 continue
+            elif want is not None and frame.entry_tid != want:
+                # where Ceph stops (missing prior journal entry), go on from the stream that holds the
+                # next entry, else from the lowest entry left: a lost entry costs one gap, not a
+                # reordered remainder of the tag
+                better = self._heal(streams, active, want)
+                if better != splay:
+                    splay = better
+                    stream = streams[splay]
+                    frame = stream.peek()
+                    assert frame is not None
+                    if frame.problems is not None:
+                        self._emit(frame.problems)
             stalled = 0
             stream.pop()
+            if want is None or frame.entry_tid >= want:
+                want = frame.entry_tid + 1
             yield stream.number, frame
             splay = (splay + 1) % width
 
+    def _lost_tag_start(self, streams: list[_OffsetStream]) -> Problem | None:
+        """A loss right before some stream's next frame, or the fault just reported, that may be a tag's entry 0."""
+        for stream in streams:
+            head = stream.peek()
+            attached = head.problems if head is not None else None
+            for problem in attached or ():
+                if problem.kind in _LOSS_KINDS:
+                    self._emit(attached or [])
+                    return problem
+        open_ = self._open
+        if open_ is not None and open_.kind in _LOSS_KINDS and self._position <= self._open_until:
+            return open_
+        return None
+
+    @staticmethod
+    def _heal(streams: list[_OffsetStream], tag: int, want: int) -> int:
+        """The stream whose next frame is (``tag``, ``want``), else the one with the lowest entry tid of ``tag``."""
+        best, best_tid = -1, -1
+        for k, stream in enumerate(streams):
+            head = stream.peek()
+            if head is None or head.tag_tid != tag:
+                continue
+            if head.entry_tid == want:
+                return k
+            if best < 0 or head.entry_tid < best_tid:
+                best, best_tid = k, head.entry_tid
+        return best
+
     def _skip_committed(self, stream: _OffsetStream, pos: Position) -> None:
-        """Pop entries of the commit position's object up to and including the committed one."""
-        found = False
+        """Pop entries of the commit position's object up to and including the committed one.
+
+        As the player does when the committed entry is there; when it is not (the scan found it
+        damaged), the entries before it in (tag, entry tid) order are the committed ones.
+        """
+        committed = (pos.tag_tid, pos.entry_tid)
         while (frame := stream.peek()) is not None and stream.number == pos.object_number:
-            if (frame.tag_tid, frame.entry_tid) == (pos.tag_tid, pos.entry_tid):
-                found = True
-            elif found:
+            if (frame.tag_tid, frame.entry_tid) > committed:
                 return
             self._reserve(frame.tag_tid, frame.entry_tid)
             stream.pop()
@@ -378,10 +503,40 @@ class JournalWalk:
             sets.setdefault(number // width, []).append(number)
         self._read_ahead([n for object_set in sorted(sets) for n in sets[object_set]])
         for object_set in sorted(sets):
-            runs = [((f.tag_tid, f.entry_tid, n, f.offset), n, f) for n in sets[object_set] for f in self._frames(n)]
+            # each set's frames merged by (tag tid, entry tid); a problem goes where its lost entry would be
+            # (its own tids, when they fit between its neighbours), else right after the frame before it
+            runs: list[tuple[tuple[int, int, int, int, int], int, Frame | Problem]] = []
+            for n in sets[object_set]:
+                prev = (-1, -1)
+                for f in self._frames(n):
+                    here = (f.tag_tid, f.entry_tid)
+                    for problem in f.problems or ():
+                        runs.append((self._problem_key(problem, n, prev, f), n, problem))
+                    runs.append(((*here, n, f.offset, 1), n, f))
+                    prev = here
+                for problem in self._tails.pop(n, ()):
+                    runs.append((self._problem_key(problem, n, prev, None), n, problem))
             runs.sort(key=lambda r: r[0])
-            for _, number, frame in runs:
-                yield number, frame
+            for _, number, item in runs:
+                if isinstance(item, Problem):
+                    self._emit([item])
+                else:
+                    yield number, item
+
+    def _problem_key(self, problem: Problem, number: int, prev: tuple[int, int],
+                     following: Frame | None) -> tuple[int, int, int, int, int]:
+        offset = problem.offset or 0
+        if following is not None and offset == following.offset:  # about the frame itself
+            return following.tag_tid, following.entry_tid, number, offset, 0
+        if problem.kind in _LOSS_KINDS and problem.tag_tid is not None and problem.entry_tid is not None:
+            own = (problem.tag_tid, problem.entry_tid)
+            if following is not None:
+                fits = prev < own < (following.tag_tid, following.entry_tid)
+            else:  # after the object's last frame: only a tid just after it is believable
+                fits = own[0] == prev[0] and prev[1] < own[1] <= prev[1] + self.journal.splay_width
+            if fits:
+                return *own, number, offset, 0
+        return *prev, number, offset, 0
 
     # -- checks -------------------------------------------------------------------
     def _reserve(self, tag: int, entry: int) -> None:
@@ -398,7 +553,9 @@ class JournalWalk:
             kind = "tid_gap" if tid > last + 1 else "tid_reorder"
             detail = (f"entry tid {tid} follows entry tid {last} of the same tag"
                       + (f" ({tid - last - 1} missing)" if tid > last + 1 else ""))
-            self.problems.append(Problem(kind, detail, name, frame.offset, tag, tid))
+            if not self._follow_on(f"{kind}: {detail} ({name} at byte {frame.offset}, tag {tag}, entry tid {tid})"):
+                self._emit([Problem(kind, detail, name, frame.offset, tag, tid,
+                                    affected_entries=tid - last - 1 if tid > last + 1 else 1)])
             self._reserve(tag, tid)
         if tag not in self._tags and tag not in self._reported_tags:
             next_tag = self.journal.header.next_tag_tid
@@ -441,34 +598,58 @@ class JournalWalk:
                                                          name_of(object_set * width + k), severity=WARNING))
         for client in journal.header.clients:
             for pos in client.commit_position:
-                self._check_position(client.id, pos)
+                self._check_position(client.id, pos, client.state == CLIENT_STATE_DISCONNECTED)
             if client.commit_position and self.newest is not None:
                 front = client.commit_position[0]
                 if (front.tag_tid, front.entry_tid) > self.newest:
+                    lost = self._loss_of(front)
+                    if lost is not None:
+                        lost.follow_on.append(f"client {client.id!r} committed it, past the newest entry left")
+                        continue
                     self.problems.append(Problem(
                         "client_ahead",
                         f"client {client.id!r} committed tag {front.tag_tid} entry {front.entry_tid}, past the newest entry "
                         f"(tag {self.newest[0]}, entry {self.newest[1]})",
                         name_of(front.object_number), None, front.tag_tid, front.entry_tid))
 
-    def _check_position(self, client_id: str, pos: Position) -> None:
+    def _check_position(self, client_id: str, pos: Position, disconnected: bool = False) -> None:
+        """A commit position must name an entry present in its object.
+
+        A disconnected client's position may lag behind the trimmed sets (neither the trimmer nor
+        a replay counts it: rbd-mirror resyncs such a peer), so there it is a warning.  A position
+        naming an entry the scan found damaged is an effect of that damage, not a fault of its own.
+        """
         journal = self.journal
         width = journal.splay_width
         name = journal.object_name(pos.object_number)
         object_set = pos.object_number // width
+        severity = WARNING if disconnected else ERROR
+        who = f"{'disconnected ' if disconnected else ''}client {client_id!r}"
         if not journal.minimum_set <= object_set <= journal.active_set:
             self.problems.append(Problem(
                 "dangling_commit_position",
-                f"client {client_id!r} commit position is in object set {object_set}, outside [{journal.minimum_set}, {journal.active_set}]",
-                name, None, pos.tag_tid, pos.entry_tid))
+                f"{who} commit position is in object set {object_set}, outside [{journal.minimum_set}, {journal.active_set}]",
+                name, None, pos.tag_tid, pos.entry_tid, severity))
             return
         if pos.object_number not in self._scanned:
-            self._frames(pos.object_number)
+            self._frames(pos.object_number, attach=False)
         if (pos.tag_tid, pos.entry_tid) not in self._scanned.get(pos.object_number, set()):
+            lost = self._loss_of(pos)
+            if lost is not None:
+                lost.follow_on.append(f"{who} commit position names this entry")
+                return
             self.problems.append(Problem(
                 "dangling_commit_position",
-                f"client {client_id!r} commit position names an entry that is not in its object",
-                name, None, pos.tag_tid, pos.entry_tid))
+                f"{who} commit position names an entry that is not in its object",
+                name, None, pos.tag_tid, pos.entry_tid, severity))
+
+    def _loss_of(self, pos: Position) -> Problem | None:
+        """The problem of the lost entry ``pos`` names: by its tids, else the one loss of its object."""
+        losses = self._lost.get(pos.object_number, [])
+        exact = [p for p in losses if (p.tag_tid, p.entry_tid) == (pos.tag_tid, pos.entry_tid)]
+        if exact:
+            return exact[0]
+        return losses[0] if len(losses) == 1 else None
 
     def _minimum_committed_tag(self) -> int | None:
         tags = []
@@ -508,13 +689,14 @@ class _OffsetStream:
     other, and together they hold about one object's bytes, not one object each.
     """
 
-    __slots__ = ("_load", "_segments", "frames", "index", "number", "numbers", "on_load", "pending")
+    __slots__ = ("_load", "_segments", "frames", "index", "number", "numbers", "on_done", "on_load", "pending")
 
     def __init__(self, load: Callable[[int], list[Frame]], numbers: list[int]) -> None:
         self._load = load
         self.numbers = numbers  # the objects of this offset, in order
         self.pending = deque(numbers)  # the objects not read yet
         self.on_load: Callable[[_OffsetStream], None] | None = None  # called after each object is read
+        self.on_done: Callable[[int], None] | None = None  # called with an object's number once past its frames
         self.frames: list[Frame] = []  # the current segment
         self._segments: deque[list[Frame]] = deque()  # the segments after it
         self.index = 0
@@ -535,7 +717,12 @@ class _OffsetStream:
             self.frames = self._segments.popleft()
             if self.frames:
                 return self.frames[0]
-        while self.pending:
+        while self.pending or self.number >= 0:
+            if self.number >= 0 and self.on_done is not None:
+                self.on_done(self.number)
+            if not self.pending:
+                self.number = -2  # past the last object (-1: before the first)
+                break
             self.number = self.pending.popleft()
             frames = self._load(self.number)
             self._segments = deque(frames[i : i + SEGMENT] for i in range(SEGMENT, len(frames), SEGMENT))
