@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import pytest
 
+from .test_groups import test_both_directions_against_rbd  # noqa: F401
 from .test_journal_write_live import (  # noqa: F401  (collected here against each release)
     test_feature_enable_refuses_without_exclusive_lock,
     test_feature_enable_writes_what_librbd_writes,
     test_rbd_export_import_round_trip_is_byte_identical,
     test_reset_and_client_disconnect_match_rbd,
 )
+from .test_live_ceph_strings import strings_journal, test_odd_strings_print_as_rbd_prints_them  # noqa: F401
 from .test_live_cross_check import (  # noqa: F401
     odd_journal,
     test_live_export_and_acquired_directory_equal_rbd,
@@ -25,6 +27,12 @@ from .test_live_cross_check import (  # noqa: F401
     test_the_listing_limit_decides_between_listing_and_probing,
     test_without_listing_the_pool_reads_equal_rbd,
 )
+from .test_live_undecodable import (  # noqa: F401
+    damaged_journal,
+    test_export_no_error_writes_the_bytes_rbd_writes,
+    test_inspect_counts_the_undecodable_entry_as_rbd,
+)
+from .test_mirror_changes import test_mirroring_changes_against_rbd  # noqa: F401
 
 pytestmark = [pytest.mark.ceph, pytest.mark.releases]
 
