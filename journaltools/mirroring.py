@@ -39,8 +39,9 @@ from .format.librbd_journal import (
     decode_client_data,
     decode_tag_data,
 )
-from .format.primitives import decode, u32
+from .format.primitives import CephString, decode, u32
 from .journal import Journal
+from .release import PACIFIC, TENTACLE, Release
 from .spec import image_name
 from .store.base import Pool
 
@@ -69,6 +70,7 @@ class MirrorPool:
 
     mode: int = MIRROR_MODE_DISABLED
     mirror_uuid: str = ""
+    remote_namespace: str | None = None  # omap ``remote_namespace`` (Tentacle's rbd mirror pool enable --remote-namespace)
     peers: list[Any] = field(default_factory=list)
     images: dict[str, Any] = field(default_factory=dict)  # image id -> MirrorImage
     local_status: dict[str, SiteStatus] = field(default_factory=dict)  # global id -> status
@@ -94,6 +96,8 @@ def read_mirror_pool(pool: Pool) -> MirrorPool:
     if "mirror_mode" in omap:
         state.mode = int(decode(u32, omap["mirror_mode"], type_name="mirror_mode"))
     state.mirror_uuid = omap.get("mirror_uuid", b"").decode("utf-8", "replace")
+    if "remote_namespace" in omap:
+        state.remote_namespace = str(decode(CephString(), omap["remote_namespace"], type_name="remote_namespace"))
     peer_type, image_type = lookup("cls::rbd::MirrorPeer"), lookup("cls::rbd::MirrorImage")
     for key in sorted(omap):
         raw = omap[key]
@@ -116,11 +120,25 @@ def direction_name(peer: Any) -> str:
     return DIRECTION_NAMES.get(direction, f"unknown ({direction})")
 
 
-def pool_info(pool: Pool, state: MirrorPool) -> dict[str, Any]:
-    """``rbd mirror pool info``'s JSON."""
+def pool_info(pool: Pool, state: MirrorPool, release: Release = PACIFIC) -> dict[str, Any]:
+    """``rbd mirror pool info``'s JSON, as ``release``'s rbd prints it.
+
+    A namespace has neither site name nor peers (they belong to the pool).  From Tentacle on rbd adds
+    the mirror uuid (librbd reads the pool's, that of the default namespace) and the remote namespace
+    (the stored one, else the namespace's own name: the same-named namespace on the peer).
+    """
     doc: dict[str, Any] = {"mode": state.mode_name}
-    if state.mode != MIRROR_MODE_DISABLED:
+    if state.mode == MIRROR_MODE_DISABLED:
+        return doc
+    if not pool.namespace:
         doc["site_name"] = pool.store.fsid or ""
+    if release >= TENTACLE:
+        pool_uuid = read_mirror_pool(pool.with_namespace("")).mirror_uuid if pool.namespace else state.mirror_uuid
+        if not pool_uuid:  # rbd fails (ENOENT) without a word
+            raise NotFoundError(f"no mirror uuid in {RBD_MIRRORING} of pool {pool.name}")
+        doc["mirror_uuid"] = pool_uuid
+        doc["remote_namespace"] = state.remote_namespace if state.remote_namespace is not None else pool.namespace
+    if not pool.namespace:
         doc["peers"] = [{"uuid": p.uuid, "direction": direction_name(p), "site_name": p.site_name,
                          "mirror_uuid": p.mirror_uuid or "", "client_name": p.client_name} for p in state.peers]
     return doc
@@ -129,7 +147,11 @@ def pool_info(pool: Pool, state: MirrorPool) -> dict[str, Any]:
 def pool_info_text(doc: dict[str, Any]) -> str:
     lines = [f"Mode: {doc['mode']}"]
     if "site_name" in doc:
-        lines += [f"Site Name: {doc['site_name']}", ""]
+        lines.append(f"Site Name: {doc['site_name']}")
+    if "mirror_uuid" in doc:
+        lines += [f"Mirror UUID: {doc['mirror_uuid']}", f"Remote Namespace: {doc['remote_namespace']}"]
+    if len(lines) > 1:
+        lines.append("")
     if "peers" not in doc:
         return "\n".join(lines) + "\n"
     if not doc["peers"]:

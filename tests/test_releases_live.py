@@ -10,8 +10,13 @@ same records.  Needs the release roots: `make release-roots` (tools/release-root
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
+from .cli_helpers import cli
 from .test_groups import test_both_directions_against_rbd  # noqa: F401
 from .test_journal_write_live import (  # noqa: F401  (collected here against each release)
     test_feature_enable_refuses_without_exclusive_lock,
@@ -47,3 +52,85 @@ def test_the_cluster_is_the_release_it_claims(release_cluster):
     release = release_cluster.release
     assert release.version in release_cluster.rbd("--version").stdout
     assert release.version in release_cluster.version
+
+
+def same_as_rbd(ceph, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``rbd ARGS`` (the release's own) and ``journaltools ARGS``: the same stdout and exit code; rbd's stdout."""
+    theirs = ceph.rbd(*args, check=False)
+    code, ours, err = ceph.journaltools(*args, env=env)
+    assert (ours, code) == (theirs.stdout, theirs.returncode), (args, err, theirs.stderr)
+    if theirs.returncode != 0 and theirs.stderr.startswith("rbd: "):
+        assert err == "journaltools: " + theirs.stderr[len("rbd: "):], args
+    return theirs.stdout
+
+
+def test_mirror_pool_info_is_the_releases(release_cluster, capsys):
+    """Tentacle adds Mirror UUID and Remote Namespace; a namespace shows neither site name nor peers."""
+    ceph = release_cluster
+    tentacle = ceph.release.name == "tentacle"
+    ceph.new_pool("mpi")
+    formats = (("--format", "plain"), ("--format", "json"))
+    for fmt in formats:
+        same_as_rbd(ceph, "mirror", "pool", "info", "mpi", *fmt)  # disabled
+    ceph.rbd("mirror", "pool", "enable", "mpi", "image")
+    ceph.rbd("namespace", "create", "mpi/ns1")
+    ceph.rbd("mirror", "pool", "enable", "mpi/ns1", "image")
+    ceph.rbd("namespace", "create", "mpi/ns2")
+    if tentacle:
+        ceph.rbd("mirror", "pool", "enable", "mpi/ns2", "image", "--remote-namespace", "other")
+    ceph.rbd("mirror", "pool", "peer", "add", "mpi", "client.admin@remote-site")
+    for spec in ("mpi", "mpi/ns1", "mpi/ns2", "mpi/missing"):
+        for fmt in formats:
+            out = same_as_rbd(ceph, "mirror", "pool", "info", spec, *fmt)
+            if spec == "mpi/ns1" and fmt[1] == "plain":
+                assert ("Remote Namespace: ns1" in out) is tentacle
+            if spec == "mpi" and fmt[1] == "plain":
+                assert "Site Name:" in out and "client.admin" in out and ("Mirror UUID: " in out.split("Peer")[0]) is tentacle
+    # offline: the copy of the pool follows the release acquire recorded, or --release
+    store = Path(tempfile.mkdtemp(prefix="jt-mpi-"))
+    try:
+        assert ceph.journaltools("acquire", "--pool", "mpi", "--pool-only", str(store / "s"))[0] == 0
+        theirs = ceph.rbd("mirror", "pool", "info", "mpi").stdout
+        code, ours, err = cli(capsys, "--store", str(store / "s"), "mirror", "pool", "info", "mpi")
+        assert (code, ours) == (0, theirs), err
+        other = "pacific" if tentacle else "tentacle"
+        code, ours, err = cli(capsys, "--store", str(store / "s"), "--release", other, "mirror", "pool", "info", "mpi")
+        assert code == 0 and ("Mirror UUID" in ours.split("Peer")[0]) is (other == "tentacle")
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", [["mirror", "pool", "status", "merr"], ["mirror", "image", "status", "merr/plain"],
+                                     ["mirror", "pool", "peer", "add", "merr", "client.admin@x"],
+                                     ["mirror", "pool", "info", "merr/no-such-ns"],
+                                     ["mirror", "image", "status", "merr/no-such-ns/plain"]])
+def test_mirroring_errors_are_rbds(release_cluster, command):
+    ceph = release_cluster
+    if "merr" not in ceph._pools:
+        ceph.new_pool("merr")
+        ceph.rbd("create", "--size", "4M", "merr/plain")
+    same_as_rbd(ceph, *command)
+
+
+def test_group_snapshots_and_info_are_the_releases(release_cluster):
+    """Tentacle: `group snap list` is an ID/NAME/STATE table (complete), `group info` exists (name and id)."""
+    ceph = release_cluster
+    tentacle = ceph.release.name == "tentacle"
+    ceph.new_pool("grp")
+    ceph.rbd("create", "--size", "4M", "grp/member")
+    ceph.rbd("group", "create", "grp/full")
+    ceph.rbd("group", "create", "grp/empty")
+    ceph.rbd("group", "image", "add", "grp/full", "grp/member")
+    for snap in ("gs1", "a-much-longer-snapshot-name"):
+        ceph.rbd("group", "snap", "create", f"grp/full@{snap}")
+    for group in ("full", "empty"):
+        out = same_as_rbd(ceph, "group", "snap", "list", f"grp/{group}", "--format", "json")
+        assert ('"state":"complete"' in out) is (tentacle and group == "full")
+        if tentacle:  # Pacific's and Reef's plain table: the drop-in's (right-aligned STATUS)
+            same_as_rbd(ceph, "group", "snap", "list", f"grp/{group}")
+            for fmt in (("--format", "json"), ("--format", "json", "--pretty-format"), ()):
+                same_as_rbd(ceph, "group", "info", f"grp/{group}", *fmt)
+        else:
+            assert ceph.rbd("group", "info", f"grp/{group}", check=False).returncode != 0  # no such command
+    code, out, err = ceph.journaltools("group", "info", "grp/full", "--verbose")
+    assert code == 0 and "member" in out and "a-much-longer-snapshot-name" in out, err

@@ -50,7 +50,7 @@ def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, 
                   output_format: str, pretty_format: bool) -> None:
     """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
-    doc = pool_info(pool, read_mirror_pool(pool))
+    doc = pool_info(pool, read_mirror_pool(pool), app.release())
     echo(ceph_json(doc, pretty_format) if output_format == "json" else pool_info_text(doc))
 
 
@@ -67,7 +67,7 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     state = read_mirror_pool(pool)
     if state.mode == 0:
-        raise SpecError(f"mirroring not enabled on the pool {pool.describe()}")
+        raise SpecError("mirroring not enabled on the pool")  # rbd's words, every release
     doc = pool_status(pool, state)
     if output_format == "json":
         if not verbose:
@@ -87,7 +87,7 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
     if iid not in state.images:
-        raise SpecError(f"mirroring not enabled on the image {name}")
+        raise SpecError("mirroring not enabled on the image")
     status = next(s for s in image_statuses(header_pool, state) if s.global_id == state.images[iid].global_image_id)
     echo(ceph_json(status.to_json(), pretty_format) if output_format == "json" else status.text())
 
@@ -211,6 +211,8 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
     from ..mirror_changes import peer_add
 
     pool = resolve_pool(app, pool_spec, None, None)
+    if read_mirror_pool(pool).mode == 0:
+        raise SpecError("mirroring not enabled on the pool")
     match = _PEER_SPEC.match(remote)
     client = None
     if match:

@@ -155,7 +155,8 @@ class RadosPool(Pool):
                 with rados.ReadOpCtx() as op:
                     it, _ = self.ioctx.get_omap_vals(op, after, prefix, _OMAP_PAGE)
                     self.ioctx.operate_read_op(op, oid)
-                    page = [(k if isinstance(k, str) else k.decode(), bytes(v)) for k, v in it]
+                    # python3-rados gives None for an empty value (rbd_namespace's keys)
+                    page = [(k if isinstance(k, str) else k.decode(), bytes(v or b"")) for k, v in it]
                 items.extend(page)
                 if len(page) < _OMAP_PAGE:
                     break
@@ -239,8 +240,26 @@ class RadosStore(Store):
         except rados.Error as exc:
             raise StoreError(f"cannot connect to the cluster ({where}): {exc}") from exc
         self._ioctxs: dict[tuple[str, str], Any] = {}
-        self.fsid = self.cluster.get_fsid()
+        self.fsid = self._fsid()
         self.where = where
+
+    def _fsid(self) -> str:
+        """The cluster's fsid; right after connecting, librados can still report all zeros (measured with
+        Pacific's client on Reef and Tentacle clusters): wait for the monitor's map, then ask the monitor."""
+        import json
+        import time
+
+        zero = "00000000-0000-0000-0000-000000000000"
+        fsid = str(self.cluster.get_fsid())
+        deadline = time.monotonic() + 2
+        while fsid == zero and time.monotonic() < deadline:
+            time.sleep(0.02)
+            fsid = str(self.cluster.get_fsid())
+        if fsid == zero:
+            code, out, _ = self.cluster.mon_command(json.dumps({"prefix": "fsid", "format": "json"}), b"", timeout=15)
+            if code == 0:
+                fsid = str(json.loads(out).get("fsid", fsid))
+        return fsid
 
     def pool(self, name: str, namespace: str = "") -> RadosPool:
         rados = _rados()
