@@ -40,12 +40,14 @@ from .format.librbd_journal import (
     decode_tag_data,
 )
 from .format.primitives import CephString, decode, u32
+from .format.snapshot_namespace import MIRROR as MIRROR_NAMESPACE
 from .journal import Journal
 from .release import PACIFIC, TENTACLE, Release
 from .spec import image_name
 from .store.base import Pool
 
 HEALTH = ["OK", "UNKNOWN", "WARNING", "ERROR"]
+MIRROR_SNAPSHOT_PRIMARY, MIRROR_SNAPSHOT_PRIMARY_DEMOTED = 0, 1  # cls::rbd::MirrorSnapshotState
 
 
 def timestr(sec: int) -> str:
@@ -169,23 +171,76 @@ def pool_info_text(doc: dict[str, Any]) -> str:
 
 
 @dataclass
+class MirrorSnapshot:
+    """An image snapshot in the mirror snapshot namespace (snapshot-based mirroring)."""
+
+    id: int
+    name: str
+    state: int  # MIRROR_SNAPSHOT_PRIMARY ... (snapshot_namespace.MIRROR_STATE_NAMES)
+    peer_uuids: list[str]
+    complete: bool
+
+    @property
+    def primary(self) -> bool:
+        return self.state in (MIRROR_SNAPSHOT_PRIMARY, MIRROR_SNAPSHOT_PRIMARY_DEMOTED)
+
+
+def mirror_snapshots(pool: Pool, image_id: str) -> list[MirrorSnapshot]:
+    """The image's mirror snapshots (``rbd_header.<id>`` ``snapshot_<id>`` records of namespace mirror), by id."""
+    record = lookup("cls_rbd_snap")
+    snaps = []
+    try:
+        items = list(pool.omap_items(f"rbd_header.{image_id}", prefix="snapshot_"))
+    except NotFoundError:
+        return []
+    for _, raw in items:
+        try:
+            snap = record.decode(raw)
+        except FormatError:
+            continue
+        ns = snap.snapshot_namespace
+        if ns is None or ns.snapshot_namespace_type != MIRROR_NAMESPACE:
+            continue
+        body = ns.namespace
+        snaps.append(MirrorSnapshot(int(snap.id), str(snap.name), int(body.state), sorted(body.mirror_peer_uuids),
+                                    bool(body.complete)))
+    return sorted(snaps, key=lambda s: s.id)
+
+
+def snapshot_mode_primary(snaps: list[MirrorSnapshot]) -> bool:
+    """librbd's promotion state of a snapshot-mode image: primary when its newest mirror snapshot is primary."""
+    return not snaps or snaps[-1].state == MIRROR_SNAPSHOT_PRIMARY
+
+
+@dataclass
 class ImageStatus:
     name: str
     global_id: str
     local: SiteStatus | None
     remote: dict[str, SiteStatus]
+    snapshots: list[MirrorSnapshot] | None = None  # a primary snapshot-mode image's primary mirror snapshots
 
     def to_json(self) -> dict[str, Any]:
         if self.local is None:
-            return {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
-                    "description": "status not found", "last_update": ""}
-        return {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
-                "description": self.local.description, "last_update": timestr(self.local.last_update)}
+            doc: dict[str, Any] = {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
+                                   "description": "status not found", "last_update": ""}
+        else:
+            doc = {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
+                   "description": self.local.description, "last_update": timestr(self.local.last_update)}
+        if self.snapshots:
+            doc["snapshots"] = [{"id": s.id, "name": s.name, "demoted": s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED,
+                                 "mirror_peer_uuids": s.peer_uuids} for s in self.snapshots]
+        return doc
 
     def text(self) -> str:
         doc = self.to_json()
-        return (f"{doc['name']}:\n  global_id:   {doc['global_id']}\n  state:       {doc['state']}\n"
+        text = (f"{doc['name']}:\n  global_id:   {doc['global_id']}\n  state:       {doc['state']}\n"
                 f"  description: {doc['description']}\n  last_update: {doc['last_update']}\n")
+        if self.snapshots:
+            text += "  snapshots:\n" + "".join(
+                f"    {s.id} {s.name} ({'demoted ' if s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED else ''}"
+                f"peer_uuids:[{','.join(s.peer_uuids)}])\n" for s in self.snapshots)
+        return text
 
     def summary_state(self, peers: list[Any]) -> str:
         """The state ``mirror pool status`` counts this image under (offline: no daemon is known to be up)."""

@@ -134,3 +134,26 @@ def test_group_snapshots_and_info_are_the_releases(release_cluster):
             assert ceph.rbd("group", "info", f"grp/{group}", check=False).returncode != 0  # no such command
     code, out, err = ceph.journaltools("group", "info", "grp/full", "--verbose")
     assert code == 0 and "member" in out and "a-much-longer-snapshot-name" in out, err
+
+
+def test_snapshot_mode_image_status_lists_the_primary_snapshots(release_cluster):
+    """rbd mirror image status of a snapshot-mode primary: a `snapshots:` section (json `snapshots`); none once demoted."""
+    ceph = release_cluster
+    ceph.new_pool("msnap")
+    ceph.rbd("mirror", "pool", "enable", "msnap", "image")
+    ceph.rbd("mirror", "pool", "peer", "add", "msnap", "client.admin@remote-site")  # a tx peer: snapshots list it
+    ceph.rbd("create", "--size", "8M", "msnap/snapimg")
+    ceph.rbd("mirror", "image", "enable", "msnap/snapimg", "snapshot")
+    ceph.rbd("mirror", "image", "snapshot", "msnap/snapimg")
+    ceph.rbd("snap", "create", "msnap/snapimg@user-snap")  # not a mirror snapshot: not listed
+    ceph.rbd("mirror", "image", "snapshot", "msnap/snapimg")
+    formats = (("--format", "plain"), ("--format", "json"))
+    for fmt in formats:
+        out = same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", *fmt)
+        assert out.count(".mirror.primary.") == 3 and "user-snap" not in out
+    ceph.rbd("mirror", "image", "demote", "msnap/snapimg")
+    for fmt in formats:
+        assert ".mirror." not in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", *fmt)
+    ceph.rbd("mirror", "image", "promote", "msnap/snapimg")
+    assert "(demoted peer_uuids:[" in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg")
+    assert '"demoted":true' in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", "--format", "json")

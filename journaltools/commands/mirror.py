@@ -9,16 +9,19 @@ import click
 
 from ..cli import AppContext, main, pass_app
 from ..errors import SpecError
+from ..format.cls_rbd import IMAGE_ENABLED, IMAGE_MODE_SNAPSHOT
 from ..mirroring import (
     describe_mode,
     describe_state,
     image_role,
     image_statuses,
+    mirror_snapshots,
     pool_info,
     pool_info_text,
     pool_status,
     pool_status_text,
     read_mirror_pool,
+    snapshot_mode_primary,
 )
 from ..output import ceph_json, echo, format_options
 from ..store.base import Pool
@@ -88,7 +91,12 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     state = read_mirror_pool(header_pool)
     if iid not in state.images:
         raise SpecError("mirroring not enabled on the image")
-    status = next(s for s in image_statuses(header_pool, state) if s.global_id == state.images[iid].global_image_id)
+    record = state.images[iid]
+    status = next(s for s in image_statuses(header_pool, state) if s.global_id == record.global_image_id)
+    if record.mode == IMAGE_MODE_SNAPSHOT and record.state == IMAGE_ENABLED:
+        snaps = mirror_snapshots(header_pool, iid)
+        if snapshot_mode_primary(snaps):  # rbd lists them for a primary only
+            status.snapshots = [s for s in snaps if s.primary]
     echo(ceph_json(status.to_json(), pretty_format) if output_format == "json" else status.text())
 
 
