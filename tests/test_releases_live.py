@@ -10,13 +10,17 @@ same records.  Needs the release roots: `make release-roots` (tools/release-root
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from .ceph_cluster import ceph_available
 from .cli_helpers import cli
+from .releases import RELEASES, ReleaseCluster
 from .test_groups import test_both_directions_against_rbd  # noqa: F401
 from .test_journal_write_live import (  # noqa: F401  (collected here against each release)
     test_feature_enable_refuses_without_exclusive_lock,
@@ -38,6 +42,7 @@ from .test_live_undecodable import (  # noqa: F401
     test_inspect_counts_the_undecodable_entry_as_rbd,
 )
 from .test_mirror_changes import test_mirroring_changes_against_rbd  # noqa: F401
+from .test_mirror_daemon import running_two_sites, test_daemon_replicates_and_follows_journaltools  # noqa: F401
 
 pytestmark = [pytest.mark.ceph, pytest.mark.releases]
 
@@ -46,6 +51,19 @@ pytestmark = [pytest.mark.ceph, pytest.mark.releases]
 def ceph_cluster(release_cluster):
     """Here every live test runs against the release cluster in turn."""
     return release_cluster
+
+
+@pytest.fixture(scope="module", params=list(RELEASES))
+def two_sites(request):
+    """Two sites of the release in turn, that release's rbd-mirror on site b (writes /etc/ceph/site-a.conf, ceph.conf)."""
+    release = RELEASES[request.param]
+    missing = ceph_available() or release.missing()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with running_two_sites(lambda root: ReleaseCluster(root, release)) as sites:
+        yield sites
 
 
 def test_the_cluster_is_the_release_it_claims(release_cluster):
@@ -157,3 +175,38 @@ def test_snapshot_mode_image_status_lists_the_primary_snapshots(release_cluster)
     ceph.rbd("mirror", "image", "promote", "msnap/snapimg")
     assert "(demoted peer_uuids:[" in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg")
     assert '"demoted":true' in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", "--format", "json")
+
+
+HOLD_OPEN = """
+import sys, rados, rbd
+cluster = rados.Rados(conffile=sys.argv[1]); cluster.connect()
+ioctx = cluster.open_ioctx(sys.argv[2])
+image = rbd.Image(ioctx, sys.argv[3])
+image.write(b"w" * 4096, 0)
+print("open", flush=True)
+sys.stdin.read()
+image.close(); ioctx.close(); cluster.shutdown()
+"""
+
+
+def test_status_lists_the_watchers_rbd_lists(release_cluster):
+    """`status IMAGE` on a live cluster: rbd's Watchers block (none, or a writer's watch)."""
+    import subprocess
+
+    ceph = release_cluster
+    ceph.new_pool("wat")
+    ceph.rbd("create", "--size", "4M", "wat/watched")
+    code, ours, err = ceph.journaltools("status", "wat/watched")
+    assert code == 0 and ours.startswith(ceph.rbd("status", "wat/watched").stdout) and "Watchers: none\n" in ours, err
+    holder = subprocess.Popen(["/usr/bin/python3", "-c", HOLD_OPEN, ceph.conf, "wat", "watched"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        theirs = ceph.rbd("status", "wat/watched").stdout
+        assert theirs.count("watcher=") == 1
+        code, ours, err = ceph.journaltools("status", "wat/watched")
+        assert code == 0 and ours.startswith(theirs), (ours, theirs, err)
+        code, doc, err = ceph.journaltools("status", "wat/watched", "--format", "json")
+        assert json.loads(doc)["watchers"] == json.loads(ceph.rbd("status", "wat/watched", "--format", "json").stdout)["watchers"]
+    finally:
+        holder.communicate("", timeout=60)
