@@ -59,11 +59,13 @@ class ClusterError(RuntimeError):
     """A sandbox command failed."""
 
 
-def _run(*argv: str, conf: Path | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _run(*argv: str, conf: Path | None = None, check: bool = True, timeout: float = 600,
+         wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (behind ``wrap``, a command prefix such as a chroot into a release root)."""
     env = dict(os.environ)
     if conf is not None:
         env["CEPH_CONF"] = str(conf)
-    proc = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([*wrap, *argv], env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise ClusterError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc
@@ -81,7 +83,8 @@ class Sandbox:
         return self.root / "ceph.conf"
 
     @classmethod
-    def start(cls, root: Path, port: int, memstore_bytes: int) -> Sandbox:
+    def start(cls, root: Path, port: int, memstore_bytes: int, wrap: tuple[str, ...] = ()) -> Sandbox:
+        """Start the daemons; ``wrap`` prefixes every Ceph command (the daemons of another release's root)."""
         if not 1024 < port < 65536:
             raise ClusterError(f"port {port} is out of range")
         if root.exists():
@@ -93,23 +96,23 @@ class Sandbox:
         fsid = str(uuid.uuid4())
         box.conf.write_text(CONF_TEMPLATE.format(fsid=fsid, port=port, root=root, memstore_bytes=memstore_bytes))
         conf = str(box.conf)
-        _run("monmaptool", "--create", "--fsid", fsid, "--add", "a", f"v1:127.0.0.1:{port}", str(root / "monmap"))
-        _run("ceph-mon", "-c", conf, "--mkfs", "-i", "a", "--monmap", str(root / "monmap"))
-        _run("ceph-mon", "-c", conf, "-i", "a")
+        _run("monmaptool", "--create", "--fsid", fsid, "--add", "a", f"v1:127.0.0.1:{port}", str(root / "monmap"), wrap=wrap)
+        _run("ceph-mon", "-c", conf, "--mkfs", "-i", "a", "--monmap", str(root / "monmap"), wrap=wrap)
+        _run("ceph-mon", "-c", conf, "-i", "a", wrap=wrap)
         osd_uuid = str(uuid.uuid4())
-        _run("ceph", "-c", conf, "osd", "new", osd_uuid)
-        _run("ceph-osd", "-c", conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
+        _run("ceph", "-c", conf, "osd", "new", osd_uuid, wrap=wrap)
+        _run("ceph-osd", "-c", conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid, wrap=wrap)
         for attempt in range(3):
             # Ceph 16 sometimes sends the OSD's first mon command with an all-zero fsid ("wrong fsid",
             # exit 250) while the mon is still settling; starting the OSD again works
-            started = _run("ceph-osd", "-c", conf, "-i", "0", check=attempt == 2)
+            started = _run("ceph-osd", "-c", conf, "-i", "0", check=attempt == 2, wrap=wrap)
             if started.returncode == 0:
                 break
             time.sleep(0.5)
-        _run("ceph-mgr", "-c", conf, "-i", "x", check=False)
+        _run("ceph-mgr", "-c", conf, "-i", "x", check=False, wrap=wrap)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if "1 up" in _run("ceph", "-c", conf, "osd", "stat", check=False).stdout:
+            if "1 up" in _run("ceph", "-c", conf, "osd", "stat", check=False, wrap=wrap).stdout:
                 return box
             time.sleep(0.2)
         box.stop()

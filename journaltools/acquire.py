@@ -28,7 +28,10 @@ def _target_pool(dest: DirectoryStore, source: Pool) -> DirectoryPool:
     try:
         pool = dest.pool(source.name)
     except NotFoundError:
-        pool = dest.create_pool(source.name, source.pool_id, source.store.fsid)
+        from .release import live_version
+
+        # the source's release: offline commands on the copy give that release's output
+        pool = dest.create_pool(source.name, source.pool_id, source.store.fsid, live_version(source.store))
     return pool.with_namespace(source.namespace) if source.namespace else pool  # type: ignore[return-value]
 
 

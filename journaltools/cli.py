@@ -35,12 +35,19 @@ class AppContext:
     client_id: str | None = None
     cluster: str | None = None
     debug: bool = False
+    release_name: str | None = None
     _store: Store | None = field(default=None, repr=False)
 
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.store_dir, self.conf, self.client_id, self.cluster)
         return self._store
+
+    def release(self) -> Any:
+        """The Ceph release whose output to give (journaltools.release.store_release)."""
+        from .release import store_release
+
+        return store_release(self.store(), self.release_name)
 
     def close(self) -> None:
         if self._store is not None:
@@ -106,15 +113,23 @@ class LazyGroup(click.Group):
 @click.option("--id", "client_id", metavar="NAME", help="Client id to connect as (e.g. admin).")
 @click.option("--cluster", metavar="NAME", help="Cluster name (reads /etc/ceph/NAME.conf).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.option("--release", "release_name", metavar="NAME", envvar="JOURNALTOOLS_RELEASE",
+              help="Ceph release whose rbd output to give (pacific, reef, tentacle, or a version such as 18.2.7); "
+                   "default: the live cluster's, or the one acquire recorded in the store, else pacific.")
 @click.version_option(__version__, prog_name="journaltools")
 @click.pass_context
 def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id: str | None,
-         cluster: str | None, debug: bool) -> None:
+         cluster: str | None, debug: bool, release_name: str | None) -> None:
     """Inspect, export, import and repair Ceph RBD journals and mirroring metadata.
 
     Works on a live cluster (-c/--conf) or offline on a directory store (--store).
     """
-    app = AppContext(store_dir=store_dir, conf=conf, client_id=client_id, cluster=cluster, debug=debug)
+    app = AppContext(store_dir=store_dir, conf=conf, client_id=client_id, cluster=cluster, debug=debug,
+                     release_name=release_name)
+    if release_name:
+        from .release import parse_release
+
+        parse_release(release_name)  # a bad name fails before any work
     ctx.obj = app
     ctx.call_on_close(app.close)
 

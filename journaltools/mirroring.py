@@ -39,12 +39,15 @@ from .format.librbd_journal import (
     decode_client_data,
     decode_tag_data,
 )
-from .format.primitives import decode, u32
+from .format.primitives import CephString, decode, u32
+from .format.snapshot_namespace import MIRROR as MIRROR_NAMESPACE
 from .journal import Journal
+from .release import PACIFIC, TENTACLE, Release
 from .spec import image_name
 from .store.base import Pool
 
 HEALTH = ["OK", "UNKNOWN", "WARNING", "ERROR"]
+MIRROR_SNAPSHOT_PRIMARY, MIRROR_SNAPSHOT_PRIMARY_DEMOTED = 0, 1  # cls::rbd::MirrorSnapshotState
 
 
 def timestr(sec: int) -> str:
@@ -69,6 +72,7 @@ class MirrorPool:
 
     mode: int = MIRROR_MODE_DISABLED
     mirror_uuid: str = ""
+    remote_namespace: str | None = None  # omap ``remote_namespace`` (Tentacle's rbd mirror pool enable --remote-namespace)
     peers: list[Any] = field(default_factory=list)
     images: dict[str, Any] = field(default_factory=dict)  # image id -> MirrorImage
     local_status: dict[str, SiteStatus] = field(default_factory=dict)  # global id -> status
@@ -94,6 +98,8 @@ def read_mirror_pool(pool: Pool) -> MirrorPool:
     if "mirror_mode" in omap:
         state.mode = int(decode(u32, omap["mirror_mode"], type_name="mirror_mode"))
     state.mirror_uuid = omap.get("mirror_uuid", b"").decode("utf-8", "replace")
+    if "remote_namespace" in omap:
+        state.remote_namespace = str(decode(CephString(), omap["remote_namespace"], type_name="remote_namespace"))
     peer_type, image_type = lookup("cls::rbd::MirrorPeer"), lookup("cls::rbd::MirrorImage")
     for key in sorted(omap):
         raw = omap[key]
@@ -116,11 +122,25 @@ def direction_name(peer: Any) -> str:
     return DIRECTION_NAMES.get(direction, f"unknown ({direction})")
 
 
-def pool_info(pool: Pool, state: MirrorPool) -> dict[str, Any]:
-    """``rbd mirror pool info``'s JSON."""
+def pool_info(pool: Pool, state: MirrorPool, release: Release = PACIFIC) -> dict[str, Any]:
+    """``rbd mirror pool info``'s JSON, as ``release``'s rbd prints it.
+
+    A namespace has neither site name nor peers (they belong to the pool).  From Tentacle on rbd adds
+    the mirror uuid (librbd reads the pool's, that of the default namespace) and the remote namespace
+    (the stored one, else the namespace's own name: the same-named namespace on the peer).
+    """
     doc: dict[str, Any] = {"mode": state.mode_name}
-    if state.mode != MIRROR_MODE_DISABLED:
+    if state.mode == MIRROR_MODE_DISABLED:
+        return doc
+    if not pool.namespace:
         doc["site_name"] = pool.store.fsid or ""
+    if release >= TENTACLE:
+        pool_uuid = read_mirror_pool(pool.with_namespace("")).mirror_uuid if pool.namespace else state.mirror_uuid
+        if not pool_uuid:  # rbd fails (ENOENT) without a word
+            raise NotFoundError(f"no mirror uuid in {RBD_MIRRORING} of pool {pool.name}")
+        doc["mirror_uuid"] = pool_uuid
+        doc["remote_namespace"] = state.remote_namespace if state.remote_namespace is not None else pool.namespace
+    if not pool.namespace:
         doc["peers"] = [{"uuid": p.uuid, "direction": direction_name(p), "site_name": p.site_name,
                          "mirror_uuid": p.mirror_uuid or "", "client_name": p.client_name} for p in state.peers]
     return doc
@@ -129,7 +149,11 @@ def pool_info(pool: Pool, state: MirrorPool) -> dict[str, Any]:
 def pool_info_text(doc: dict[str, Any]) -> str:
     lines = [f"Mode: {doc['mode']}"]
     if "site_name" in doc:
-        lines += [f"Site Name: {doc['site_name']}", ""]
+        lines.append(f"Site Name: {doc['site_name']}")
+    if "mirror_uuid" in doc:
+        lines += [f"Mirror UUID: {doc['mirror_uuid']}", f"Remote Namespace: {doc['remote_namespace']}"]
+    if len(lines) > 1:
+        lines.append("")
     if "peers" not in doc:
         return "\n".join(lines) + "\n"
     if not doc["peers"]:
@@ -147,23 +171,76 @@ def pool_info_text(doc: dict[str, Any]) -> str:
 
 
 @dataclass
+class MirrorSnapshot:
+    """An image snapshot in the mirror snapshot namespace (snapshot-based mirroring)."""
+
+    id: int
+    name: str
+    state: int  # MIRROR_SNAPSHOT_PRIMARY ... (snapshot_namespace.MIRROR_STATE_NAMES)
+    peer_uuids: list[str]
+    complete: bool
+
+    @property
+    def primary(self) -> bool:
+        return self.state in (MIRROR_SNAPSHOT_PRIMARY, MIRROR_SNAPSHOT_PRIMARY_DEMOTED)
+
+
+def mirror_snapshots(pool: Pool, image_id: str) -> list[MirrorSnapshot]:
+    """The image's mirror snapshots (``rbd_header.<id>`` ``snapshot_<id>`` records of namespace mirror), by id."""
+    record = lookup("cls_rbd_snap")
+    snaps = []
+    try:
+        items = list(pool.omap_items(f"rbd_header.{image_id}", prefix="snapshot_"))
+    except NotFoundError:
+        return []
+    for _, raw in items:
+        try:
+            snap = record.decode(raw)
+        except FormatError:
+            continue
+        ns = snap.snapshot_namespace
+        if ns is None or ns.snapshot_namespace_type != MIRROR_NAMESPACE:
+            continue
+        body = ns.namespace
+        snaps.append(MirrorSnapshot(int(snap.id), str(snap.name), int(body.state), sorted(body.mirror_peer_uuids),
+                                    bool(body.complete)))
+    return sorted(snaps, key=lambda s: s.id)
+
+
+def snapshot_mode_primary(snaps: list[MirrorSnapshot]) -> bool:
+    """librbd's promotion state of a snapshot-mode image: primary when its newest mirror snapshot is primary."""
+    return not snaps or snaps[-1].state == MIRROR_SNAPSHOT_PRIMARY
+
+
+@dataclass
 class ImageStatus:
     name: str
     global_id: str
     local: SiteStatus | None
     remote: dict[str, SiteStatus]
+    snapshots: list[MirrorSnapshot] | None = None  # a primary snapshot-mode image's primary mirror snapshots
 
     def to_json(self) -> dict[str, Any]:
         if self.local is None:
-            return {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
-                    "description": "status not found", "last_update": ""}
-        return {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
-                "description": self.local.description, "last_update": timestr(self.local.last_update)}
+            doc: dict[str, Any] = {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
+                                   "description": "status not found", "last_update": ""}
+        else:
+            doc = {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
+                   "description": self.local.description, "last_update": timestr(self.local.last_update)}
+        if self.snapshots:
+            doc["snapshots"] = [{"id": s.id, "name": s.name, "demoted": s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED,
+                                 "mirror_peer_uuids": s.peer_uuids} for s in self.snapshots]
+        return doc
 
     def text(self) -> str:
         doc = self.to_json()
-        return (f"{doc['name']}:\n  global_id:   {doc['global_id']}\n  state:       {doc['state']}\n"
+        text = (f"{doc['name']}:\n  global_id:   {doc['global_id']}\n  state:       {doc['state']}\n"
                 f"  description: {doc['description']}\n  last_update: {doc['last_update']}\n")
+        if self.snapshots:
+            text += "  snapshots:\n" + "".join(
+                f"    {s.id} {s.name} ({'demoted ' if s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED else ''}"
+                f"peer_uuids:[{','.join(s.peer_uuids)}])\n" for s in self.snapshots)
+        return text
 
     def summary_state(self, peers: list[Any]) -> str:
         """The state ``mirror pool status`` counts this image under (offline: no daemon is known to be up)."""

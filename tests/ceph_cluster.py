@@ -46,11 +46,15 @@ def ceph_available() -> str | None:
 
 
 class CephCluster:
-    """One running cluster: ``conf``, ``fsid``, and helpers to drive it."""
+    """One running cluster: ``conf``, ``fsid``, and helpers to drive it.
 
-    def __init__(self, root: Path) -> None:
+    ``wrap`` prefixes every Ceph command and daemon (tests/releases.py: a chroot into another release's root).
+    """
+
+    def __init__(self, root: Path, wrap: tuple[str, ...] = ()) -> None:
         self.root = root
-        self.sandbox = self._start(root)
+        self.wrap = wrap
+        self.sandbox = self._start(root, wrap=wrap)
         try:
             self.conf = str(self.sandbox.conf)
             self.env = dict(os.environ, CEPH_CONF=self.conf)
@@ -62,15 +66,15 @@ class CephCluster:
             raise
 
     @staticmethod
-    def _start(root: Path, attempts: int = 3) -> Sandbox:
+    def _start(root: Path, attempts: int = 3, wrap: tuple[str, ...] = ()) -> Sandbox:
         """Start the sandbox, retrying on a fresh port when a start fails (ports race on a busy machine)."""
         for attempt in range(attempts):
             try:
-                sandbox = Sandbox.start(root, free_port(), memstore_bytes=1 << 30)
+                sandbox = Sandbox.start(root, free_port(), memstore_bytes=1 << 30, wrap=wrap)
                 # another run may have raced us to the port: make sure our mon answers with our fsid
                 want = next(line.split("=", 1)[1].strip() for line in sandbox.conf.read_text().splitlines()
                             if line.startswith("fsid"))
-                got = subprocess.run(["ceph", "-c", str(sandbox.conf), "fsid"], capture_output=True, text=True,
+                got = subprocess.run([*wrap, "ceph", "-c", str(sandbox.conf), "fsid"], capture_output=True, text=True,
                                      timeout=60).stdout.strip()
                 if got != want:
                     raise RuntimeError(f"the mon on this port belongs to another cluster ({got!r})")
@@ -82,7 +86,7 @@ class CephCluster:
         raise AssertionError("unreachable")
 
     def _cmd(self, tool: str, args: Sequence[str], check: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[Any]:
-        proc = subprocess.run([tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
+        proc = subprocess.run([*self.wrap, tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
                               input=stdin, timeout=300)
         if check and proc.returncode != 0:
             raise AssertionError(f"{tool} {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
@@ -113,7 +117,8 @@ class CephCluster:
         return self._cmd("rados", args, check)
 
     def rados_bytes(self, *args: Any) -> bytes:
-        proc = subprocess.run(["rados", "-c", self.conf, *map(str, args)], env=self.env, capture_output=True, timeout=300)
+        proc = subprocess.run([*self.wrap, "rados", "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
+                              timeout=300)
         assert proc.returncode == 0, proc.stderr.decode()
         return proc.stdout
 

@@ -26,3 +26,23 @@ def ceph_cluster() -> CephCluster:
         cluster.stop()
         time.sleep(0.5)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=["pacific", "reef", "tentacle"])
+def release_cluster(request):
+    """A sandbox cluster of each Ceph release in turn (tests/releases.py); its own ``rbd`` is the reference."""
+    from .releases import RELEASES, start_release_cluster
+
+    release = RELEASES[request.param]
+    missing = ceph_available() or release.missing()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    cluster, root = start_release_cluster(release)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        time.sleep(0.5)
+        shutil.rmtree(root, ignore_errors=True)

@@ -58,7 +58,7 @@ def test_both_directions_against_rbd(ceph_cluster, capsys):
     ceph.rbd("group", "create", "rbd/theirs")
     ceph.rbd("group", "image", "add", "rbd/theirs", "rbd/gb")
     ceph.rbd("group", "snap", "create", "rbd/theirs@s1")
-    code, out, err = ceph.journaltools("group", "info", "rbd/theirs", "--format", "json")
+    code, out, err = ceph.journaltools("group", "info", "rbd/theirs", "--verbose", "--format", "json")
     doc = json.loads(out)
     assert [i["image"] for i in doc["images"]] == ["gb"] and [s["name"] for s in doc["snapshots"]] == ["s1"]
     assert ceph.journaltools("group", "rename", "rbd/ours", "rbd/ours2")[0] == 0

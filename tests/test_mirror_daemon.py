@@ -7,6 +7,7 @@ so the test writes those two files and puts back what was there before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,7 +15,9 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,13 +45,20 @@ def two_sites():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"Ceph is not installed ({missing})")
         pytest.skip(f"Ceph is not installed ({missing})")
+    with running_two_sites() as sites:
+        yield sites
+
+
+@contextlib.contextmanager
+def running_two_sites(new_site: Callable[[Path], CephCluster] = CephCluster) -> Iterator[tuple[Any, Any, Any]]:
+    """Sites a and b (``new_site(dir)``: tests/releases.py passes another release's cluster), rbd-mirror on b."""
     root = Path(tempfile.mkdtemp(prefix="journaltools-2sites-"))
     saved = {name: (ETC / name).read_bytes() for name in ("ceph.conf", "site-a.conf") if (ETC / name).exists()}
     sites: list[CephCluster] = []
     daemon = None
     try:
-        sites.append(CephCluster(root / "a"))
-        sites.append(CephCluster(root / "b"))
+        sites.append(new_site(root / "a"))
+        sites.append(new_site(root / "b"))
         a, b = sites
         daemon = MirrorDaemon(b, root)
         ETC.mkdir(exist_ok=True)
@@ -77,7 +87,7 @@ class MirrorDaemon:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["rbd-mirror", "-c", self.site.conf, "-i", "admin", "-f", "--log-file", str(self.root / "b" / "rbd-mirror.log"),
+            [*self.site.wrap, "rbd-mirror", "-c", self.site.conf, "-i", "admin", "-f", "--log-file", str(self.root / "b" / "rbd-mirror.log"),
              "--admin-socket", str(self.root / "b" / "rbd-mirror.asok")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..cli import AppContext, main, pass_app
@@ -103,12 +105,22 @@ group_group.add_command(list_cmd, "ls")
 
 @group_group.command("info")
 @group_spec_argument
+@click.option("--verbose", is_flag=True, help="Also list images and snapshots (the default before Tentacle, "
+                                              "whose rbd has no group info).")
 @format_options
 @pass_app
 def info(app: AppContext, group_spec: str | None, pool: str | None, namespace: str | None, group_name: str | None,
-         output_format: str, pretty_format: bool) -> None:
-    """Show a group: id, images with their link state, and snapshots (beyond rbd 16.2, which has no group info)."""
+         verbose: bool, output_format: str, pretty_format: bool) -> None:
+    """Show a group: id, images with their link state, and snapshots.
+
+    From Tentacle on, as rbd group info: the name and id only (--verbose adds the rest).
+    """
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
+    if not verbose and _since_tentacle(app):
+        short = {"group_name": name, "group_id": group_id(header_pool, name)}
+        echo(ceph_json(short, pretty_format) if output_format == "json"
+             else f"rbd group '{name}':\n\tid: {short['group_id']}\n")
+        return
     doc = group_info(header_pool, name)
     if output_format == "json":
         echo(ceph_json(doc, pretty_format))
@@ -194,6 +206,9 @@ def snap_list(app: AppContext, group_spec: str | None, pool: str | None, namespa
     """List snapshots of a group."""
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
     snaps = group_snapshots(header_pool, group_id(header_pool, name))
+    if _since_tentacle(app):
+        echo(_snap_table_since_tentacle(snaps, output_format, pretty_format))
+        return
     rows = [{"snapshot": s.name, "state": snapshot_state_name(s.state)} for s in snaps]
     if output_format == "json":
         echo(ceph_json(rows, pretty_format))
@@ -203,3 +218,25 @@ def snap_list(app: AppContext, group_spec: str | None, pool: str | None, namespa
 
 
 snap_group.add_command(snap_list, "ls")
+
+
+# -- Tentacle (20.2) ----------------------------------------------------------------------
+def _since_tentacle(app: AppContext) -> bool:
+    from ..release import TENTACLE
+
+    return bool(app.release() >= TENTACLE)
+
+
+def _snap_table_since_tentacle(snaps: list[Any], output_format: str, pretty_format: bool) -> str:
+    """Tentacle's rbd group snap list: ID, NAME and STATE (complete/incomplete), left-aligned; nothing when empty."""
+    from ..format.cls_rbd import GROUP_SNAP_STATE_NAMES
+
+    rows = [{"id": s.id, "snapshot": s.name, "state": GROUP_SNAP_STATE_NAMES.get(s.state, str(s.state))} for s in snaps]
+    if output_format == "json":
+        return ceph_json(rows, pretty_format)
+    if not rows:
+        return ""
+    table = [("ID", "NAME", "STATE")] + [(r["id"], r["snapshot"], r["state"]) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    return "".join("  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)) + "\n" for row in table)
+

@@ -9,16 +9,19 @@ import click
 
 from ..cli import AppContext, main, pass_app
 from ..errors import SpecError
+from ..format.cls_rbd import IMAGE_ENABLED, IMAGE_MODE_SNAPSHOT
 from ..mirroring import (
     describe_mode,
     describe_state,
     image_role,
     image_statuses,
+    mirror_snapshots,
     pool_info,
     pool_info_text,
     pool_status,
     pool_status_text,
     read_mirror_pool,
+    snapshot_mode_primary,
 )
 from ..output import ceph_json, echo, format_options
 from ..store.base import Pool
@@ -50,7 +53,7 @@ def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, 
                   output_format: str, pretty_format: bool) -> None:
     """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
-    doc = pool_info(pool, read_mirror_pool(pool))
+    doc = pool_info(pool, read_mirror_pool(pool), app.release())
     echo(ceph_json(doc, pretty_format) if output_format == "json" else pool_info_text(doc))
 
 
@@ -67,7 +70,7 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     state = read_mirror_pool(pool)
     if state.mode == 0:
-        raise SpecError(f"mirroring not enabled on the pool {pool.describe()}")
+        raise SpecError("mirroring not enabled on the pool")  # rbd's words, every release
     doc = pool_status(pool, state)
     if output_format == "json":
         if not verbose:
@@ -87,8 +90,13 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
     if iid not in state.images:
-        raise SpecError(f"mirroring not enabled on the image {name}")
-    status = next(s for s in image_statuses(header_pool, state) if s.global_id == state.images[iid].global_image_id)
+        raise SpecError("mirroring not enabled on the image")
+    record = state.images[iid]
+    status = next(s for s in image_statuses(header_pool, state) if s.global_id == record.global_image_id)
+    if record.mode == IMAGE_MODE_SNAPSHOT and record.state == IMAGE_ENABLED:
+        snaps = mirror_snapshots(header_pool, iid)
+        if snapshot_mode_primary(snaps):  # rbd lists them for a primary only
+            status.snapshots = [s for s in snaps if s.primary]
     echo(ceph_json(status.to_json(), pretty_format) if output_format == "json" else status.text())
 
 
@@ -211,6 +219,8 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
     from ..mirror_changes import peer_add
 
     pool = resolve_pool(app, pool_spec, None, None)
+    if read_mirror_pool(pool).mode == 0:
+        raise SpecError("mirroring not enabled on the pool")
     match = _PEER_SPEC.match(remote)
     client = None
     if match:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from ..cli import AppContext
+from ..errors import NotFoundError
 from ..spec import DEFAULT_POOL, combine_spec, image_id
 from ..store.base import Pool
 
@@ -30,7 +31,7 @@ def resolve_image(app: AppContext, image_spec: str | None, pool: str | None, nam
                   image: str | None) -> tuple[Pool, str, str]:
     """(pool, image id, image name) for rbd's ``[<pool>/[<namespace>/]]<image>`` and options."""
     spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image")
-    header_pool = app.store().pool(spec.pool, spec.namespace)
+    header_pool = _check_namespace(app.store().pool(spec.pool, spec.namespace))
     return header_pool, image_id(header_pool, spec.name), spec.name
 
 
@@ -39,4 +40,17 @@ def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None
     name = pool or pool_spec or DEFAULT_POOL
     if "/" in name:
         name, _, namespace = name.partition("/")
-    return app.store().pool(name, namespace or "")
+    return _check_namespace(app.store().pool(name, namespace or ""))
+
+
+def _check_namespace(pool: Pool) -> Pool:
+    """rbd refuses a namespace that ``rbd namespace create`` did not register (in ``rbd_namespace``)."""
+    if not pool.namespace:
+        return pool
+    try:
+        registered = bool(pool.with_namespace("").omap_get("rbd_namespace", [f"name_{pool.namespace}"]))
+    except NotFoundError:  # no namespace at all; a directory store may hold only a journal's objects
+        registered = not hasattr(pool.store, "cluster")
+    if not registered:
+        raise NotFoundError(f"namespace '{pool.namespace}' does not exist.")
+    return pool

@@ -2,7 +2,7 @@
 
 Layout (one directory per pool)::
 
-    STORE/<pool>/meta.json            {"pool": name, "pool_id": id, "fsid": fsid or null}
+    STORE/<pool>/meta.json            {"pool": name, "pool_id": id, "fsid": fsid or null[, "ceph_version": ...]}
     STORE/<pool>/objects/<oid>        object bytes
     STORE/<pool>/omap/<oid>.json      {omap key: base64 value}
     STORE/<pool>/xattr/<oid>.json     {xattr name: base64 value}
@@ -295,6 +295,14 @@ class DirectoryStore(Store):
                 return str(meta["fsid"])
         return None
 
+    @property
+    def ceph_version(self) -> str | None:
+        """``ceph version ...`` of the cluster the store was acquired from, when acquire recorded it."""
+        for meta in self._meta().values():
+            if isinstance(meta.get("ceph_version"), str):
+                return str(meta["ceph_version"])
+        return None
+
     def pool(self, name: str, namespace: str = "") -> DirectoryPool:
         meta = self._meta().get(name)
         if meta is None:
@@ -310,11 +318,15 @@ class DirectoryStore(Store):
                 return name
         raise NotFoundError(f"pool id {pool_id} does not exist in store {self.root}")
 
-    def create_pool(self, name: str, pool_id: int, fsid: str | None = None) -> DirectoryPool:
+    def create_pool(self, name: str, pool_id: int, fsid: str | None = None,
+                    ceph_version: str | None = None) -> DirectoryPool:
         """Create a pool directory with its ``meta.json`` (for acquire, tests and fixtures)."""
         pool_dir = self.root / name
         pool_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(pool_dir / "meta.json", orjson.dumps({"pool": name, "pool_id": pool_id, "fsid": fsid}) + b"\n")
+        meta: dict[str, Any] = {"pool": name, "pool_id": pool_id, "fsid": fsid}
+        if ceph_version:
+            meta["ceph_version"] = ceph_version
+        atomic_write(pool_dir / "meta.json", orjson.dumps(meta) + b"\n")
         self._metas = None
         return self.pool(name)
 

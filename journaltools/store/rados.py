@@ -209,6 +209,28 @@ class RadosPool(Pool):
             raise error_for(ret, f"{cls}.{method} on {oid} in pool {self.describe()}")
         return bytes(out or b"")
 
+    @property
+    def knows_watchers(self) -> bool:  # type: ignore[override]
+        """An image header's watchers come from python3-rbd (python3-rados cannot list watchers)."""
+        try:
+            import rbd  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def watchers(self, oid: str) -> list[dict[str, object]]:
+        """Watchers of an image header (``rbd_header.<id>``), as ``rbd status`` lists them; [] for other objects."""
+        if not oid.startswith("rbd_header.") or not self.knows_watchers:
+            return []
+        import rbd
+
+        try:
+            with rbd.Image(self.ioctx, image_id=oid[len("rbd_header."):], read_only=True) as image:
+                return [{"address": w["addr"], "client": w["id"], "cookie": w["cookie"]} for w in image.watchers_list()]
+        except rbd.Error as exc:
+            code = getattr(exc, "errno", None) or E.EIO
+            raise error_for(code, f"listing the watchers of {oid} in pool {self.describe()}") from exc
+
     def notify(self, oid: str, payload: bytes = b"", timeout_ms: int = 5000) -> None:
         try:
             self.ioctx.notify(oid, payload.decode("latin-1"), timeout_ms)

@@ -1,0 +1,212 @@
+"""The live cross-checks against every release: Pacific, Reef and Tentacle, each with its own ``rbd`` as the reference.
+
+The tests are the suite's own live tests (imported below, so they are collected here once more), run
+against the ``release_cluster`` fixture: in this module ``ceph_cluster`` is the cluster of the release
+in turn.  Read commands must equal that release's rbd byte for byte (journal info, status, inspect,
+export, live and on an acquired directory), what journaltools writes must be read back by that
+release's rbd, and an rbd export -> journaltools import -> rbd export round trip must give the
+same records.  Needs the release roots: `make release-roots` (tools/release-root.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .ceph_cluster import ceph_available
+from .cli_helpers import cli
+from .releases import RELEASES, ReleaseCluster
+from .test_groups import test_both_directions_against_rbd  # noqa: F401
+from .test_journal_write_live import (  # noqa: F401  (collected here against each release)
+    test_feature_enable_refuses_without_exclusive_lock,
+    test_feature_enable_writes_what_librbd_writes,
+    test_rbd_export_import_round_trip_is_byte_identical,
+    test_reset_and_client_disconnect_match_rbd,
+)
+from .test_live_ceph_strings import strings_journal, test_odd_strings_print_as_rbd_prints_them  # noqa: F401
+from .test_live_cross_check import (  # noqa: F401
+    odd_journal,
+    test_live_export_and_acquired_directory_equal_rbd,
+    test_live_reads_equal_rbd,
+    test_the_listing_limit_decides_between_listing_and_probing,
+    test_without_listing_the_pool_reads_equal_rbd,
+)
+from .test_live_undecodable import (  # noqa: F401
+    damaged_journal,
+    test_export_no_error_writes_the_bytes_rbd_writes,
+    test_inspect_counts_the_undecodable_entry_as_rbd,
+)
+from .test_mirror_changes import test_mirroring_changes_against_rbd  # noqa: F401
+from .test_mirror_daemon import running_two_sites, test_daemon_replicates_and_follows_journaltools  # noqa: F401
+
+pytestmark = [pytest.mark.ceph, pytest.mark.releases]
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster(release_cluster):
+    """Here every live test runs against the release cluster in turn."""
+    return release_cluster
+
+
+@pytest.fixture(scope="module", params=list(RELEASES))
+def two_sites(request):
+    """Two sites of the release in turn, that release's rbd-mirror on site b (writes /etc/ceph/site-a.conf, ceph.conf)."""
+    release = RELEASES[request.param]
+    missing = ceph_available() or release.missing()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with running_two_sites(lambda root: ReleaseCluster(root, release)) as sites:
+        yield sites
+
+
+def test_the_cluster_is_the_release_it_claims(release_cluster):
+    release = release_cluster.release
+    assert release.version in release_cluster.rbd("--version").stdout
+    assert release.version in release_cluster.version
+
+
+def same_as_rbd(ceph, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``rbd ARGS`` (the release's own) and ``journaltools ARGS``: the same stdout and exit code; rbd's stdout."""
+    theirs = ceph.rbd(*args, check=False)
+    code, ours, err = ceph.journaltools(*args, env=env)
+    assert (ours, code) == (theirs.stdout, theirs.returncode), (args, err, theirs.stderr)
+    if theirs.returncode != 0 and theirs.stderr.startswith("rbd: "):
+        assert err == "journaltools: " + theirs.stderr[len("rbd: "):], args
+    return theirs.stdout
+
+
+def test_mirror_pool_info_is_the_releases(release_cluster, capsys):
+    """Tentacle adds Mirror UUID and Remote Namespace; a namespace shows neither site name nor peers."""
+    ceph = release_cluster
+    tentacle = ceph.release.name == "tentacle"
+    ceph.new_pool("mpi")
+    formats = (("--format", "plain"), ("--format", "json"))
+    for fmt in formats:
+        same_as_rbd(ceph, "mirror", "pool", "info", "mpi", *fmt)  # disabled
+    ceph.rbd("mirror", "pool", "enable", "mpi", "image")
+    ceph.rbd("namespace", "create", "mpi/ns1")
+    ceph.rbd("mirror", "pool", "enable", "mpi/ns1", "image")
+    ceph.rbd("namespace", "create", "mpi/ns2")
+    if tentacle:
+        ceph.rbd("mirror", "pool", "enable", "mpi/ns2", "image", "--remote-namespace", "other")
+    ceph.rbd("mirror", "pool", "peer", "add", "mpi", "client.admin@remote-site")
+    for spec in ("mpi", "mpi/ns1", "mpi/ns2", "mpi/missing"):
+        for fmt in formats:
+            out = same_as_rbd(ceph, "mirror", "pool", "info", spec, *fmt)
+            if spec == "mpi/ns1" and fmt[1] == "plain":
+                assert ("Remote Namespace: ns1" in out) is tentacle
+            if spec == "mpi" and fmt[1] == "plain":
+                assert "Site Name:" in out and "client.admin" in out and ("Mirror UUID: " in out.split("Peer")[0]) is tentacle
+    # offline: the copy of the pool follows the release acquire recorded, or --release
+    store = Path(tempfile.mkdtemp(prefix="jt-mpi-"))
+    try:
+        assert ceph.journaltools("acquire", "--pool", "mpi", "--pool-only", str(store / "s"))[0] == 0
+        theirs = ceph.rbd("mirror", "pool", "info", "mpi").stdout
+        code, ours, err = cli(capsys, "--store", str(store / "s"), "mirror", "pool", "info", "mpi")
+        assert (code, ours) == (0, theirs), err
+        other = "pacific" if tentacle else "tentacle"
+        code, ours, err = cli(capsys, "--store", str(store / "s"), "--release", other, "mirror", "pool", "info", "mpi")
+        assert code == 0 and ("Mirror UUID" in ours.split("Peer")[0]) is (other == "tentacle")
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", [["mirror", "pool", "status", "merr"], ["mirror", "image", "status", "merr/plain"],
+                                     ["mirror", "pool", "peer", "add", "merr", "client.admin@x"],
+                                     ["mirror", "pool", "info", "merr/no-such-ns"],
+                                     ["mirror", "image", "status", "merr/no-such-ns/plain"]])
+def test_mirroring_errors_are_rbds(release_cluster, command):
+    ceph = release_cluster
+    if "merr" not in ceph._pools:
+        ceph.new_pool("merr")
+        ceph.rbd("create", "--size", "4M", "merr/plain")
+    same_as_rbd(ceph, *command)
+
+
+def test_group_snapshots_and_info_are_the_releases(release_cluster):
+    """Tentacle: `group snap list` is an ID/NAME/STATE table (complete), `group info` exists (name and id)."""
+    ceph = release_cluster
+    tentacle = ceph.release.name == "tentacle"
+    ceph.new_pool("grp")
+    ceph.rbd("create", "--size", "4M", "grp/member")
+    ceph.rbd("group", "create", "grp/full")
+    ceph.rbd("group", "create", "grp/empty")
+    ceph.rbd("group", "image", "add", "grp/full", "grp/member")
+    for snap in ("gs1", "a-much-longer-snapshot-name"):
+        ceph.rbd("group", "snap", "create", f"grp/full@{snap}")
+    for group in ("full", "empty"):
+        out = same_as_rbd(ceph, "group", "snap", "list", f"grp/{group}", "--format", "json")
+        assert ('"state":"complete"' in out) is (tentacle and group == "full")
+        if tentacle:  # Pacific's and Reef's plain table: the drop-in's (right-aligned STATUS)
+            same_as_rbd(ceph, "group", "snap", "list", f"grp/{group}")
+            for fmt in (("--format", "json"), ("--format", "json", "--pretty-format"), ()):
+                same_as_rbd(ceph, "group", "info", f"grp/{group}", *fmt)
+        else:
+            assert ceph.rbd("group", "info", f"grp/{group}", check=False).returncode != 0  # no such command
+    code, out, err = ceph.journaltools("group", "info", "grp/full", "--verbose")
+    assert code == 0 and "member" in out and "a-much-longer-snapshot-name" in out, err
+
+
+def test_snapshot_mode_image_status_lists_the_primary_snapshots(release_cluster):
+    """rbd mirror image status of a snapshot-mode primary: a `snapshots:` section (json `snapshots`); none once demoted."""
+    ceph = release_cluster
+    ceph.new_pool("msnap")
+    ceph.rbd("mirror", "pool", "enable", "msnap", "image")
+    ceph.rbd("mirror", "pool", "peer", "add", "msnap", "client.admin@remote-site")  # a tx peer: snapshots list it
+    ceph.rbd("create", "--size", "8M", "msnap/snapimg")
+    ceph.rbd("mirror", "image", "enable", "msnap/snapimg", "snapshot")
+    ceph.rbd("mirror", "image", "snapshot", "msnap/snapimg")
+    ceph.rbd("snap", "create", "msnap/snapimg@user-snap")  # not a mirror snapshot: not listed
+    ceph.rbd("mirror", "image", "snapshot", "msnap/snapimg")
+    formats = (("--format", "plain"), ("--format", "json"))
+    for fmt in formats:
+        out = same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", *fmt)
+        assert out.count(".mirror.primary.") == 3 and "user-snap" not in out
+    ceph.rbd("mirror", "image", "demote", "msnap/snapimg")
+    for fmt in formats:
+        assert ".mirror." not in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", *fmt)
+    ceph.rbd("mirror", "image", "promote", "msnap/snapimg")
+    assert "(demoted peer_uuids:[" in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg")
+    assert '"demoted":true' in same_as_rbd(ceph, "mirror", "image", "status", "msnap/snapimg", "--format", "json")
+
+
+HOLD_OPEN = """
+import sys, rados, rbd
+cluster = rados.Rados(conffile=sys.argv[1]); cluster.connect()
+ioctx = cluster.open_ioctx(sys.argv[2])
+image = rbd.Image(ioctx, sys.argv[3])
+image.write(b"w" * 4096, 0)
+print("open", flush=True)
+sys.stdin.read()
+image.close(); ioctx.close(); cluster.shutdown()
+"""
+
+
+def test_status_lists_the_watchers_rbd_lists(release_cluster):
+    """`status IMAGE` on a live cluster: rbd's Watchers block (none, or a writer's watch)."""
+    import subprocess
+
+    ceph = release_cluster
+    ceph.new_pool("wat")
+    ceph.rbd("create", "--size", "4M", "wat/watched")
+    code, ours, err = ceph.journaltools("status", "wat/watched")
+    assert code == 0 and ours.startswith(ceph.rbd("status", "wat/watched").stdout) and "Watchers: none\n" in ours, err
+    holder = subprocess.Popen(["/usr/bin/python3", "-c", HOLD_OPEN, ceph.conf, "wat", "watched"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        theirs = ceph.rbd("status", "wat/watched").stdout
+        assert theirs.count("watcher=") == 1
+        code, ours, err = ceph.journaltools("status", "wat/watched")
+        assert code == 0 and ours.startswith(theirs), (ours, theirs, err)
+        code, doc, err = ceph.journaltools("status", "wat/watched", "--format", "json")
+        assert json.loads(doc)["watchers"] == json.loads(ceph.rbd("status", "wat/watched", "--format", "json").stdout)["watchers"]
+    finally:
+        holder.communicate("", timeout=60)
