@@ -17,7 +17,7 @@ from ..errors import FormatError, NotFoundError, SpecError
 from ..format.cls_journal import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
-from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
+from ..output import Pairs, byte_units, ceph_json, echo, format_options, pretty_block, progress
 from .journal_spec import (
     ResolvedJournal,
     journal_group,
@@ -25,19 +25,6 @@ from .journal_spec import (
     locate_journal,
     resolve_journal,
 )
-
-_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-
-
-def byte_units(value: int) -> str:
-    """Ceph's ``byte_u_t`` printer (exact multiples print as integers)."""
-    n, index = value, 0
-    while n >= 1024 and index < len(_UNITS) - 1:
-        n //= 1024
-        index += 1
-    if index == 0 or value % (1 << (10 * index)) == 0:
-        return f"{n} {_UNITS[index]}"
-    return f"{value / (1 << (10 * index)):.2f} {_UNITS[index]}"
 
 
 def _position_text(p: Any) -> str:

@@ -32,6 +32,8 @@ JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export": ("journal",),
     "import": ("journal_write",),
     "info": ("journal",),
+    "list": ("journal_list",),
+    "ls": ("journal_list",),
     "inspect": ("journal",),
     "repair": ("journal_repair", "journal_write"),  # repair shares the confirmation options of journal_write
     "reset": ("journal_write",),
