@@ -17,6 +17,7 @@ from ..errors import FormatError, NotFoundError, SpecError
 from ..format.cls_journal import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
+from ..journal.trimming import Trimming, is_disconnected, journal_trimming
 from ..output import Pairs, byte_units, ceph_json, echo, format_options, pretty_block, progress
 from .journal_spec import (
     ResolvedJournal,
@@ -103,6 +104,7 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     header = journal.header
     lag = {} if no_lag else client_lag(journal)
+    trim = None if no_lag else journal_trimming(journal)
     if output_format == "json":
         clients = []
         for c in header.clients:
@@ -112,10 +114,12 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
                 "commit_position": {"object_positions": [p.to_json() for p in c.commit_position]},
                 "state": client_state_name(c.state) if c.state is not None else "unknown (malformed)",
             }
-            if c.id in lag:
+            if c.id in lag and not is_disconnected(c):
                 item["lag"] = {"entries": lag[c.id][0], "bytes": lag[c.id][1]}
             clients.append(item)
         doc = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
+        if trim is not None:
+            doc["trimming"] = trim.to_json()
         echo(ceph_json(doc, pretty_format))
         return _report_header_errors(journal)
     lines = [f"minimum_set: {_or_unknown(header.minimum_set)}", f"active_set: {_or_unknown(header.active_set)}",
@@ -128,9 +132,38 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         lines.append("client lag (behind the newest entry): ")
         for c in header.clients:
             entries, size = lag[c.id]
-            lines.append(f"\t[id={c.id}, entries={entries}, bytes={size}]")
+            if is_disconnected(c):
+                lines.append(f"\t[id={c.id}, disconnected (not counted)]")
+            else:
+                lines.append(f"\t[id={c.id}, entries={entries}, bytes={size} ({byte_units(size)})]")
+    if trim is not None:
+        lines += trimming_lines(trim)
     echo("\n".join(lines) + "\n")
     return _report_header_errors(journal)
+
+
+def trimming_lines(trim: Trimming) -> list[str]:
+    """The trimming section of ``status``: who holds minimum_set, what its disconnect frees."""
+    lines = ["trimming: "]
+    if trim.holder is None:
+        lines.append(f"\tminimum_set {trim.minimum_set} is held by no connected client "
+                     f"(librbd trims up to set {trim.trimmable_now})")
+    else:
+        name = trim.holder or '"" (the image)'
+        lines.append(f"\tminimum_set {trim.minimum_set} is held by client {name}")
+        if trim.after_disconnect_set > trim.minimum_set:
+            lines.append(f"\ta disconnect of {name} lets librbd trim object sets {trim.minimum_set}.."
+                         f"{trim.after_disconnect_set - 1}: {trim.freed_objects} objects, "
+                         f"{byte_units(trim.freed_bytes)} ({trim.freed_bytes} bytes)")
+        elif trim.minimum_set >= trim.active_set:
+            lines.append(f"\ta disconnect of {name} frees nothing now: set {trim.minimum_set} is the active set "
+                         "(librbd trims closed sets only)")
+        else:
+            lines.append(f"\ta disconnect of {name} frees nothing: another connected client holds set "
+                         f"{trim.minimum_set} too")
+    if trim.disconnected:
+        lines.append(f"\tdisconnected clients (left out of lag and trimming): {', '.join(trim.disconnected)}")
+    return lines
 
 
 def _or_unknown(value: int | None) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..format.cls_journal import CLIENT_STATE_DISCONNECTED
-from .model import ClientRecord, JournalHeader
+from .model import ClientRecord, Journal, JournalHeader
 
 
 def is_disconnected(client: ClientRecord) -> bool:
@@ -88,3 +88,10 @@ def trimming(header: JournalHeader, object_sizes: Mapping[int, int | None]) -> T
     freed = [size for number, size in object_sizes.items() if size is not None and minimum <= number // width < after]
     return Trimming(minimum, active, holder, now, after, len(freed), sum(freed),
                     tuple(c.id for c in header.clients if is_disconnected(c)))
+
+
+def journal_trimming(journal: Journal) -> Trimming:
+    """:func:`trimming` of ``journal``, with its data objects' sizes (stat'ed in parallel on a live pool)."""
+    numbers = journal.find_data_objects().numbers
+    sizes = journal.data_pool.stat_many([journal.object_name(n) for n in numbers])
+    return trimming(journal.header, {n: sizes.get(journal.object_name(n)) for n in numbers})

@@ -68,6 +68,11 @@ def _listing_limit() -> int:
         return LISTING_LIMIT
 
 
+def _serial() -> bool:
+    """$JOURNALTOOLS_SERIAL_STATS=1: bulk stats and omap reads one after the other (benchmarks compare)."""
+    return os.environ.get("JOURNALTOOLS_SERIAL_STATS") == "1"
+
+
 class RadosPool(Pool):
     store: RadosStore
 
@@ -175,6 +180,8 @@ class RadosPool(Pool):
             completion.wait_for_complete_and_cb()
 
     def stat_many(self, oids: Iterable[str]) -> dict[str, int | None]:
+        if _serial():
+            return super().stat_many(oids)
         rados = _rados()
         sizes: dict[str, int | None] = {}
 
@@ -191,6 +198,8 @@ class RadosPool(Pool):
         return sizes
 
     def omap_many(self, oids: Iterable[str]) -> dict[str, dict[str, bytes] | None]:
+        if _serial():
+            return super().omap_many(oids)
         rados = _rados()
         maps: dict[str, dict[str, bytes] | None] = {}
         full: list[str] = []
