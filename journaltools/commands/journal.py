@@ -117,7 +117,7 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
             if c.id in lag and not is_disconnected(c):
                 item["lag"] = {"entries": lag[c.id][0], "bytes": lag[c.id][1]}
             clients.append(item)
-        doc = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
+        doc: dict[str, Any] = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
         if trim is not None:
             doc["trimming"] = trim.to_json()
         echo(ceph_json(doc, pretty_format))
