@@ -153,3 +153,36 @@ def test_status_leaves_disconnected_clients_out(tmp_path, capsys):
     validate(doc, "journal-status.schema.json")
     assert [("lag" in c) for c in doc["registered_clients"]] == [True, False]
     assert doc["trimming"]["disconnected_clients"] == ["late-peer"]
+
+
+# -- stats --------------------------------------------------------------------------------
+def test_stats_counts_by_type_tag_object_and_sizes(capsys):
+    code, out, err = cli(capsys, *store("all_events"), "journal", "stats", "rbd/108bbb69e2b9", "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    validate(doc, "journal-stats.schema.json")
+    assert (doc["entries"], doc["bytes"]) == (32, 15266)
+    assert sum(t["entries"] for t in doc["by_event_type"].values()) == 32
+    assert doc["by_event_type"]["AioWrite"]["entries"] == 3 and doc["by_event_type"]["OpFinish"]["entries"] == 13
+    assert sum(o["bytes"] for o in doc["by_object"]) == doc["bytes"] == sum(o["bytes"] for o in doc["by_splay_offset"])
+    assert [o["object_bytes"] for o in doc["by_object"]] == [o["bytes"] for o in doc["by_object"]]  # nothing else in them
+    assert doc["writes"] == {"events": 3, "bytes": 12800}
+    assert doc["discards"] == {"events": 1, "bytes": 65536}
+    assert sum(h["writes"] for h in doc["write_size_histogram"]) == 3
+    assert doc["first_event_time"] <= doc["last_event_time"]
+    assert [c["id"] for c in doc["clients"]] == ["", "lagging-peer"]
+    code, text, _ = cli(capsys, *store("all_events"), "journal", "stats", "rbd/108bbb69e2b9")
+    assert "journal 108bbb69e2b9: 32 entries, 14.91 KiB (15266 bytes)" in text
+    assert "first event: 2026-11-25T01:30:25.519007Z" in text
+    assert "discards: 1 events, 64 KiB (65536 bytes)" in text
+
+
+def test_stats_tags_have_owner_and_predecessor(capsys):
+    code, out, _ = cli(capsys, *store("small_objects"), "journal", "stats", "rbd/10abe81d9984", "--format", "json")
+    doc = json.loads(out)
+    tags = {t["tag_tid"]: t for t in doc["by_tag"]}
+    assert tags[2]["predecessor"] == {"mirror_uuid": "", "commit_valid": True, "tag_tid": 1, "entry_tid": 39}
+    assert tags[2]["owner"] == "" and tags[2]["entries"] == 41
+    code, replayed, _ = cli(capsys, *store("small_objects"), "journal", "stats", "rbd/10abe81d9984", "--replay",
+                            "--format", "json")
+    assert json.loads(replayed)["entries"] < doc["entries"]  # committed entries are not replayed

@@ -37,6 +37,7 @@ JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "inspect": ("journal",),
     "repair": ("journal_repair", "journal_write"),  # repair shares the confirmation options of journal_write
     "reset": ("journal_write",),
+    "stats": ("journal_stats",),
     "status": ("journal",),
 }
 
