@@ -138,7 +138,7 @@ def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
     data_here = _data_objects(names, pool.pool_id)
     other_pools: dict[int, dict[str, dict[int, str]]] = {}  # data pool id -> journal id -> objects
 
-    summaries: list[JournalSummary] = []
+    found: list[tuple[Journal, dict[int, str]]] = []
     for jid in header_ids:
         omap = omaps.get(HEADER_PREFIX + jid)
         if omap is None or "order" not in omap:
@@ -157,16 +157,26 @@ def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
                 other_pools[data_pool.pool_id] = _data_objects(set(data_pool.list_objects(f"{DATA_PREFIX}{pool.pool_id}.")),
                                                                pool.pool_id)
             objects = other_pools[data_pool.pool_id].get(jid, {})
-        sizes = data_pool.stat_many(objects.values())
-        journal = Journal(pool, jid, header, data_pool)
+        found.append((Journal(pool, jid, header, data_pool), objects))
+    # one bulk stat per data pool, for every journal at once (the calls run in parallel on a live pool)
+    by_pool: dict[int, tuple[Pool, list[str]]] = {}
+    for journal, objects in found:
+        by_pool.setdefault(journal.data_pool.pool_id, (journal.data_pool, []))[1].extend(objects.values())
+    orphans = sorted(data_here.items())
+    by_pool.setdefault(pool.pool_id, (pool, []))[1].extend(oid for _, objects in orphans for oid in objects.values())
+    sizes: dict[str, int | None] = {}
+    for data_pool, oids in by_pool.values():
+        sizes.update(data_pool.stat_many(oids))
+
+    summaries: list[JournalSummary] = []
+    for journal, objects in found:
         summary = _summarize(journal, directory, names, {n: sizes.get(oid) for n, oid in objects.items()},
                              max_lag_entries)
         if check or entries:
             _read_journal(journal, summary, check, entries)
         summaries.append(summary)
-    for jid, objects in sorted(data_here.items()):  # data objects whose header is gone
-        sizes = pool.stat_many(objects.values())
-        present = [s for s in sizes.values() if s is not None]
+    for jid, objects in orphans:  # data objects whose header is gone
+        present = [size for size in (sizes.get(oid) for oid in objects.values()) if size is not None]
         summaries.append(JournalSummary(pool.name, pool.namespace, jid, None, False, pool.name, len(present),
                                         sum(present), state="orphaned"))
     return summaries
