@@ -28,8 +28,8 @@ def stop_on_signals() -> Iterator[list[int]]:
     try:
         yield received
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def follow_export(journal: Journal, writer: ExportWriter, fh: IO[bytes], entry_filter: EntryFilter,
