@@ -35,6 +35,7 @@ JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "list": ("journal_list",),
     "ls": ("journal_list",),
     "inspect": ("journal",),
+    "report": ("journal_report",),
     "repair": ("journal_repair", "journal_write"),  # repair shares the confirmation options of journal_write
     "reset": ("journal_write",),
     "stats": ("journal_stats",),
