@@ -186,3 +186,86 @@ def test_stats_tags_have_owner_and_predecessor(capsys):
     code, replayed, _ = cli(capsys, *store("small_objects"), "journal", "stats", "rbd/10abe81d9984", "--replay",
                             "--format", "json")
     assert json.loads(replayed)["entries"] < doc["entries"]  # committed entries are not replayed
+
+
+# -- export: jsonl, times, ranges, follow; inspect's filters ------------------------------
+def test_jsonl_is_the_documents_entries_with_iso_times(capsys):
+    code, doc, _ = cli(capsys, *store("all_events"), "journal", "export", "rbd/108bbb69e2b9", "-")
+    code, lines, err = cli(capsys, *store("all_events"), "journal", "export", "rbd/108bbb69e2b9", "-", "--format", "jsonl")
+    assert (code, err) == (0, "")
+    entries = json.loads(doc)["entries"]
+    assert [json.loads(line) for line in lines.splitlines()] == entries
+    validate(json.loads(doc), "journal-export.schema.json")
+    assert entries[0]["time"] == "2026-11-25T01:30:25.519007Z" and entries[0]["timestamp"] == 1795570225.5190074
+
+
+def test_times_without_a_zone_are_utc_and_reversed_ranges_are_refused(capsys, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")  # the local zone must not matter
+    import time as _time
+
+    _time.tzset()
+    try:
+        args = [*store("all_events"), "journal", "export", "rbd/108bbb69e2b9", "-", "--format", "jsonl"]
+        _, naive, _ = cli(capsys, *args, "--since", "2026-11-25T01:30:27")
+        _, zoned, _ = cli(capsys, *args, "--since", "2026-11-25T01:30:27+00:00")
+        _, zulu, _ = cli(capsys, *args, "--since", "2026-11-25T01:30:27Z")
+        assert naive == zoned == zulu and 0 < len(naive.splitlines()) < 32
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()
+    for command in ("export", "inspect"):
+        extra = ["-"] if command == "export" else []
+        code, out, err = cli(capsys, *store("all_events"), "journal", command, "rbd/108bbb69e2b9", *extra,
+                             "--from-tid", "6", "--to-tid", "5")
+        assert code == 22 and "reversed entry tid range" in err and out == ""
+        code, out, err = cli(capsys, *store("all_events"), "journal", command, "rbd/108bbb69e2b9", *extra,
+                             "--since", "2026-11-25T01:30:27", "--until", "2026-11-25T01:30:26")
+        assert code == 22 and "reversed or empty time range" in err
+
+
+def test_inspect_takes_exports_filters(capsys):
+    base = [*store("all_events"), "journal", "inspect", "rbd/108bbb69e2b9"]
+    code, out, _ = cli(capsys, *base, "--event-type", "AioWrite")
+    assert "3 entries inspected, 0 errors" in out
+    code, out, _ = cli(capsys, *base, "--from-tid", "3", "--to-tid", "5", "--verbose", "--format", "json")
+    assert [e["entry_tid"] for e in json.loads(out)["entries"]] == [3, 4, 5]
+    code, out, _ = cli(capsys, *base, "--tag", "7")
+    assert "0 entries inspected" in out
+
+
+def test_follow_writes_appended_entries_and_stops_on_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from journaltools.journal import Journal
+    from journaltools.journal.writer import JournalWriter
+    from journaltools.store import DirectoryStore
+
+    root = store_copy(tmp_path, "all_events")
+    out = tmp_path / "follow.jsonl"
+    with out.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "journaltools", "--store", str(root), "journal", "export",
+                                 "rbd/108bbb69e2b9", "-", "--format", "jsonl", "--follow", "--poll-interval", "0.1"],
+                                stdout=fh, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while len(out.read_bytes().splitlines()) < 32 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            journal = Journal.open(DirectoryStore(root).pool("rbd"), "108bbb69e2b9")
+            payloads = [e.payload for e in journal.walk(all_entries=True)][:3]
+            writer = JournalWriter(journal)
+            for payload in payloads:
+                writer.append(1, bytes(payload))
+            deadline = time.monotonic() + 30
+            while len(out.read_bytes().splitlines()) < 35 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+    followed = out.read_text().splitlines()
+    code = subprocess.run([sys.executable, "-m", "journaltools", "--store", str(root), "journal", "export",
+                           "rbd/108bbb69e2b9", "-", "--format", "jsonl"], capture_output=True, text=True)
+    assert len(followed) == 35 and followed == code.stdout.splitlines()
+    assert [json.loads(line)["entry_tid"] for line in followed[-3:]] == [32, 33, 34]
