@@ -95,36 +95,45 @@ def _table(summaries: list[JournalSummary], with_namespace: bool) -> str:
     return "".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
 
 
+#: XML names of array items (Ceph's XMLFormatter names every element)
+XML_ITEMS = {"journals": "journal", "clients": "client"}
+
+
 def _xml(summaries: list[JournalSummary], pretty: bool) -> str:
+    """``<journals><journal>...</journal></journals>`` through output.ceph_xml (Ceph's XMLFormatter) when present."""
     from .. import output
 
+    docs = [s.to_json() for s in summaries]
     formatter = getattr(output, "ceph_xml", None)
-    doc: Any = {"journals": [{"journal": s.to_json()} for s in summaries]}
-    if formatter is not None:
-        return str(formatter(doc, pretty))
-    return _plain_xml(doc, pretty)
+    render = formatter if formatter is not None else _ceph_xml_fallback
+    return str(render(docs, "journals", items=XML_ITEMS, pretty=pretty))
 
 
-def _plain_xml(doc: Any, pretty: bool) -> str:
-    """A minimal XML rendering (used until the project's XML formatter is in output.py)."""
+def _ceph_xml_fallback(value: Any, root: str, items: dict[str, str] | None = None, pretty: bool = False) -> str:
+    """output.ceph_xml's interface, for a tree without it (helper "dropin" adds it to output.py)."""
     from xml.sax.saxutils import escape
 
-    def render(name: str, value: Any, level: int) -> str:
-        pad = "    " * level if pretty else ""
-        nl = "\n" if pretty else ""
-        if isinstance(value, dict):
-            inner = "".join(render(k, v, level + 1) for k, v in value.items())
-            return f"{pad}<{name}>{nl}{inner}{pad}</{name}>{nl}"
-        if isinstance(value, list):
-            inner = "".join(render(next(iter(v)) if isinstance(v, dict) and len(v) == 1 else "item",
-                                   next(iter(v.values())) if isinstance(v, dict) and len(v) == 1 else v, level + 1)
-                            for v in value)
-            return f"{pad}<{name}>{nl}{inner}{pad}</{name}>{nl}"
-        text = "" if value is None else ("true" if value is True else "false" if value is False else str(value))
-        return f"{pad}<{name}>{escape(text)}</{name}>{nl}"
+    names = items or {}
+    out: list[str] = []
 
-    body = "".join(render(k, v, 0) for k, v in doc.items())
-    return body if pretty else body + "\n"
+    def element(name: str, item: Any, depth: int) -> None:
+        pad, end = (" " * depth, "\n") if pretty else ("", "")
+        if isinstance(item, dict):
+            out.append(f"{pad}<{name}>{end}")
+            for key, child in item.items():
+                element(key, child, depth + 1)
+            out.append(f"{pad}</{name}>{end}")
+        elif isinstance(item, list):
+            out.append(f"{pad}<{name}>{end}")
+            for child in item:
+                element(names[name], child, depth + 1)
+            out.append(f"{pad}</{name}>{end}")
+        else:
+            text = "" if item is None else "true" if item is True else "false" if item is False else str(item)
+            out.append(f"{pad}<{name}>{escape(text)}</{name}>{end}")
+
+    element(root, value, 0)
+    return "".join(out) + "\n"
 
 
 journal_group.add_command(list_cmd, "ls")
