@@ -37,11 +37,15 @@ def views_pool(ceph_cluster):
         ceph.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock", f"views/{name}")
         ceph.rbd("feature", "enable", f"views/{name}", "journaling", "--journal-splay-width", "2",
                  "--journal-object-size", "8K")
+    ceph.new_pool("views-data")
+    ceph.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock", "views/split")
+    ceph.rbd("feature", "enable", "views/split", "journaling", "--journal-pool", "views-data")
+    ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "8K", "views/split")
     jid = image_id(ceph, "views/stuck")
     register_client(ceph, "views", jid, "stuck-peer")
     ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "200K", "views/stuck")
     ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "views/calm")
-    return {"stuck": jid, "calm": image_id(ceph, "views/calm")}
+    return {"stuck": jid, "calm": image_id(ceph, "views/calm"), "split": image_id(ceph, "views/split")}
 
 
 def test_list_names_the_stuck_image_and_the_client(ceph_cluster, views_pool):
@@ -49,8 +53,9 @@ def test_list_names_the_stuck_image_and_the_client(ceph_cluster, views_pool):
     assert (code, err) == (0, "")
     doc = json.loads(out)
     validate(doc, "journal-list.schema.json")
-    assert [j["image"] for j in doc] == ["stuck", "calm"]  # largest first
-    stuck, calm = doc
+    assert [j["image"] for j in doc] == ["stuck", "calm", "split"]  # largest first
+    stuck, calm, split = doc
+    assert split["data_pool"] == "views-data" and split["objects"] == 4 and split["bytes"] > 8192
     assert stuck["journal_id"] == views_pool["stuck"] and stuck["state"] == "lagging"
     assert stuck["minimum_set_holder"] == "stuck-peer" and stuck["worst_lag"]["client"] == "stuck-peer"
     assert stuck["minimum_set"] == 0 and stuck["active_set"] > 3
@@ -181,3 +186,24 @@ def test_follow_prints_what_a_later_export_prints_while_librbd_writes(ceph_clust
     records = [json.loads(line.split(" ", 1)[1]) for line in rbd_export.read_text().splitlines()[1:]]
     assert [(r["tag_id"], r["commit_tid"]) for r in records] == [
         (json.loads(x)["tag_tid"], json.loads(x)["commit_tid"]) for x in followed]
+
+
+def test_report_live_equals_the_report_of_the_acquired_copy(ceph_cluster, views_pool, tmp_path, capsys):
+    import re
+
+    ceph = ceph_cluster
+    live = tmp_path / "live.html"
+    code, _, err = ceph.journaltools("journal", "report", "--pool", "views", "--image", "calm", str(live))
+    assert code == 0, err
+    store = tmp_path / "acquired"
+    assert ceph.journaltools("acquire", "--pool", "views", "--image", "calm", str(store))[0] == 0
+    offline = tmp_path / "offline.html"
+    code, _, err = cli(capsys, "--store", str(store), "journal", "report", "--pool", "views", "--image", "calm", offline)
+    assert code == 0, err
+
+    def stable(path):
+        return re.sub(r"generated [^<]*<", "generated <", path.read_text())
+
+    assert stable(live) == stable(offline)
+    text = live.read_text()
+    assert '<svg id="timeline"' in text and 'data-type="AioWrite"' in text and 'id="obj-0"' in text
