@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 # with --system-site-packages so that `import rados` works inside.
 SYSTEM_PYTHON := /usr/bin/python3
 CEPH_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd rbd-mirror strace
+# headless Chromium renders `journal report` pages in tests/test_journal_report.py
+REPORT_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install ceph-deps release-roots demo test test-releases test-slow lint clean
@@ -23,6 +25,11 @@ ceph-deps:
 		echo "installing Ceph ($(CEPH_PACKAGES))"; \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CEPH_PACKAGES) >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null; then \
+		echo "installing $(REPORT_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(REPORT_PACKAGES) >/dev/null; \
 	fi
 
 # Reef (Debian trixie) and Tentacle (Debian sid) in debootstrap roots, for the per-release live tests

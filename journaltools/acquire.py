@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import NotFoundError
 from .journal import Journal
+from .spec import RBD_DIRECTORY, RBD_HEADER_PREFIX, RBD_ID_PREFIX
 from .store.base import Pool
 from .store.directory import DirectoryPool, DirectoryStore
 
@@ -73,14 +74,58 @@ def journal_objects(journal: Journal) -> tuple[list[str], list[str]]:
     return [journal.header_oid], data
 
 
+def image_record_objects(pool: Pool, journal_id: str) -> tuple[str | None, list[str]]:
+    """(image name, its records besides rbd_directory) for the image whose id is ``journal_id``.
+
+    The records that make ``--image NAME`` resolve offline: ``rbd_id.<name>`` and the
+    ``rbd_header.<id>`` omap (features), plus two ``rbd_directory`` keys (see :func:`copy_image_records`).
+    """
+    from .spec import image_name
+
+    try:
+        name = image_name(pool, journal_id)
+    except NotFoundError:
+        name = None
+    oids = [RBD_HEADER_PREFIX + journal_id] + ([RBD_ID_PREFIX + name] if name is not None else [])
+    return name, [oid for oid in oids if pool.exists(oid)]
+
+
+def copy_image_records(pool: Pool, journal_id: str, dest: DirectoryStore) -> str | None:
+    """Copy the image's name records (its ``rbd_directory`` keys, ``rbd_id.<name>``, ``rbd_header.<id>``).
+
+    Only this image's two directory keys (``name_<name>``, ``id_<id>``) are merged into the copy's
+    ``rbd_directory``: the copy names the image without taking the pool's whole directory.
+    Returns the image name (None when the directory does not name one).
+    """
+    name, oids = image_record_objects(pool, journal_id)
+    copy_objects(pool, oids, dest)
+    if name is not None:
+        keys = [f"name_{name}", f"id_{journal_id}"]
+        try:
+            values = pool.omap_get(RBD_DIRECTORY, keys)
+        except NotFoundError:
+            values = {}
+        if values:
+            _target_pool(dest, pool).omap_set(RBD_DIRECTORY, values)
+    return name
+
+
+def journal_bytes(journal: Journal) -> int:
+    """Bytes of the header object and the data objects (the total of acquire's progress)."""
+    _, data_oids = journal_objects(journal)
+    sizes = journal.data_pool.stat_many(data_oids)
+    return sum(size for size in sizes.values() if size is not None)
+
+
 def copy_journal(journal: Journal, dest_dir: str | Path, progress: Callable[[int], None] | None = None) -> CopyReport:
-    """Copy the header (with its omap) and every data object of ``journal`` into ``dest_dir``."""
+    """Copy the header (with its omap), every data object of ``journal`` and its image's name records."""
     root = Path(dest_dir)
     root.mkdir(parents=True, exist_ok=True)
     dest = DirectoryStore(root)
     header_oids, data_oids = journal_objects(journal)
     report = copy_objects(journal.header_pool, header_oids, dest, progress)
     more = copy_objects(journal.data_pool, data_oids, dest, progress)
+    copy_image_records(journal.header_pool, journal.journal_id, dest)
     return CopyReport(report.copied + more.copied, report.skipped + more.skipped, report.bytes + more.bytes)
 
 

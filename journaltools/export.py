@@ -23,7 +23,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
@@ -106,10 +106,19 @@ def _parse_time(text: str | None) -> float | None:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.removesuffix("Z") + ("+00:00" if text.endswith("Z") else ""))
     except ValueError:
         raise SpecError(f"invalid time {text!r}: use ISO 8601 (2026-11-25T01:30:25+00:00) or epoch seconds") from None
+    if parsed.tzinfo is None:  # a time without a zone means UTC (not the local zone of whoever runs the command)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def iso_utc(seconds: float | None) -> str | None:
+    """An event time as ISO 8601 in UTC with microseconds (``2026-11-25T01:30:25.519007Z``)."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,12 @@ class EntryFilter:
     @classmethod
     def build(cls, tags: tuple[int, ...] = (), from_tid: int | None = None, to_tid: int | None = None,
               event_types: tuple[str, ...] = (), since: str | None = None, until: str | None = None) -> EntryFilter:
-        return cls(frozenset(tags), from_tid, to_tid, frozenset(t.lower() for t in event_types),
-                   _parse_time(since), _parse_time(until))
+        if from_tid is not None and to_tid is not None and from_tid > to_tid:
+            raise SpecError(f"reversed entry tid range: --from-tid {from_tid} is above --to-tid {to_tid}")
+        start, end = _parse_time(since), _parse_time(until)
+        if start is not None and end is not None and start >= end:
+            raise SpecError(f"reversed or empty time range: --since {since} is not before --until {until}")
+        return cls(frozenset(tags), from_tid, to_tid, frozenset(t.lower() for t in event_types), start, end)
 
     @property
     def needs_event(self) -> bool:
@@ -267,6 +280,37 @@ def journal_document_head(journal: Journal, image_name: str | None, all_entries:
     }
 
 
+def entry_record(entry: JournalEntry, event: DecodedEvent) -> dict[str, Any]:
+    """One entry as the JSON document and jsonl carry it (``time``: the timestamp as ISO 8601 UTC)."""
+    return {
+        "object": entry.object_name,
+        "offset": entry.offset,
+        "tag_tid": entry.tag_tid,
+        "entry_tid": entry.entry_tid,
+        "commit_tid": entry.commit_tid,
+        "event_type": event.type_name,
+        "type": event.type_id,
+        "timestamp": event.timestamp,
+        "time": iso_utc(event.timestamp),
+        "event": event.to_json(),
+    }
+
+
+class JsonlExportWriter(ExportWriter):
+    """One entry a line (:func:`entry_record`), nothing else: ``journal export --format jsonl``."""
+
+    def __init__(self, fh: IO[bytes], flush: bool = False) -> None:
+        self.fh = fh
+        self.flush = flush
+
+    def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
+        self.fh.write(orjson.dumps(entry_record(entry, event)) + b"\n")
+
+    def sync(self) -> None:
+        """Flush what was written (``--follow`` after each poll)."""
+        self.fh.flush()
+
+
 class JsonExportWriter(ExportWriter):
     """Our JSON document, written incrementally."""
 
@@ -280,17 +324,7 @@ class JsonExportWriter(ExportWriter):
         self.first = True
 
     def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
-        item = orjson.dumps({
-            "object": entry.object_name,
-            "offset": entry.offset,
-            "tag_tid": entry.tag_tid,
-            "entry_tid": entry.entry_tid,
-            "commit_tid": entry.commit_tid,
-            "event_type": event.type_name,
-            "type": event.type_id,
-            "timestamp": event.timestamp,
-            "event": event.to_json(),
-        })
+        item = orjson.dumps(entry_record(entry, event))
         self.fh.write(item if self.first else b"\n," + item)
         self.first = False
 

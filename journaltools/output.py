@@ -132,6 +132,20 @@ def pretty_block(value: Any) -> str:
     return _encode_pretty(value, 0)
 
 
+_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+
+
+def byte_units(value: int) -> str:
+    """Ceph's ``byte_u_t`` printer (exact multiples print as integers)."""
+    n, index = value, 0
+    while n >= 1024 and index < len(_UNITS) - 1:
+        n //= 1024
+        index += 1
+    if index == 0 or value % (1 << (10 * index)) == 0:
+        return f"{n} {_UNITS[index]}"
+    return f"{value / (1 << (10 * index)):.2f} {_UNITS[index]}"
+
+
 def format_options(func: F) -> F:
     """``--format plain|json`` and ``--pretty-format``, as rbd offers them."""
     func = click.option("--pretty-format", is_flag=True, help="Pretty formatting (json).")(func)

@@ -17,7 +17,8 @@ from ..errors import FormatError, NotFoundError, SpecError
 from ..format.cls_journal import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
-from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
+from ..journal.trimming import Trimming, is_disconnected, journal_trimming
+from ..output import Pairs, byte_units, ceph_json, echo, format_options, pretty_block, progress
 from .journal_spec import (
     ResolvedJournal,
     journal_group,
@@ -25,19 +26,6 @@ from .journal_spec import (
     locate_journal,
     resolve_journal,
 )
-
-_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-
-
-def byte_units(value: int) -> str:
-    """Ceph's ``byte_u_t`` printer (exact multiples print as integers)."""
-    n, index = value, 0
-    while n >= 1024 and index < len(_UNITS) - 1:
-        n //= 1024
-        index += 1
-    if index == 0 or value % (1 << (10 * index)) == 0:
-        return f"{n} {_UNITS[index]}"
-    return f"{value / (1 << (10 * index)):.2f} {_UNITS[index]}"
 
 
 def _position_text(p: Any) -> str:
@@ -116,6 +104,7 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     header = journal.header
     lag = {} if no_lag else client_lag(journal)
+    trim = None if no_lag else journal_trimming(journal)
     if output_format == "json":
         clients = []
         for c in header.clients:
@@ -125,10 +114,12 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
                 "commit_position": {"object_positions": [p.to_json() for p in c.commit_position]},
                 "state": client_state_name(c.state) if c.state is not None else "unknown (malformed)",
             }
-            if c.id in lag:
+            if c.id in lag and not is_disconnected(c):
                 item["lag"] = {"entries": lag[c.id][0], "bytes": lag[c.id][1]}
             clients.append(item)
-        doc = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
+        doc: dict[str, Any] = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
+        if trim is not None:
+            doc["trimming"] = trim.to_json()
         echo(ceph_json(doc, pretty_format))
         return _report_header_errors(journal)
     lines = [f"minimum_set: {_or_unknown(header.minimum_set)}", f"active_set: {_or_unknown(header.active_set)}",
@@ -141,9 +132,38 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         lines.append("client lag (behind the newest entry): ")
         for c in header.clients:
             entries, size = lag[c.id]
-            lines.append(f"\t[id={c.id}, entries={entries}, bytes={size}]")
+            if is_disconnected(c):
+                lines.append(f"\t[id={c.id}, disconnected (not counted)]")
+            else:
+                lines.append(f"\t[id={c.id}, entries={entries}, bytes={size} ({byte_units(size)})]")
+    if trim is not None:
+        lines += trimming_lines(trim)
     echo("\n".join(lines) + "\n")
     return _report_header_errors(journal)
+
+
+def trimming_lines(trim: Trimming) -> list[str]:
+    """The trimming section of ``status``: who holds minimum_set, what its disconnect frees."""
+    lines = ["trimming: "]
+    if trim.holder is None:
+        lines.append(f"\tminimum_set {trim.minimum_set} is held by no connected client "
+                     f"(librbd trims up to set {trim.trimmable_now})")
+    else:
+        name = trim.holder or '"" (the image)'
+        lines.append(f"\tminimum_set {trim.minimum_set} is held by client {name}")
+        if trim.after_disconnect_set > trim.minimum_set:
+            lines.append(f"\ta disconnect of {name} lets librbd trim object sets {trim.minimum_set}.."
+                         f"{trim.after_disconnect_set - 1}: {trim.freed_objects} objects, "
+                         f"{byte_units(trim.freed_bytes)} ({trim.freed_bytes} bytes)")
+        elif trim.minimum_set >= trim.active_set:
+            lines.append(f"\ta disconnect of {name} frees nothing now: set {trim.minimum_set} is the active set "
+                         "(librbd trims closed sets only)")
+        else:
+            lines.append(f"\ta disconnect of {name} frees nothing: another connected client holds set "
+                         f"{trim.minimum_set} too")
+    if trim.disconnected:
+        lines.append(f"\tdisconnected clients (left out of lag and trimming): {', '.join(trim.disconnected)}")
+    return lines
 
 
 def _or_unknown(value: int | None) -> str:
@@ -159,6 +179,20 @@ def _report_header_errors(journal: Journal) -> int:
 
 
 # -- inspect ------------------------------------------------------------------------
+def entry_filter_options(func: Any) -> Any:
+    """export's entry filters (inspect takes the same): tag, tid range, event type, time range."""
+    func = click.option("--until", metavar="TIME",
+                        help="Only events with a timestamp before TIME (ISO 8601, UTC unless it names a zone, or "
+                        "epoch seconds).")(func)
+    func = click.option("--since", metavar="TIME",
+                        help="Only events with a timestamp at or after TIME (ISO 8601, UTC unless it names a zone, "
+                        "or epoch seconds).")(func)
+    func = click.option("--event-type", "event_types", multiple=True,
+                        help="Only events of this type, by name (AioWrite) or number (repeatable).")(func)
+    func = click.option("--to-tid", type=int, help="Only entries with entry tid <= this.")(func)
+    func = click.option("--from-tid", type=int, help="Only entries with entry tid >= this.")(func)
+    return click.option("--tag", "tags", type=int, multiple=True, help="Only entries of this tag tid (repeatable).")(func)
+
 def on_error_options(default: str) -> Any:
     """``--on-error stop|skip`` and rbd's ``--no-error``: ONE corruption policy for inspect and export."""
 
@@ -177,23 +211,30 @@ def on_error_options(default: str) -> Any:
 @click.option("--verbose", is_flag=True, help="Dump every entry's event (as rbd journal inspect --verbose).")
 @click.option("--all", "all_entries", is_flag=True, help="Walk every entry physically present, committed or not.")
 @on_error_options("skip")
+@entry_filter_options
 @format_options
 @pass_app
 def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
             journal_name: str | None, verbose: bool, all_entries: bool, on_error: str, no_error: bool,
-            output_format: str, pretty_format: bool) -> int:
+            tags: tuple[int, ...], from_tid: int | None, to_tid: int | None, event_types: tuple[str, ...],
+            since: str | None, until: str | None, output_format: str, pretty_format: bool) -> int:
     """Inspect image journal for structural errors.
 
     Prints what rbd journal inspect prints, then every structural problem found
     (kind, object, byte offset, tag and entry tid).  Exit status 0 when no error
     was found, 1 otherwise (warnings alone do not fail).  The corruption policy
     is export's: --on-error stop ends the walk at the first damaged entry (the
-    default here is skip: report every problem, as rbd inspect goes on).
+    default here is skip: report every problem, as rbd inspect goes on).  The
+    filters are export's: they select the entries counted and dumped; problems
+    are reported for the whole walk.
     """
+    from ..export import EntryFilter
+    from ..export import decode_event as decode_for_filter
     from ..format.ceph_dump import event_dump
     from ..format.librbd_journal import decode_event
 
     policy = CorruptionPolicy("skip" if no_error else on_error)
+    entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     walk = journal.walk(all_entries=all_entries)
     dumps: list[Any] = []
@@ -202,7 +243,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     with progress(walk.total_bytes() if sys.stderr.isatty() else None, "inspect") as advance:
         walk.progress = advance
         seen = 0
-        if policy.mode == "skip" and not verbose:  # nothing to do per entry: the walk alone checks
+        if policy.mode == "skip" and not verbose and not entry_filter.active:  # the walk alone checks
             inspected = walk.count()
         else:
             for entry in walk:
@@ -212,6 +253,14 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
                     if damage:
                         stopped_at = damage[0]
                         break
+                if entry_filter.active:
+                    try:
+                        wanted = entry_filter.match(entry, decode_for_filter(entry.payload) if entry_filter.needs_event
+                                                    else None)
+                    except FormatError:
+                        wanted = not entry_filter.needs_event
+                    if not wanted:
+                        continue
                 inspected += 1
                 if not verbose:
                     continue
@@ -253,23 +302,23 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
 @journal_spec_options
 @click.argument("path_arg", metavar="<path-name>", required=False)
 @click.option("--path", "path_opt", metavar="PATH", help="Export file (or '-' for stdout).")
-@click.option("--format", "export_format", type=click.Choice(["json", "rbd"]), default="json", show_default=True,
-              help="json: our document (schemas/journal-export.schema.json); rbd: the file rbd journal export writes.")
+@click.option("--format", "export_format", type=click.Choice(["json", "jsonl", "rbd"]), default="json",
+              show_default=True, help="json: our document (schemas/journal-export.schema.json); jsonl: one entry a "
+              "line (the document's entries); rbd: the file rbd journal export writes.")
+@click.option("--follow", is_flag=True, help="Keep exporting entries as they are appended (jsonl or rbd format), "
+              "until SIGINT/SIGTERM or --until.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=0.5, show_default=True, metavar="SECONDS",
+              help="With --follow: seconds between polls of the journal.")
 @click.option("--all", "all_entries", is_flag=True, help="Export every entry physically present, committed or not.")
 @on_error_options("stop")
-@click.option("--tag", "tags", type=int, multiple=True, help="Only entries of this tag tid (repeatable).")
-@click.option("--from-tid", type=int, help="Only entries with entry tid >= this.")
-@click.option("--to-tid", type=int, help="Only entries with entry tid <= this.")
-@click.option("--event-type", "event_types", multiple=True,
-              help="Only events of this type, by name (AioWrite) or number (repeatable).")
-@click.option("--since", metavar="TIME", help="Only events with a timestamp at or after TIME (ISO 8601 or epoch seconds).")
-@click.option("--until", metavar="TIME", help="Only events with a timestamp before TIME (ISO 8601 or epoch seconds).")
+@entry_filter_options
 @click.option("--force", is_flag=True, help="Overwrite an existing export file.")
 @pass_app
 def export(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str,
-           all_entries: bool, on_error: str, no_error: bool, tags: tuple[int, ...], from_tid: int | None,
-           to_tid: int | None, event_types: tuple[str, ...], since: str | None, until: str | None, force: bool) -> int:
+           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str, follow: bool,
+           poll_interval: float, all_entries: bool, on_error: str, no_error: bool, tags: tuple[int, ...],
+           from_tid: int | None, to_tid: int | None, event_types: tuple[str, ...], since: str | None,
+           until: str | None, force: bool) -> int:
     """Export image journal, to our JSON document or rbd's export file format.
 
     The journal and the path combine as in rbd: `journal export rbd/<id> out.json`,
@@ -293,19 +342,36 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     if not path:
         raise SpecError(f"path was not specified (use '-' for stdout){hint}")
     resolved = ResolvedJournal(Journal.open(header_pool, journal_id), image_name)
-    from ..export import EntryFilter, JsonExportWriter, RbdExportWriter, open_output, walk_entries
+    from ..export import (
+        EntryFilter,
+        ExportWriter,
+        JsonExportWriter,
+        JsonlExportWriter,
+        RbdExportWriter,
+        open_output,
+        walk_entries,
+    )
 
     policy = CorruptionPolicy("skip" if no_error else on_error)
     entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
+    if follow and export_format == "json":
+        raise SpecError("--follow writes a stream: use --format jsonl or --format rbd")
     journal = resolved.journal
-    walk = journal.walk(all_entries=all_entries)
     with open_output(path, force=force) as fh:
-        writer = (RbdExportWriter(fh, journal) if export_format == "rbd"
-                  else JsonExportWriter(fh, journal, image_name=resolved.image, all_entries=all_entries,
-                                        entry_filter=entry_filter, policy=policy))
-        with progress(walk.total_bytes() if sys.stderr.isatty() else None, "export") as advance:
-            walk.progress = advance
-            result = walk_entries(walk, writer, entry_filter, policy)
+        writer: ExportWriter = (
+            RbdExportWriter(fh, journal) if export_format == "rbd"
+            else JsonlExportWriter(fh) if export_format == "jsonl"
+            else JsonExportWriter(fh, journal, image_name=resolved.image, all_entries=all_entries,
+                                  entry_filter=entry_filter, policy=policy))
+        if follow:
+            from .journal_follow import follow_export
+
+            result = follow_export(journal, writer, fh, entry_filter, all_entries, poll_interval)
+        else:
+            walk = journal.walk(all_entries=all_entries)
+            with progress(walk.total_bytes() if sys.stderr.isatty() else None, "export") as advance:
+                walk.progress = advance
+                result = walk_entries(walk, writer, entry_filter, policy)
         writer.finish(result)
     if path != "-":
         click.echo(f"{result.processed} entries processed, {result.errors} errors")

@@ -32,10 +32,14 @@ JOURNAL_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export": ("journal",),
     "import": ("journal_write",),
     "info": ("journal",),
+    "list": ("journal_list",),
+    "ls": ("journal_list",),
     "inspect": ("journal",),
-    "repair": ("journal_repair", "journal_write"),
-    "replay": ("journal_replay", "journal"),  # replay shares the corruption-policy options of journal  # repair shares the confirmation options of journal_write
+    "report": ("journal_report",),
+    "repair": ("journal_repair", "journal_write"),  # repair shares the confirmation options of journal_write
+    "replay": ("journal_replay", "journal"),  # replay shares the corruption-policy options of journal
     "reset": ("journal_write",),
+    "stats": ("journal_stats",),
     "status": ("journal",),
 }
 

@@ -64,6 +64,30 @@ class Pool(abc.ABC):
     def list_objects(self, prefix: str = "") -> Iterator[str]:
         """Names of the objects in this pool/namespace starting with ``prefix`` (sorted)."""
 
+    def list_all_namespaces(self) -> Iterator[tuple[str, str]]:
+        """(namespace, name) of every object in every RADOS namespace of this pool (unsorted)."""
+        return ((self.namespace, name) for name in self.list_objects())
+
+    def stat_many(self, oids: Iterable[str]) -> dict[str, int | None]:
+        """Sizes of many objects (None: absent); live pools send the stats in parallel."""
+        sizes: dict[str, int | None] = {}
+        for oid in oids:
+            try:
+                sizes[oid] = self.stat(oid)
+            except NotFoundError:
+                sizes[oid] = None
+        return sizes
+
+    def omap_many(self, oids: Iterable[str]) -> dict[str, dict[str, bytes] | None]:
+        """Whole omaps of many objects (None: absent); live pools send the reads in parallel."""
+        maps: dict[str, dict[str, bytes] | None] = {}
+        for oid in oids:
+            try:
+                maps[oid] = self.omap(oid)
+            except NotFoundError:
+                maps[oid] = None
+        return maps
+
     def listing_is_cheap(self) -> bool:
         """Whether :meth:`list_objects` is cheap enough to find a journal's objects.
 

@@ -201,6 +201,13 @@ class DirectoryPool(OfflinePool):
             names.update(_oid(p.name[:-5]) for p in omap.iterdir() if p.name.endswith(".json") and not p.name.startswith(".tmp-"))
         return iter(sorted(n for n in names if n.startswith(prefix)))
 
+    def list_all_namespaces(self) -> Iterator[tuple[str, str]]:
+        pools = [self.with_namespace("")]
+        spaces = self.pool_dir / "namespaces"
+        if spaces.is_dir():
+            pools += [self.with_namespace(p.name) for p in sorted(spaces.iterdir()) if p.is_dir()]
+        return ((pool.namespace, name) for pool in pools for name in pool.list_objects())
+
     # omap
     def omap_items(self, oid: str, prefix: str = "", start_after: str = "") -> Iterator[tuple[str, bytes]]:
         if not self.exists(oid):

@@ -26,6 +26,8 @@ _READ_CHUNK = 64 << 20
 #: listing runs at a few ten thousand objects per second.  $JOURNALTOOLS_LISTING_LIMIT overrides it (-1: never list).
 LISTING_LIMIT = 20_000
 _OMAP_PAGE = 1024
+#: asynchronous calls in flight at a time (stat_many, omap_many)
+AIO_WINDOW = 256
 _EXEC_OUT = 64 << 20
 _ERRORS: dict[int, type[JournalToolsError]] = {
     E.ENOENT: NotFoundError,
@@ -66,7 +68,14 @@ def _listing_limit() -> int:
         return LISTING_LIMIT
 
 
+def _serial() -> bool:
+    """$JOURNALTOOLS_SERIAL_STATS=1: bulk stats and omap reads one after the other (benchmarks compare)."""
+    return os.environ.get("JOURNALTOOLS_SERIAL_STATS") == "1"
+
+
 class RadosPool(Pool):
+    store: RadosStore
+
     def __init__(self, store: RadosStore, name: str, pool_id: int, namespace: str, ioctx: Any) -> None:
         self.store = store
         self.name = name
@@ -144,6 +153,86 @@ class RadosPool(Pool):
         except _rados().Error as exc:
             raise error_for(getattr(exc, "errno", E.EIO), f"listing pool {self.describe()} failed") from exc
         return iter(names)
+
+    def list_all_namespaces(self) -> Iterator[tuple[str, str]]:
+        rados = _rados()
+        ioctx = self.store.cluster.open_ioctx(self.name)  # a context of its own: namespace ALL for the listing only
+        try:
+            ioctx.set_namespace(rados.LIBRADOS_ALL_NSPACES)
+            found = [(o.nspace or "", o.key) for o in ioctx.list_objects()]
+        except rados.Error as exc:
+            raise error_for(getattr(exc, "errno", E.EIO), f"listing pool {self.name} failed") from exc
+        finally:
+            ioctx.close()
+        return iter(found)
+
+    def _in_parallel(self, oids: Iterable[str], start: Any) -> None:
+        """Run ``start(oid)`` (which issues one aio call and returns its completion) for every oid,
+        :data:`AIO_WINDOW` in flight at a time."""
+        window: list[Any] = []
+        for oid in oids:
+            window.append(start(oid))
+            if len(window) >= AIO_WINDOW:
+                for completion in window:
+                    completion.wait_for_complete_and_cb()
+                window.clear()
+        for completion in window:
+            completion.wait_for_complete_and_cb()
+
+    def stat_many(self, oids: Iterable[str]) -> dict[str, int | None]:
+        if _serial():
+            return super().stat_many(oids)
+        rados = _rados()
+        sizes: dict[str, int | None] = {}
+
+        def start(oid: str) -> Any:
+            def done(completion: Any, size: int | None, mtime: Any) -> None:
+                sizes[oid] = None if size is None else int(size)
+
+            return self.ioctx.aio_stat(oid, done)
+
+        try:
+            self._in_parallel(oids, start)
+        except rados.Error as exc:
+            raise error_for(getattr(exc, "errno", E.EIO), f"stat of objects in pool {self.describe()} failed") from exc
+        return sizes
+
+    def omap_many(self, oids: Iterable[str]) -> dict[str, dict[str, bytes] | None]:
+        if _serial():
+            return super().omap_many(oids)
+        rados = _rados()
+        maps: dict[str, dict[str, bytes] | None] = {}
+        full: list[str] = []
+
+        def start(oid: str) -> Any:
+            op = rados.ReadOpCtx()
+            op.create()  # what `with ReadOpCtx()` does on entry; released in the callback
+            it, _ = self.ioctx.get_omap_vals(op, "", "", _OMAP_PAGE)
+
+            def done(completion: Any) -> None:
+                try:
+                    if completion.get_return_value() < 0:
+                        maps[oid] = None
+                        return
+                    page = {(k if isinstance(k, str) else k.decode()): bytes(v) for k, v in it}
+                    maps[oid] = page
+                    if len(page) >= _OMAP_PAGE:
+                        full.append(oid)  # more than a page: read it whole below
+                finally:
+                    op.release()
+
+            return self.ioctx.operate_aio_read_op(op, oid, done)
+
+        try:
+            self._in_parallel(oids, start)
+        except rados.Error as exc:
+            raise error_for(getattr(exc, "errno", E.EIO), f"omap read of objects in pool {self.describe()} failed") from exc
+        for oid in full:
+            try:
+                maps[oid] = self.omap(oid)
+            except NotFoundError:
+                maps[oid] = None
+        return maps
 
     def omap_items(self, oid: str, prefix: str = "", start_after: str = "") -> Iterator[tuple[str, bytes]]:
         rados = _rados()
