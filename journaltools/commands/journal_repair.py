@@ -10,8 +10,9 @@ from ..errors import ConfirmationRequired, SpecError
 from ..journal import ERROR
 from ..journal.repair import apply_plan, plan_repair
 from ..output import ceph_json, echo
+from ..write_guard import hold_journal
 from .journal_spec import journal_group, journal_spec_options, resolve_journal
-from .journal_write import CONFIRM_FLAG, confirmation_option, default_backup_dir
+from .journal_write import CONFIRM_FLAG, confirmation_option, default_backup_dir, force_option
 
 
 @journal_group.command("repair")
@@ -24,10 +25,11 @@ from .journal_write import CONFIRM_FLAG, confirmation_option, default_backup_dir
 @click.option("--format", "output_format", type=click.Choice(["plain", "json"]), default="plain", show_default=True,
               help="Output format.")
 @confirmation_option
+@force_option
 @pass_app
 def repair(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
            journal_name: str | None, dry_run: bool, apply_changes: bool, backup_dir: str | None, no_backup: bool,
-           output_format: str, confirmed: bool) -> int:
+           output_format: str, confirmed: bool, force: bool = False) -> int:
     """Repair a journal: for each structural error, the change that fixes it and why.
 
     Without --apply nothing is written. With --apply a backup is written first
@@ -40,6 +42,8 @@ def repair(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     if apply_changes and no_backup and not confirmed:
         raise ConfirmationRequired(f"--no-backup applies changes without any copy: add {CONFIRM_FLAG}")
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
+    if apply_changes:
+        hold_journal(journal, force)
     plan = plan_repair(journal)
     backup = None
     remaining = None
