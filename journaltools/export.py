@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,14 +103,30 @@ def _parse_time(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise SpecError(f"invalid time {text!r}: not a finite number of epoch seconds")
+        return value
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise SpecError(f"invalid time {text!r}: use ISO 8601 (2026-11-25T01:30:25+00:00) or epoch seconds") from None
     return parsed.timestamp()
+
+
+def _event_type_filter(text: str) -> str:
+    """An ``--event-type`` value: an event name librbd knows (any case) or a type number; else SpecError."""
+    from .format.librbd_journal import EVENT_TYPE_NAMES
+
+    names = {n.lower() for n in EVENT_TYPE_NAMES.values()}
+    value = text.strip().lower()
+    if value in names or (value.lstrip("-").isascii() and value.lstrip("-").isdigit() and int(value) >= -1):
+        return str(int(value)) if value.lstrip("-").isdigit() else value
+    raise SpecError(f"unknown event type {text!r}: use a type number or one of "
+                    f"{', '.join(sorted(EVENT_TYPE_NAMES.values()))}")
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,7 @@ class EntryFilter:
     @classmethod
     def build(cls, tags: tuple[int, ...] = (), from_tid: int | None = None, to_tid: int | None = None,
               event_types: tuple[str, ...] = (), since: str | None = None, until: str | None = None) -> EntryFilter:
-        return cls(frozenset(tags), from_tid, to_tid, frozenset(t.lower() for t in event_types),
+        return cls(frozenset(tags), from_tid, to_tid, frozenset(_event_type_filter(t) for t in event_types),
                    _parse_time(since), _parse_time(until))
 
     @property
@@ -448,10 +465,10 @@ def read_rbd_export(stream: IO[bytes], max_payload: int | None = None) -> Iterat
         del text
         if not isinstance(doc, dict):
             raise FormatError(f"error parsing input (entry {n}): not a JSON object")
-        tag = _u64_field(doc, "tag_id", n, required=True)
+        tag = _u64_field(doc, "tag_id", n, required=False)  # rbd's decoder defaults missing fields to 0
         commit = _u64_field(doc, "commit_tid", n, required=False)
         declared = _u64_field(doc, "type", n, required=False, signed_ok=True)
-        entry = doc.get("entry")
+        entry = doc.get("entry", "")
         if not isinstance(entry, str):
             raise FormatError(f"error json decoding import data (entry {n}): field entry is "
                               f"{'missing' if entry is None else 'not a string'}")

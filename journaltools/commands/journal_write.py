@@ -148,15 +148,18 @@ def plan_import(journal: Journal, source: str, source_format: str, force: bool, 
     for record in records:
         check_import_record(record, max_payload)
     known_tags = {t.tid for t in journal.header.tags}
-    new_tags = sorted({r.tag_tid for r in records} - known_tags)
+    needed = sorted({r.tag_tid for r in records} - known_tags)
     next_tag = journal.header.next_tag_tid or 0
-    for i, tid in enumerate(new_tags):
-        if tid != next_tag + i or (kind == "json" and tid not in tag_data):
-            first_use = next(r for r in records if r.tag_tid == tid)
-            why = ("the export has no tag record for it" if kind == "json" and tid not in tag_data
-                   else f"cls_journal creates only the next tag tid, {next_tag + i}")
-            raise FormatError(f"entry {first_use.number}: field tag_tid: tag {tid} has no tag record in journal "
-                              f"{journal.journal_id} and cannot be created ({why})")
+    # cls_journal creates only the next tag tid: the export's tag records from there up to the newest needed
+    new_tags = [t for t in range(next_tag, needed[-1] + 1) if t not in known_tags] if needed else []
+    for tid in new_tags:
+        if tid < next_tag or (kind == "json" and tid not in tag_data) or (kind == "rbd" and tid not in needed) \
+                or len(new_tags) > 4096:
+            first_use = next((r for r in records if r.tag_tid >= tid and r.tag_tid in needed), records[0])
+            why = ("the export has no tag record for it" if kind == "json"
+                   else f"cls_journal creates only the next tag tid, {next_tag}, and rbd's format has no tag records")
+            raise FormatError(f"entry {first_use.number}: field tag_tid: tag {first_use.tag_tid} has no tag record "
+                              f"in journal {journal.journal_id} and cannot be created ({why})")
     counts: dict[int, int] = {}
     for record in records:
         counts[record.tag_tid] = counts.get(record.tag_tid, 0) + 1

@@ -14,7 +14,7 @@ either the old or the new content.  Appends use ``O_APPEND`` + fsync: a crash ca
 only leave a torn tail, which journal readers treat as a partial entry.  Updates
 that read and then write (object-class methods) hold an ``flock`` on the pool.
 A write command holds, for its whole run, the ``flock`` of one lock file per journal
-or image (``<pool>/[namespaces/<ns>/]locks/<oid>.lock``, :meth:`DirectoryPool.command_lock`).
+or image (``<pool>/[namespaces/<ns>/]locks/.lock.<oid>``, :meth:`DirectoryPool.command_lock`).
 
 The store never steps outside its directory: every pool name, namespace and object
 name is checked to be a name (:func:`check_name`), no write follows a symbolic link
@@ -375,6 +375,17 @@ class DirectoryPool(OfflinePool):
             attrs[name] = bytes(value)
             self._write(self._xattr(oid), _dump_b64_map(attrs))
 
+    def replace_object(self, oid: str, data: bytes, omap: Mapping[str, bytes], xattrs: Mapping[str, bytes]) -> None:
+        """Make ``oid`` exactly this: bytes, omap and xattrs (keys not given are removed), each file atomic."""
+        with self.locked():
+            self._present(self._obj(oid))
+            self._write(self._obj(oid), data)
+            for path, values in ((self._omap(oid), omap), (self._xattr(oid), xattrs)):
+                if values:
+                    self._write(path, _dump_b64_map(values))
+                elif self._present(path):
+                    path.unlink()
+
     def _lock_fd(self, path: Path) -> int:
         _real_dir(path.parent, self.store.root)
         return _open_regular(path, os.O_RDWR | os.O_CREAT)
@@ -402,11 +413,11 @@ class DirectoryPool(OfflinePool):
             os.close(fd)
 
     def command_lock_path(self, oid: str) -> Path:
-        return self.root / "locks" / (_fname(check_oid(oid)) + ".lock")
+        return self.root / "locks" / (".lock." + _fname(check_oid(oid)))
 
     @contextlib.contextmanager
     def command_lock(self, oid: str, holder: str) -> Iterator[None]:
-        """``flock`` (non-blocking) of ``locks/<oid>.lock`` for the whole command; the holder is written in it.
+        """``flock`` (non-blocking) of ``locks/.lock.<oid>`` for the whole command; the holder is written in it.
 
         The kernel drops the lock when its process ends, however it ends: nothing stale is left.
         """
