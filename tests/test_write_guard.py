@@ -10,6 +10,7 @@ Live, another client holds the image's exclusive lock (python3-rbd ``lock_acquir
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -180,5 +181,6 @@ store.close()
         assert f"rbd_header.{iid} in pool rbd is locked by client." in err and f"pid {holder.pid}" in err
     finally:
         holder.communicate("", timeout=60)
-    # released: the lock is gone (rados lock list shows no journaltools lock)
-    assert "journaltools" not in ceph.rados("-p", "rbd", "lock", "list", f"rbd_header.{iid}").stdout
+    # released: nobody holds it any more
+    info = json.loads(ceph.rados("-p", "rbd", "lock", "info", f"rbd_header.{iid}", "journaltools").stdout)
+    assert info["lockers"] == []
