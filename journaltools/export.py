@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,9 +103,13 @@ def _parse_time(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise SpecError(f"invalid time {text!r}: not a finite number of epoch seconds")
+        return value
     try:
         parsed = datetime.fromisoformat(text.removesuffix("Z") + ("+00:00" if text.endswith("Z") else ""))
     except ValueError:
@@ -119,6 +124,18 @@ def iso_utc(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _event_type_filter(text: str) -> str:
+    """An ``--event-type`` value: an event name librbd knows (any case) or a type number; else SpecError."""
+    from .format.librbd_journal import EVENT_TYPE_NAMES
+
+    names = {n.lower() for n in EVENT_TYPE_NAMES.values()}
+    value = text.strip().lower()
+    if value in names or (value.lstrip("-").isascii() and value.lstrip("-").isdigit() and int(value) >= -1):
+        return str(int(value)) if value.lstrip("-").isdigit() else value
+    raise SpecError(f"unknown event type {text!r}: use a type number or one of "
+                    f"{', '.join(sorted(EVENT_TYPE_NAMES.values()))}")
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,7 @@ class EntryFilter:
         start, end = _parse_time(since), _parse_time(until)
         if start is not None and end is not None and start >= end:
             raise SpecError(f"reversed or empty time range: --since {since} is not before --until {until}")
-        return cls(frozenset(tags), from_tid, to_tid, frozenset(t.lower() for t in event_types), start, end)
+        return cls(frozenset(tags), from_tid, to_tid, frozenset(_event_type_filter(t) for t in event_types), start, end)
 
     @property
     def needs_event(self) -> bool:
@@ -371,33 +388,93 @@ def _tally(result: ExportResult, problems: list[Problem]) -> list[Problem]:
 
 
 # -- readers (for import) ---------------------------------------------------------------------
+U64_MAX = (1 << 64) - 1
+#: rbd's largest journal object (--journal-object-size 64M): no entry can be larger
+MAX_OBJECT_SIZE = 64 << 20
+_RECORD_OVERHEAD = 256  # {"tag_id":<20 digits>,"commit_tid":<20 digits>,"type":<11>,"entry":""} with room to spare
+_READ_CHUNK = 1 << 20
+
+
 @dataclass(frozen=True, slots=True)
 class ImportRecord:
-    """One entry to import: where it came from and the raw EventEntry bytes."""
+    """One entry to import: where it came from and the raw EventEntry bytes.
+
+    ``declared_type``/``declared_name``: the event type the record states beside the entry
+    (rbd's ``type``, our ``type`` and ``event_type``), checked against the entry itself.
+    """
 
     number: int  # 1-based record number
     tag_tid: int
     commit_tid: int | None
     entry_tid: int | None
     payload: bytes
+    declared_type: int | None = None
+    declared_name: str | None = None
 
 
-def read_rbd_export(stream: IO[bytes]) -> Iterator[ImportRecord]:
-    """Parse rbd's export format with rbd's rules (JournalImporter::read_entry)."""
+def max_record_size(max_payload: int | None) -> int:
+    """The largest ``<size>`` an rbd-format record can have for an entry payload of ``max_payload`` bytes."""
+    payload = MAX_OBJECT_SIZE if max_payload is None else max_payload
+    return 4 * ((payload + 2) // 3) + _RECORD_OVERHEAD
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """``size`` bytes (fewer at the end of the stream), read in bounded chunks into one buffer."""
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = stream.read(min(_READ_CHUNK, size - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def _u64_field(doc: dict[str, Any], name: str, n: int, required: bool, signed_ok: bool = False) -> int | None:
+    if name not in doc:
+        if required:
+            raise FormatError(f"error json decoding import data (entry {n}): field {name} is missing")
+        return None
+    value = doc[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FormatError(f"error json decoding import data (entry {n}): field {name}: {value!r} is not an integer")
+    low = -1 if signed_ok else 0
+    if not low <= value <= U64_MAX:
+        raise FormatError(f"error json decoding import data (entry {n}): field {name}: {value} is out of range "
+                          f"(an unsigned 64-bit integer)")
+    return value
+
+
+def read_rbd_export(stream: IO[bytes], max_payload: int | None = None) -> Iterator[ImportRecord]:
+    """Parse rbd's export format with rbd's rules (JournalImporter::read_entry), stricter on values.
+
+    A record's ``<size>`` is checked against the largest entry the target journal can hold
+    (``max_payload``, else rbd's largest object) before any of it is read; fields must be
+    integers in range and ``entry`` valid base64.
+    """
+    limit = max_record_size(max_payload)
     n = 0
-    while True:
+    offset = 0
+
+    def read1() -> bytes:
+        nonlocal offset
         ch = stream.read(1)
+        offset += len(ch)
+        return ch
+
+    while True:
+        ch = read1()
         while ch == b"\n" or ch == b"#":
             if ch == b"#":
                 while ch not in (b"\n", b""):
-                    ch = stream.read(1)
-            ch = stream.read(1)
+                    ch = read1()
+            ch = read1()
         if ch == b"":
             return
         if not ch.isdigit():
-            raise FormatError(f"import data invalid format (digit expected) at record {n + 1}")
+            raise FormatError(f"import data invalid format (digit expected) at record {n + 1} (byte {offset - 1}: "
+                              f"{ch!r}; neither rbd's export format nor a journaltools JSON export)")
         digits = ch
-        while (ch := stream.read(1)).isdigit():
+        while (ch := read1()).isdigit():
             digits += ch
             if len(digits) > 79:
                 raise FormatError(f"import data invalid format (size too long) at record {n + 1}")
@@ -406,23 +483,35 @@ def read_rbd_export(stream: IO[bytes]) -> Iterator[ImportRecord]:
         size = int(digits)
         if size == 0:
             raise FormatError(f"import data invalid format (zero entry size) at record {n + 1}")
-        text = stream.read(size)
         n += 1
+        if size > limit:
+            raise FormatError(f"record {n}: size {size} bytes is larger than any entry of this journal can be "
+                              f"(at most {limit} bytes for entries up to {max_payload or MAX_OBJECT_SIZE} bytes); "
+                              f"nothing read past its size field")
+        text = _read_exactly(stream, size)
+        offset += len(text)
         if len(text) != size:
             raise FormatError(f"error reading import data: truncated at record {n} ({len(text)} of {size} bytes)")
         try:
             doc = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise FormatError(f"error parsing input (entry {n}): {exc}") from exc
+        del text
         if not isinstance(doc, dict):
             raise FormatError(f"error parsing input (entry {n}): not a JSON object")
+        tag = _u64_field(doc, "tag_id", n, required=False)  # rbd's decoder defaults missing fields to 0
+        commit = _u64_field(doc, "commit_tid", n, required=False)
+        declared = _u64_field(doc, "type", n, required=False, signed_ok=True)
+        entry = doc.get("entry", "")
+        if not isinstance(entry, str):
+            raise FormatError(f"error json decoding import data (entry {n}): field entry is "
+                              f"{'missing' if entry is None else 'not a string'}")
         try:
-            tag = int(doc.get("tag_id", 0))
-            commit = int(doc.get("commit_tid", 0))
-            payload = base64.b64decode(str(doc.get("entry", "")).encode("ascii"), validate=True)
-        except (ValueError, TypeError, binascii.Error, UnicodeEncodeError) as exc:
-            raise FormatError(f"error json decoding import data (entry {n}): {exc}") from exc
-        yield ImportRecord(n, tag, commit, None, payload)
+            payload = base64.b64decode(entry.encode("ascii"), validate=True)
+        except (ValueError, binascii.Error, UnicodeEncodeError) as exc:
+            raise FormatError(f"error json decoding import data (entry {n}): field entry is not valid base64 "
+                              f"({exc})") from exc
+        yield ImportRecord(n, int(tag or 0), commit or 0, None, payload, declared)
 
 
 def load_schema() -> dict[str, Any]:
@@ -440,13 +529,39 @@ def validate_document(doc: Any) -> None:
         raise FormatError(f"export document invalid at {where}: {error.message}")
 
 
-def read_json_export(stream: IO[bytes]) -> tuple[dict[str, Any], Iterator[ImportRecord]]:
+def tag_records(head: dict[str, Any]) -> dict[int, bytes]:
+    """Tag tid -> raw tag data of an export's ``tags`` (base64 checked, naming the JSON path)."""
+    out: dict[int, bytes] = {}
+    for i, tag in enumerate(head.get("tags", [])):
+        try:
+            out[int(tag["tid"])] = base64.b64decode(str(tag["data"]).encode("ascii"), validate=True)
+        except (ValueError, binascii.Error, UnicodeEncodeError) as exc:
+            raise FormatError(f"export document invalid at $.tags[{i}].data: not valid base64 ({exc})") from exc
+    return out
+
+
+def _strict_integers(doc: dict[str, Any]) -> None:
+    """JSON numbers the schema accepts as integers but are not (``1e19``): refused, naming the path."""
+    for i, tag in enumerate(doc.get("tags", [])):
+        if isinstance(tag, dict) and isinstance(tag.get("tid"), float):
+            raise FormatError(f"export document invalid at $.tags[{i}].tid: {tag['tid']!r} is not an integer")
+    for i, item in enumerate(doc.get("entries", [])):
+        if not isinstance(item, dict):
+            continue
+        for name in ("tag_tid", "entry_tid", "commit_tid", "type", "offset"):
+            if isinstance(item.get(name), float):
+                raise FormatError(f"export document invalid at $.entries[{i}].{name}: {item[name]!r} is not an integer")
+
+
+def read_json_export(stream: IO[bytes], max_payload: int | None = None) -> tuple[dict[str, Any], Iterator[ImportRecord]]:
     """Parse and validate our JSON export; returns its head and the entries (payloads re-encoded)."""
     try:
         doc = orjson.loads(stream.read())
     except orjson.JSONDecodeError as exc:
         raise FormatError(f"export file is not valid JSON: {exc}") from exc
     validate_document(doc)
+    _strict_integers(doc)
+    tag_records(doc)
     record = _event_record()
 
     def entries() -> Iterator[ImportRecord]:
@@ -454,8 +569,55 @@ def read_json_export(stream: IO[bytes]) -> tuple[dict[str, Any], Iterator[Import
             try:
                 payload = record.encode(record.from_json(item["event"]))
             except FormatError as exc:
-                raise FormatError(f"entry {i} ($.entries[{i - 1}].event): {exc}") from exc
-            yield ImportRecord(i, item["tag_tid"], item["commit_tid"], item["entry_tid"], payload)
+                where = f" at {exc.path.replace('(building) -> ', '')}" if exc.path else ""
+                raise FormatError(f"entry {i} ($.entries[{i - 1}].event{where}): {exc}") from exc
+            yield ImportRecord(i, item["tag_tid"], item["commit_tid"], item["entry_tid"], payload,
+                               item.get("type"), item.get("event_type"))
 
     head = {k: v for k, v in doc.items() if k != "entries"}
     return head, entries()
+
+
+# -- what an import may hold --------------------------------------------------------------
+def check_import_record(record: ImportRecord, max_payload: int | None = None) -> str:
+    """Refuse (FormatError naming the record and field) an entry librbd could not replay as written.
+
+    Checked: the payload decodes as an EventEntry of an event type librbd knows; the type the
+    record states beside it matches; data lengths agree with the lengths the event states;
+    the entry fits the journal.  Returns the event type name.
+    """
+    from .format import ceph_dump
+    from .format.librbd_journal import AIO_COMPARE_AND_WRITE, AIO_WRITE, AIO_WRITESAME, EVENT_TYPE_NAMES
+
+    where = f"entry {record.number} (tag_tid={record.tag_tid}, commit_tid={record.commit_tid})"
+    if max_payload is not None and len(record.payload) > max_payload:
+        raise FormatError(f"{where}: entry of {len(record.payload)} bytes is larger than the journal's maximum "
+                          f"{max_payload} (object size less the entry header)")
+    try:
+        value = _event_record().decode(record.payload)
+    except FormatError as exc:
+        raise FormatError(f"corrupted {where}: {exc}") from exc
+    event_type = value["event"]["event_type"]
+    if event_type not in EVENT_TYPE_NAMES:
+        raise FormatError(f"{where}: field event_type: {event_type} is not an event type librbd knows "
+                          f"(known: 0-{max(EVENT_TYPE_NAMES)}); librbd could not replay it")
+    name = ceph_dump.event_name(value)
+    if record.declared_type is not None and record.declared_type != event_type:
+        raise FormatError(f"{where}: field type says {record.declared_type} but the entry holds a {name} "
+                          f"event ({event_type})")
+    if record.declared_name is not None and record.declared_name.lower() != name.lower():
+        raise FormatError(f"{where}: field event_type says {record.declared_name!r} but the entry holds a "
+                          f"{name} event")
+    payload = value["event"]["payload"]
+    if event_type == AIO_WRITE and payload["length"] != len(payload["data"]):
+        raise FormatError(f"{where}: AioWrite field length is {payload['length']} but its data holds "
+                          f"{len(payload['data'])} bytes")
+    if event_type == AIO_WRITESAME and (not payload["data"] or payload["length"] % len(payload["data"])):
+        raise FormatError(f"{where}: AioWriteSame field length {payload['length']} is not a multiple of its "
+                          f"{len(payload['data'])}-byte data")
+    if event_type == AIO_COMPARE_AND_WRITE and not (
+            payload["length"] == len(payload["cmp_data"]) == len(payload["write_data"])):
+        raise FormatError(f"{where}: AioCompareAndWrite field length {payload['length']} differs from its "
+                          f"cmp_data ({len(payload['cmp_data'])} bytes) or write_data "
+                          f"({len(payload['write_data'])} bytes)")
+    return name

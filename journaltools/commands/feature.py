@@ -18,6 +18,7 @@ from ..errors import BusyError, NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.lifecycle import Geometry, create_journal, remove_journal
 from ..store.base import Pool
+from ..write_guard import hold_image
 from .specs import image_spec_options, resolve_image
 
 MIN_ORDER, MAX_ORDER = 12, 26  # rbd: --journal-object-size 4K <= size <= 64M
@@ -60,9 +61,11 @@ def feature_group() -> None:
               help="Size of journal objects [4K <= size <= 64M] (B/K/M suffix).")
 @click.option("--journal-pool", "--journal-object-pool", "journal_pool", metavar="POOL",
               help="Pool for journal objects (default: the image's pool).")
+@click.option("--force", is_flag=True, help="Change the image even if a client has it open.")
 @pass_app
 def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
-           image: str | None, journal_splay_width: int, journal_object_size: str, journal_pool: str | None) -> None:
+           image: str | None, journal_splay_width: int, journal_object_size: str, journal_pool: str | None,
+           force: bool) -> None:
     """Enable the specified image feature (journaling, or mirroring = mirror image enable).
 
     Creates the journal exactly as librbd does: header geometry, the image client
@@ -70,6 +73,7 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     """
     _check_features(features)
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
+    hold_image(header_pool, iid, force, ignore_mirror_daemon=features == ("mirroring",))
     current = rbd_image.get_features(header_pool, iid)
     if features == ("mirroring",):  # alias of mirror image enable
         from ..mirror_changes import image_enable
@@ -92,12 +96,14 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
 @click.argument("image_spec", metavar="<image-spec>")
 @click.argument("features", nargs=-1, required=True, metavar="<features>...")
 @image_spec_options
+@click.option("--force", is_flag=True, help="Change the image even if a client has it open.")
 @pass_app
 def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
-            image: str | None) -> None:
+            image: str | None, force: bool) -> None:
     """Disable the specified image feature (journaling, refused while mirrored; or mirroring)."""
     _check_features(features)
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
+    hold_image(header_pool, iid, force, ignore_mirror_daemon=features == ("mirroring",))
     if features == ("mirroring",):  # alias of mirror image disable
         from ..mirror_changes import image_disable
 

@@ -24,6 +24,7 @@ from ..groups import (
 from ..output import ceph_json, echo, format_options
 from ..spec import combine_spec, image_id
 from ..store.base import Pool
+from ..write_guard import hold_pool
 from .specs import resolve_pool
 
 
@@ -41,6 +42,13 @@ def _group(app: AppContext, spec_text: str | None, pool: str | None = None, name
     return app.store().pool(spec.pool, spec.namespace), spec.name
 
 
+def check_group_name(name: str) -> str:
+    """A new group's name: not blank, no control characters (a name an operator can type and read)."""
+    if not name.strip() or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise SpecError(f"invalid group name {name!r}: a group name must not be blank or contain control characters")
+    return name
+
+
 def group_spec_argument(func):  # type: ignore[no-untyped-def]
     func = click.option("--group", "group_name", metavar="GROUP", help="Group name.")(func)
     func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
@@ -54,7 +62,8 @@ def group_spec_argument(func):  # type: ignore[no-untyped-def]
 def create(app: AppContext, group_spec: str | None, pool: str | None, namespace: str | None, group_name: str | None) -> None:
     """Create a group."""
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
-    create_group(header_pool, name)
+    hold_pool(header_pool, "rbd_group_directory")
+    create_group(header_pool, check_group_name(name))
 
 
 @group_group.command("rename")
@@ -67,7 +76,8 @@ def rename(app: AppContext, src: str, dest: str) -> None:
     dest_pool, dest_name = _group(app, dest)
     if (src_pool.name, src_pool.namespace) != (dest_pool.name, dest_pool.namespace):
         raise SpecError(f"group rename across pools not supported (source pool: {src_pool.name}, dest pool: {dest_pool.name})")
-    rename_group(src_pool, src_name, dest_name)
+    hold_pool(src_pool, "rbd_group_directory")
+    rename_group(src_pool, src_name, check_group_name(dest_name))
 
 
 @group_group.command("remove")
@@ -78,6 +88,7 @@ def remove(app: AppContext, group_spec: str | None, pool: str | None, namespace:
            confirmed: bool) -> None:
     """Delete a group (its images are detached first)."""
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
+    hold_pool(header_pool, "rbd_group_directory")
     images = group_images(header_pool, group_id(header_pool, name))
     if images and not confirmed:
         raise ConfirmationRequired(f"group {name} has {len(images)} images; rerun with --yes-i-really-mean-it to detach them and remove it")
@@ -142,6 +153,7 @@ def image_group() -> None:
 
 def _image_args(app: AppContext, group_spec: str, image_spec: str) -> tuple[Pool, str, Pool, str]:
     header_pool, name = _group(app, group_spec)
+    hold_pool(header_pool, "rbd_group_directory")
     spec = combine_spec(image_spec, what="image")
     image_pool = app.store().pool(spec.pool, spec.namespace)
     if image_pool.namespace != header_pool.namespace:

@@ -17,8 +17,9 @@ from ..journal.repair import (
     write_lock,
 )
 from ..output import ceph_json, echo
+from ..write_guard import hold_journal
 from .journal_spec import journal_group, journal_spec_options, resolve_journal
-from .journal_write import CONFIRM_FLAG, confirmation_option, default_backup_dir
+from .journal_write import CONFIRM_FLAG, confirmation_option, default_backup_dir, force_option
 
 
 @journal_group.command("repair")
@@ -31,10 +32,11 @@ from .journal_write import CONFIRM_FLAG, confirmation_option, default_backup_dir
 @click.option("--format", "output_format", type=click.Choice(["plain", "json"]), default="plain", show_default=True,
               help="Output format.")
 @confirmation_option
+@force_option
 @pass_app
 def repair(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
            journal_name: str | None, dry_run: bool, apply_changes: bool, backup_dir: str | None, no_backup: bool,
-           output_format: str, confirmed: bool) -> int:
+           output_format: str, confirmed: bool, force: bool = False) -> int:
     """Repair a journal: for each problem inspect reports, the change that fixes it.
 
     Every planned change cites the reported problems it fixes (kind, object, byte
@@ -56,6 +58,8 @@ def repair(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     if not apply_changes and pending_intent(journal) is not None:
         click.echo(f"journal {journal.journal_id}: an interrupted repair is pending; rerun with --apply to finish it")
         return 1
+    if apply_changes:
+        hold_journal(journal, force)
     with write_lock(journal):
         resumed = resume_pending(journal) if apply_changes else None
         if resumed is not None:

@@ -8,8 +8,8 @@ back if an append fails.  Client disconnect follows ``rbd journal client disconn
 
 from __future__ import annotations
 
-import base64
 import sys
+from dataclasses import dataclass
 from typing import IO, Any
 
 import click
@@ -17,33 +17,29 @@ import click
 from ..cli import AppContext, pass_app
 from ..cls import journal as cls_journal
 from ..errors import ConfirmationRequired, FormatError, JournalToolsError, NotFoundError, SpecError
-from ..export import ImportRecord, read_json_export, read_rbd_export
+from ..export import ImportRecord, check_import_record, read_json_export, read_rbd_export, tag_records
 from ..format.cls_journal import CLIENT_STATE_DISCONNECTED, client_state_name
+from ..format.journal_entry import OVERHEAD
 from ..format.librbd_journal import CLIENT_META_NAMES, make_tag_data
+from ..journal import Journal
 from ..journal.lag import client_lag
 from ..journal.lifecycle import image_tag_class
 from ..journal.writer import JournalWriter
 from ..output import ceph_json, echo, format_options
+from ..write_guard import hold_image, hold_journal
 from .journal_spec import journal_group, journal_spec_options, locate_journal, resolve_journal
 
 CONFIRM_FLAG = "--yes-i-really-mean-it"
 
 
+def force_option(func: Any) -> Any:
+    return click.option("--force", is_flag=True, help="Change the image even if a client has it open (watcher or "
+                        "exclusive lock holder).")(func)
+
+
 def confirmation_option(func: Any) -> Any:
     return click.option("--yes-i-really-mean-it", "confirmed", is_flag=True,
                         help="Confirm a change that replaces or deletes existing data.")(func)
-
-
-def _check_payloads(records: list[ImportRecord]) -> None:
-    from ..format import lookup
-
-    event = lookup("librbd::journal::EventEntry")
-    for record in records:
-        try:
-            event.decode(record.payload)
-        except FormatError as exc:
-            raise FormatError(f"corrupted entry {record.number}: tag_tid={record.tag_tid}, "
-                              f"commit_tid={record.commit_tid}: {exc}") from exc
 
 
 def _check_identity(head: dict[str, Any], fsid: str | None, pool: str, journal_id: str) -> list[str]:
@@ -74,7 +70,8 @@ def _open_source(path: str) -> IO[bytes]:
 @click.option("--format", "source_format", type=click.Choice(["auto", "json", "rbd"]), default="auto", show_default=True,
               help="Source format: our JSON export or rbd's export file (auto: by the first byte).")
 @click.option("--dry-run", is_flag=True, help="Validate everything and say what would be written; write nothing.")
-@click.option("--force", is_flag=True, help="Import even if the export's fsid/pool/journal id differ from the target.")
+@click.option("--force", is_flag=True,
+              help="Import even if the export's fsid/pool/journal id differ from the target, or the image is in use.")
 @confirmation_option
 @pass_app
 def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | None, namespace: str | None,
@@ -84,47 +81,95 @@ def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | 
 
     Every record is validated before the first write; entries are appended the way
     libjournal appends them (new entry tids per tag, splay placement, object sets);
-    if an append fails, everything written so far is rolled back.
+    if an append fails, everything written so far is rolled back.  A rerun after an
+    interrupted import skips the entries that run already appended.  --dry-run
+    refuses exactly what the import would refuse.
     """
     resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
     journal = resolved.journal
+    hold_journal(journal, force)
+    plan = plan_import(journal, source, source_format, force, confirmed)
+    if plan.skip == len(plan.records):
+        click.echo(f"all {len(plan.records)} entries are already in journal {journal.journal_id} (imported before); "
+                   f"nothing {'would be ' if dry_run else ''}written", err=True)
+        click.echo(f"{len(plan.records)} entries processed, 0 errors")
+        return
+    if dry_run:
+        click.echo(f"{len(plan.records)} entries validated; would append {len(plan.records) - plan.skip} to journal "
+                   f"{journal.journal_id} (tags {sorted({r.tag_tid for r in plan.records})})"
+                   + (f", {plan.skip} already there from an interrupted import" if plan.skip else "")
+                   + (f", creating tags {plan.new_tags}" if plan.new_tags else "") + "; nothing written")
+        return
+    writer = plan.writer
+    try:
+        for tid in plan.new_tags:
+            writer.ensure_tag(tid, plan.tag_class, plan.tag_data.get(tid) or make_tag_data(""))
+        for record in plan.records[plan.skip:]:
+            writer.append(record.tag_tid, record.payload)
+    except BaseException:
+        writer.rollback()
+        raise
+    if plan.skip:
+        click.echo(f"resumed: the first {plan.skip} entries were already in the journal (an interrupted import) "
+                   f"and were not appended again", err=True)
+    click.echo(f"{len(plan.records)} entries processed, 0 errors")
+
+
+@dataclass
+class ImportPlan:
+    """What an import will do, decided before the first write (the dry run prints it)."""
+
+    records: list[ImportRecord]
+    writer: JournalWriter
+    skip: int  # records already in the journal (an interrupted import's prefix)
+    new_tags: list[int]
+    tag_data: dict[int, bytes]
+    tag_class: int
+
+
+def plan_import(journal: Journal, source: str, source_format: str, force: bool, confirmed: bool) -> ImportPlan:
+    """Read and validate every record, and decide what to append; raises on anything the import refuses."""
+    max_payload = journal.object_size - OVERHEAD
     with _open_source(source) as fh:
         first = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
         kind = source_format if source_format != "auto" else ("json" if first == b"{" else "rbd")
         tag_data: dict[int, bytes] = {}
         if kind == "json":
-            head, entries = read_json_export(fh)
-            tag_data = {t["tid"]: base64.b64decode(t["data"]) for t in head.get("tags", [])}
+            head, entries = read_json_export(fh, max_payload)
+            tag_data = tag_records(head)
             records = list(entries)
             diffs = _check_identity(head, journal.header_pool.store.fsid, journal.header_pool.name, journal.journal_id)
             if diffs and not force:
                 raise SpecError("export does not match the target journal (" + "; ".join(diffs) + "); use --force to import anyway")
         else:
-            records = list(read_rbd_export(fh))
-    _check_payloads(records)
-    existing = sum(1 for _ in journal.walk(all_entries=True, check_events=False))
-    if existing and not (confirmed or dry_run):
-        raise ConfirmationRequired(f"journal {journal.journal_id} already holds {existing} entries; importing adds "
-                                   f"{len(records)} more after them: rerun with {CONFIRM_FLAG}")
+            records = list(read_rbd_export(fh, max_payload))
+    if not records:
+        raise FormatError(f"import data holds no entries ({source}): nothing to import")
+    for record in records:
+        check_import_record(record, max_payload)
     known_tags = {t.tid for t in journal.header.tags}
-    missing_tags = sorted({r.tag_tid for r in records} - known_tags)
-    if dry_run:
-        click.echo(f"{len(records)} entries validated; would append them to journal {journal.journal_id} "
-                   f"(tags {sorted({r.tag_tid for r in records})}); nothing written")
-        return
-    writer = JournalWriter(journal)
-    tag_class = image_tag_class(journal)
-    try:
-        for tid in missing_tags:
-            if not writer.ensure_tag(tid, tag_class, tag_data.get(tid) or make_tag_data("")):
-                click.echo(f"note: tag {tid} has no tag record in journal {journal.journal_id} and cannot be "
-                           f"created (next tag tid is {writer.next_tag_tid})", err=True)
-        for record in records:
-            writer.append(record.tag_tid, record.payload)
-    except BaseException:
-        writer.rollback()
-        raise
-    click.echo(f"{len(records)} entries processed, 0 errors")
+    needed = sorted({r.tag_tid for r in records} - known_tags)
+    next_tag = journal.header.next_tag_tid or 0
+    # cls_journal creates only the next tag tid: the export's tag records from there up to the newest needed
+    new_tags = [t for t in range(next_tag, needed[-1] + 1) if t not in known_tags] if needed else []
+    for tid in new_tags:
+        if tid < next_tag or (kind == "json" and tid not in tag_data) or (kind == "rbd" and tid not in needed) \
+                or len(new_tags) > 4096:
+            first_use = next((r for r in records if r.tag_tid >= tid and r.tag_tid in needed), records[0])
+            why = ("the export has no tag record for it" if kind == "json"
+                   else f"cls_journal creates only the next tag tid, {next_tag}, and rbd's format has no tag records")
+            raise FormatError(f"entry {first_use.number}: field tag_tid: tag {first_use.tag_tid} has no tag record "
+                              f"in journal {journal.journal_id} and cannot be created ({why})")
+    counts: dict[int, int] = {}
+    for record in records:
+        counts[record.tag_tid] = counts.get(record.tag_tid, 0) + 1
+    writer = JournalWriter(journal, keep_tail=counts)
+    skip = writer.already_present([(r.tag_tid, r.payload) for r in records])
+    others = writer.entries - skip
+    if others and not confirmed and skip < len(records):
+        raise ConfirmationRequired(f"journal {journal.journal_id} already holds {others} entries; importing adds "
+                                   f"{len(records) - skip} more after them: rerun with {CONFIRM_FLAG}")
+    return ImportPlan(records, writer, skip, new_tags, tag_data, image_tag_class(journal))
 
 
 @journal_group.group("client")
@@ -171,11 +216,13 @@ def client_list(app: AppContext, journal_spec: str | None, pool: str | None, nam
 @client_group.command("disconnect")
 @journal_spec_options
 @click.option("--client-id", metavar="ID", help="Client ID (or leave unspecified to disconnect all).")
+@force_option
 @pass_app
 def client_disconnect(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
-                      image: str | None, journal_name: str | None, client_id: str | None) -> None:
+                      image: str | None, journal_name: str | None, client_id: str | None, force: bool) -> None:
     """Flag image journal client as disconnected (as rbd journal client disconnect)."""
     header_pool, jid, _ = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
+    hold_image(header_pool, jid, force, ignore_mirror_daemon=True)
     oid = cls_journal.header_oid(jid)
     try:
         clients = cls_journal.client_list(header_pool, oid)
@@ -206,9 +253,11 @@ def default_backup_dir(journal_id: str) -> str:
               help="Copy the journal here (directory store layout) before deleting (default: ./journaltools-backup-<id>-<time>).")
 @click.option("--no-backup", is_flag=True, help="Do not write a backup first.")
 @confirmation_option
+@force_option
 @pass_app
 def reset(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-          journal_name: str | None, keep_clients: bool, backup_dir: str | None, no_backup: bool, confirmed: bool) -> None:
+          journal_name: str | None, keep_clients: bool, backup_dir: str | None, no_backup: bool, confirmed: bool,
+          force: bool) -> None:
     """Reset image journal: delete all entries, keep order, splay width and pool.
 
     Writes a backup of the journal first (unless --no-backup) and needs
@@ -218,6 +267,7 @@ def reset(app: AppContext, journal_spec: str | None, pool: str | None, namespace
     from ..journal.lifecycle import reset_journal
 
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
+    hold_journal(journal, force)
     if not confirmed:
         raise ConfirmationRequired(f"reset deletes every entry of journal {journal.journal_id}: rerun with {CONFIRM_FLAG}")
     if backup_dir and no_backup:

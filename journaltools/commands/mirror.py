@@ -25,6 +25,7 @@ from ..mirroring import (
 )
 from ..output import ceph_json, echo, format_options
 from ..store.base import Pool
+from ..write_guard import hold_image, hold_pool
 from .specs import image_options, resolve_image, resolve_pool
 
 
@@ -180,7 +181,7 @@ def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
     from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_POOL
     from ..mirror_changes import pool_enable
 
-    note = pool_enable(resolve_pool(app, pool_spec, None, None), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
+    note = pool_enable(_pool_change(app, pool_spec), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
     if note:
         click.echo(note)
 
@@ -192,7 +193,7 @@ def pool_disable_cmd(app: AppContext, pool_spec: str) -> None:
     """Disable RBD mirroring in a pool or namespace (refused while images are mirrored in image mode)."""
     from ..mirror_changes import pool_disable
 
-    note = pool_disable(resolve_pool(app, pool_spec, None, None))
+    note = pool_disable(_pool_change(app, pool_spec))
     if note:
         click.echo(note)
 
@@ -218,7 +219,7 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
     from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX
     from ..mirror_changes import peer_add
 
-    pool = resolve_pool(app, pool_spec, None, None)
+    pool = _pool_change(app, pool_spec)
     if read_mirror_pool(pool).mode == 0:
         raise SpecError("mirroring not enabled on the pool")
     match = _PEER_SPEC.match(remote)
@@ -247,73 +248,86 @@ def peer_remove_cmd(app: AppContext, pool_spec: str, peer_uuid: str) -> None:
 
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(resolve_pool(app, pool_spec, None, None), peer_uuid)
+    peer_remove(_pool_change(app, pool_spec), peer_uuid)
+
+
+def _pool_change(app: AppContext, pool_spec: str) -> Pool:
+    """The pool of a mirroring change, its rbd_mirroring metadata held for the command (the write guard)."""
+    pool = resolve_pool(app, pool_spec, None, None)
+    hold_pool(pool, "rbd_mirroring")
+    return pool
 
 
 def _image_change(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                  image: str | None) -> tuple[Pool, str]:
+                  image: str | None, force: bool = False) -> tuple[Pool, str]:
+    """The image of a mirroring change, held for the command (the write guard; rbd-mirror may have it open)."""
     header_pool, iid, _ = resolve_image(app, image_spec, pool, namespace, image)
+    hold_image(header_pool, iid, force, ignore_mirror_daemon=True)
     return header_pool, iid
 
 
 @mirror_image_group.command("enable")
 @image_options
 @click.argument("mode", metavar="[journal]", required=False, type=click.Choice(["journal"]))
+@click.option("--force", is_flag=True, help="Change the image even if a client other than rbd-mirror has it open.")
 @pass_app
 def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                     image: str | None, mode: str | None) -> None:
+                     image: str | None, mode: str | None, force: bool) -> None:
     """Enable RBD mirroring for an image (journal mode; the image needs journaling)."""
     from ..mirror_changes import image_enable
 
-    image_enable(*_image_change(app, image_spec, pool, namespace, image))
+    image_enable(*_image_change(app, image_spec, pool, namespace, image, force))
     click.echo("Mirroring enabled")
 
 
 @mirror_image_group.command("disable")
 @image_options
-@click.option("--force", is_flag=True, help="Disable even if not primary.")
+@click.option("--force", is_flag=True, help="Disable even if not primary, or in use by a client other than rbd-mirror.")
 @pass_app
 def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
     """Disable RBD mirroring for an image."""
     from ..mirror_changes import image_disable
 
-    image_disable(*_image_change(app, image_spec, pool, namespace, image), force=force)
+    image_disable(*_image_change(app, image_spec, pool, namespace, image, force), force=force)
     click.echo("Mirroring disabled")
 
 
 @mirror_image_group.command("promote")
 @image_options
-@click.option("--force", is_flag=True, help="Promote even if not cleanly demoted by the remote cluster.")
+@click.option("--force", is_flag=True, help="Promote even if not cleanly demoted by the remote cluster, or in use by "
+              "a client other than rbd-mirror.")
 @pass_app
 def image_promote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
     """Promote an image to primary for RBD mirroring (a new journal epoch, as librbd writes it)."""
     from ..mirror_changes import promote
 
-    promote(*_image_change(app, image_spec, pool, namespace, image), force=force)
+    promote(*_image_change(app, image_spec, pool, namespace, image, force), force=force)
     click.echo("Image promoted to primary")
 
 
 @mirror_image_group.command("demote")
 @image_options
+@click.option("--force", is_flag=True, help="Change the image even if a client other than rbd-mirror has it open.")
 @pass_app
 def image_demote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                     image: str | None) -> None:
+                     image: str | None, force: bool) -> None:
     """Demote an image to non-primary for RBD mirroring (an orphan epoch, as librbd writes it)."""
     from ..mirror_changes import demote
 
-    demote(*_image_change(app, image_spec, pool, namespace, image))
+    demote(*_image_change(app, image_spec, pool, namespace, image, force))
     click.echo("Image demoted to non-primary")
 
 
 @mirror_image_group.command("resync")
 @image_options
+@click.option("--force", is_flag=True, help="Change the image even if a client other than rbd-mirror has it open.")
 @pass_app
 def image_resync_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                     image: str | None) -> None:
+                     image: str | None, force: bool) -> None:
     """Force resync to primary image for RBD mirroring (flags the image client's resync request)."""
     from ..mirror_changes import resync
 
-    resync(*_image_change(app, image_spec, pool, namespace, image))
+    resync(*_image_change(app, image_spec, pool, namespace, image, force))
     click.echo("Flagged image for resync from primary")

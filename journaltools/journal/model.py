@@ -335,7 +335,7 @@ class Journal:
 
     def _number(self, oid: str) -> int | None:
         suffix = oid[len(self.object_prefix) :]
-        return int(suffix) if suffix.isdigit() and (suffix == "0" or not suffix.startswith("0")) else None
+        return int(suffix) if suffix.isascii() and suffix.isdigit() and (suffix == "0" or not suffix.startswith("0")) else None
 
     def read_object(self, number: int) -> bytes | None:
         """Bytes of data object ``number``, or None when it does not exist."""

@@ -76,11 +76,12 @@ from .scan import Frame, scan_object
 ORDER_KINDS = frozenset({"tid_gap", "tid_reorder", "tag_not_started_at_zero", "misplaced_entry", "duplicate_entry"})
 #: problem kinds about entry data and placement: only these call for rewriting data objects
 DATA_CAUSES = frozenset({
-    "bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "garbage", "misplaced_entry", "duplicate_entry",
+    "bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "bad_length", "garbage", "misplaced_entry",
+    "duplicate_entry",
     "tid_gap", "tid_reorder", "tag_not_started_at_zero", "missing_object", "object_outside_sets",
 })
 #: scanner problems whose bytes are dropped
-_DROPPED_KINDS = frozenset({"bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "garbage"})
+_DROPPED_KINDS = frozenset({"bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "bad_length", "garbage"})
 
 
 @dataclass(frozen=True)
@@ -854,12 +855,11 @@ def _steps(plan: RepairPlan) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def write_lock(journal: Journal) -> Iterator[None]:
-    """Hook for the journal-wide write lock: the directory store's pool lock where the store has one.
+    """The journal-wide lock of :mod:`journaltools.write_guard` (re-entrant: a command holding it passes)."""
+    from ..write_guard import holder_text, lock_oid
 
-    (A journal-wide lock for every write command lives in the store layer; when it exists, take it here.)
-    """
-    locked = getattr(journal.header_pool, "locked", None)
-    with locked() if callable(locked) else contextlib.nullcontext():
+    pool = journal.header_pool
+    with pool.command_lock(lock_oid(pool, journal.journal_id), holder_text()):
         yield
 
 

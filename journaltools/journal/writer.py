@@ -8,12 +8,20 @@ whole set is closed and ``active_set`` advanced with cls ``set_active_set``.
 
 :class:`AppendTransaction` records what it changes (object sizes, created objects,
 header keys) so a failure part-way can be rolled back to the state before it.
+
+A process killed part-way cannot roll back: the entries it appended stay.  So that a rerun
+of the same import does not append them twice, the writer remembers the newest entries of
+each tag (``keep_tail``) and :meth:`JournalWriter.already_present` tells how many of the
+records to append are those entries, byte for byte, in order (an interrupted run's prefix).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno as E
+import hashlib
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..cls import journal as cls_journal
@@ -35,7 +43,7 @@ class AppendTransaction:
 class JournalWriter:
     """Appends to one journal through cls_journal methods; ``transaction`` records the changes."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, keep_tail: Mapping[int, int] | None = None) -> None:
         self.journal = journal
         self.header_pool = journal.header_pool
         self.data_pool = journal.data_pool
@@ -44,9 +52,16 @@ class JournalWriter:
         self.soft_max = journal.object_size
         self.active_set = journal.active_set
         self.next_tid: dict[int, int] = {}
+        #: per tag, (entry tid, sha256 of the payload) of its newest ``keep_tail[tag]`` entries
+        self.tails: dict[int, deque[tuple[int, bytes]]] = {t: deque(maxlen=k) for t, k in (keep_tail or {}).items()}
+        self.entries = 0
         for entry in journal.walk(all_entries=True, check_events=False):
+            self.entries += 1
             if entry.entry_tid + 1 > self.next_tid.get(entry.tag_tid, 0):
                 self.next_tid[entry.tag_tid] = entry.entry_tid + 1
+            tail = self.tails.get(entry.tag_tid)
+            if tail is not None:
+                tail.append((entry.entry_tid, hashlib.sha256(entry.payload).digest()))
         self.transaction = AppendTransaction(header_values={
             k: v for k, v in journal.header_pool.omap(self.oid).items() if k in ("active_set", "next_tag_tid")})
         self.next_tag_tid = journal.header.next_tag_tid or 0
@@ -61,6 +76,36 @@ class JournalWriter:
         self.tags.add(tid)
         self.next_tag_tid += 1
         return True
+
+    def already_present(self, records: Sequence[tuple[int, bytes]]) -> int:
+        """How many of ``records`` ((tag tid, payload), in append order) the journal already ends with.
+
+        k such that, for every tag, the journal's newest entries of that tag are exactly the
+        payloads of that tag among the first k records, in order: what an append of these
+        records that was killed after k of them leaves.  0 when the journal does not end so.
+        """
+        wanted: dict[int, list[bytes]] = {}
+        for tag, payload in records:
+            wanted.setdefault(tag, []).append(hashlib.sha256(payload).digest())
+        matched: dict[int, int] = {}
+        for tag, digests in wanted.items():
+            have = [d for _, d in sorted(self.tails.get(tag, ()))]
+            best = 0
+            for m in range(min(len(have), len(digests)), 0, -1):
+                if have[len(have) - m:] == digests[:m]:
+                    best = m
+                    break
+            matched[tag] = best
+        counts: dict[int, int] = {}
+        k = 0
+        for tag, _ in records:
+            if counts.get(tag, 0) + 1 > matched[tag]:
+                break
+            counts[tag] = counts.get(tag, 0) + 1
+            k += 1
+        if any(counts.get(tag, 0) != m for tag, m in matched.items()):
+            return 0  # the journal's tail matches only by coincidence, not as a prefix of these records
+        return k
 
     @property
     def max_payload(self) -> int:

@@ -13,6 +13,7 @@ invariants hold with or without a cluster.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 
 from ..errors import NotFoundError
@@ -140,6 +141,26 @@ class Pool(abc.ABC):
 
     def notify(self, oid: str, payload: bytes = b"", timeout_ms: int = 5000) -> None:
         """Send a watch/notify to ``oid`` where the backend has watchers; no-op offline."""
+
+    # -- command-long locks (see journaltools.write_guard) -------------------
+    def command_lock(self, oid: str, holder: str) -> contextlib.AbstractContextManager[None]:
+        """Hold journaltools' exclusive lock named after ``oid`` for a whole command.
+
+        ``holder`` says who holds it (command, pid, host): another writer that finds the
+        lock held is refused with a :class:`~journaltools.errors.BusyError` naming it.
+        Re-entrant within one store object.  This default (the memory store) has no other
+        process to exclude.
+        """
+        return contextlib.nullcontext()
+
+    def image_users(self, image_id: str) -> list[dict[str, str]] | None:
+        """Clients using image ``image_id`` (watchers of its header, holders of its exclusive lock).
+
+        Each is ``{"client": "client.4123", "address": ..., "what": "watcher" | "exclusive lock"
+        | "lock", "cookie": ...}``.  None when the backend cannot know (offline stores: no live
+        client can use a directory).
+        """
+        return None
 
     def with_namespace(self, namespace: str) -> Pool:
         return self.store.pool(self.name, namespace)

@@ -13,6 +13,14 @@ and renamed over the old file (then the directory is fsynced), so a crash leaves
 either the old or the new content.  Appends use ``O_APPEND`` + fsync: a crash can
 only leave a torn tail, which journal readers treat as a partial entry.  Updates
 that read and then write (object-class methods) hold an ``flock`` on the pool.
+A write command holds, for its whole run, the ``flock`` of one lock file per journal
+or image (``<pool>/[namespaces/<ns>/]locks/.lock.<oid>``, :meth:`DirectoryPool.command_lock`).
+
+The store never steps outside its directory: every pool name, namespace and object
+name is checked to be a name (:func:`check_name`), no write follows a symbolic link
+(files are opened with ``O_NOFOLLOW``, directories on the way are checked), and a
+FIFO, device, socket or directory where an object file belongs is an error, found
+before anything is read or written (:meth:`DirectoryPool.check_layout`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import binascii
 import contextlib
 import fcntl
 import os
+import stat as st
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -29,13 +38,84 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from ..errors import ExistsError, NotFoundError, StoreError
+from ..errors import BusyError, ExistsError, NotFoundError, SpecError, StoreError
 from .base import OfflinePool, Store
+
+_NAME_MAX = 255  # bytes of one file name (ext4, xfs)
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` if it can be one path component (a pool or namespace directory), else SpecError.
+
+    Refused: empty, ``.``/``..``, a ``/``, NUL or other control character, more than 255 bytes.
+    """
+    if (not name or name in (".", "..") or "/" in name or any(ord(c) < 32 or ord(c) == 127 for c in name)
+            or len(name.encode("utf-8", "surrogateescape")) > _NAME_MAX):
+        raise SpecError(f"invalid {what} name {name!r}: not a name (no '/', '.', '..', control characters, "
+                        f"at most {_NAME_MAX} bytes)")
+    return name
+
+
+def check_oid(oid: str) -> str:
+    """``oid`` if the directory store can hold an object of that name (any name but empty or with NUL)."""
+    if not oid or "\0" in oid:
+        raise SpecError(f"invalid object name {oid!r}")
+    if len(_fname(oid).encode("utf-8", "surrogateescape")) + 5 > _NAME_MAX:  # + ".json"
+        raise SpecError(f"object name {oid[:40]!r}... is longer than a directory store can hold")
+    return oid
 
 
 def _fname(oid: str) -> str:
     name = oid.replace("%", "%25").replace("/", "%2F")
     return "%2E" + name[1:] if name.startswith(".") else name
+
+
+def _kind(mode: int) -> str:
+    if st.S_ISLNK(mode):
+        return "a symbolic link"
+    if st.S_ISDIR(mode):
+        return "a directory"
+    if st.S_ISFIFO(mode):
+        return "a FIFO"
+    if st.S_ISSOCK(mode):
+        return "a socket"
+    if st.S_ISCHR(mode) or st.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
+    """Open ``path`` without following a symlink and without blocking on a FIFO; a regular file only."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the last component is a symlink
+            raise StoreError(f"refusing {path}: it is a symbolic link, not a file of the store") from None
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise StoreError(f"cannot open {path}: {exc.strerror}") from exc
+    info = os.fstat(fd)
+    if not st.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise StoreError(f"refusing {path}: it is {_kind(info.st_mode)}, not a file of the store")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _real_dir(path: Path, stop: Path) -> None:
+    """Create ``path`` (below ``stop``) as real directories; a symlink or file on the way is an error."""
+    parts = path.relative_to(stop).parts
+    current = stop
+    for part in parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(current)
+            info = os.lstat(current)
+        if not st.S_ISDIR(info.st_mode):
+            raise StoreError(f"refusing {current}: it is {_kind(info.st_mode)}, where the store keeps a directory")
 
 
 def _oid(fname: str) -> str:
@@ -78,13 +158,22 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _load_b64_map(path: Path) -> dict[str, bytes]:
+def _read_file(path: Path, offset: int = 0, length: int | None = None) -> bytes:
+    """Bytes of a regular file of the store (FileNotFoundError when absent)."""
+    fd = _open_regular(path, os.O_RDONLY)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
+        with os.fdopen(fd, "rb") as fh:
+            fh.seek(offset)
+            return fh.read() if length is None else fh.read(length)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _load_b64_map(path: Path) -> dict[str, bytes]:
+    try:
+        raw = _read_file(path)
+    except FileNotFoundError:
+        return {}
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -112,66 +201,111 @@ class DirectoryPool(OfflinePool):
 
     def __init__(self, store: DirectoryStore, name: str, pool_id: int, namespace: str = "") -> None:
         self.store = store
-        self.name = name
+        self.name = check_name(name, "pool")
         self.pool_id = pool_id
-        self.namespace = namespace
+        self.namespace = check_name(namespace, "namespace") if namespace else ""
         self.pool_dir = store.root / name
         self.root = self.pool_dir / "namespaces" / namespace if namespace else self.pool_dir
 
     # paths
     def _obj(self, oid: str) -> Path:
-        return self.root / "objects" / _fname(oid)
+        return self.root / "objects" / _fname(check_oid(oid))
 
     def _omap(self, oid: str) -> Path:
-        return self.root / "omap" / (_fname(oid) + ".json")
+        return self.root / "omap" / (_fname(check_oid(oid)) + ".json")
 
     def _xattr(self, oid: str) -> Path:
-        return self.root / "xattr" / (_fname(oid) + ".json")
+        return self.root / "xattr" / (_fname(check_oid(oid)) + ".json")
+
+    def _dir(self, kind: str) -> Path:
+        """``objects``/``omap``/``xattr`` of this pool, created as real directories for a write."""
+        path = self.root / kind
+        _real_dir(path, self.store.root)
+        return path
 
     def _missing(self, oid: str) -> NotFoundError:
         return NotFoundError(f"object {oid} does not exist in pool {self.describe()} ({self.store.root})")
 
+    def _present(self, path: Path) -> bool:
+        """Whether a file of the store is there; anything but a regular file is an error."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot stat {path}: {exc.strerror}") from exc
+        if not st.S_ISREG(info.st_mode):
+            raise StoreError(f"refusing {path}: it is {_kind(info.st_mode)}, not a file of the store")
+        return True
+
     def exists(self, oid: str) -> bool:
-        return self._obj(oid).exists() or self._omap(oid).exists()
+        return self._present(self._obj(oid)) or self._present(self._omap(oid))
 
     def _ensure(self, oid: str) -> None:
         if not self.exists(oid):
-            atomic_write(self._obj(oid), b"")
+            self._write(self._obj(oid), b"")
+
+    def _write(self, path: Path, data: bytes) -> None:
+        _real_dir(path.parent, self.store.root)
+        atomic_write(path, data)
+
+    def check_layout(self) -> None:
+        """Every entry of this pool's ``objects``/``omap``/``xattr`` directories is a regular file.
+
+        Write commands call this (through the write guard) before changing anything, so a FIFO,
+        device, directory or symlink among the objects stops them before the first write or removal.
+        """
+        for kind in ("objects", "omap", "xattr"):
+            path = self.root / kind
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if not st.S_ISDIR(info.st_mode):
+                raise StoreError(f"refusing {path}: it is {_kind(info.st_mode)}, where the store keeps a directory")
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".tmp-"):
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                        raise StoreError(f"refusing to write pool {self.describe()}: {entry.path} is {_kind(mode)}, "
+                                         f"not a file of the store")
 
     # data
     def read(self, oid: str, offset: int = 0, length: int | None = None) -> bytes:
         path = self._obj(oid)
         try:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                return fh.read() if length is None else fh.read(length)
+            return _read_file(path, offset, length)
         except FileNotFoundError:
-            if self._omap(oid).exists():
+            if self._present(self._omap(oid)):
                 return b""
             raise self._missing(oid) from None
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
 
     def stat(self, oid: str) -> int:
+        path = self._obj(oid)
         try:
-            return self._obj(oid).stat().st_size
+            info = os.lstat(path)
         except FileNotFoundError:
-            if self._omap(oid).exists():
+            if self._present(self._omap(oid)):
                 return 0
             raise self._missing(oid) from None
+        if not st.S_ISREG(info.st_mode):
+            raise StoreError(f"refusing {path}: it is {_kind(info.st_mode)}, not a file of the store")
+        return info.st_size
 
     def create(self, oid: str, exclusive: bool = False) -> None:
         if self.exists(oid):
             if exclusive:
                 raise ExistsError(f"object {oid} already exists in pool {self.describe()}")
             return
-        atomic_write(self._obj(oid), b"")
+        self._write(self._obj(oid), b"")
 
     def append(self, oid: str, data: bytes) -> None:
         path = self._obj(oid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        created = not path.exists()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        _real_dir(path.parent, self.store.root)
+        created = not self._present(path)
+        fd = _open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, data)
             os.fsync(fd)
@@ -181,15 +315,19 @@ class DirectoryPool(OfflinePool):
             fsync_dir(path.parent)
 
     def write_full(self, oid: str, data: bytes) -> None:
-        atomic_write(self._obj(oid), data)
+        path = self._obj(oid)
+        self._present(path)  # a FIFO or directory there is an error, not replaced
+        self._write(path, data)
 
     def remove(self, oid: str) -> None:
-        if not self.exists(oid):
+        paths = (self._obj(oid), self._omap(oid), self._xattr(oid))
+        present = [p for p in paths if self._present(p)]  # every file checked before the first removal
+        if not any(p in present for p in paths[:2]):
             raise self._missing(oid)
-        for path in (self._obj(oid), self._omap(oid), self._xattr(oid)):
+        for path in present:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        fsync_dir(self.root / "objects") if (self.root / "objects").exists() else None
+        fsync_dir(self.root / "objects") if (self.root / "objects").is_dir() else None
 
     def list_objects(self, prefix: str = "") -> Iterator[str]:
         names: set[str] = set()
@@ -220,7 +358,7 @@ class DirectoryPool(OfflinePool):
             self._ensure(oid)
             omap = _load_b64_map(self._omap(oid))
             omap.update({k: bytes(v) for k, v in values.items()})
-            atomic_write(self._omap(oid), _dump_b64_map(omap))
+            self._write(self._omap(oid), _dump_b64_map(omap))
 
     def omap_remove(self, oid: str, keys: Iterable[str]) -> None:
         with self.locked():
@@ -229,7 +367,7 @@ class DirectoryPool(OfflinePool):
             omap = _load_b64_map(self._omap(oid))
             for key in keys:
                 omap.pop(key, None)
-            atomic_write(self._omap(oid), _dump_b64_map(omap))
+            self._write(self._omap(oid), _dump_b64_map(omap))
 
     # xattrs
     def xattrs(self, oid: str) -> dict[str, bytes]:
@@ -242,7 +380,22 @@ class DirectoryPool(OfflinePool):
             self._ensure(oid)
             attrs = _load_b64_map(self._xattr(oid))
             attrs[name] = bytes(value)
-            atomic_write(self._xattr(oid), _dump_b64_map(attrs))
+            self._write(self._xattr(oid), _dump_b64_map(attrs))
+
+    def replace_object(self, oid: str, data: bytes, omap: Mapping[str, bytes], xattrs: Mapping[str, bytes]) -> None:
+        """Make ``oid`` exactly this: bytes, omap and xattrs (keys not given are removed), each file atomic."""
+        with self.locked():
+            self._present(self._obj(oid))
+            self._write(self._obj(oid), data)
+            for path, values in ((self._omap(oid), omap), (self._xattr(oid), xattrs)):
+                if values:
+                    self._write(path, _dump_b64_map(values))
+                elif self._present(path):
+                    path.unlink()
+
+    def _lock_fd(self, path: Path) -> int:
+        _real_dir(path.parent, self.store.root)
+        return _open_regular(path, os.O_RDWR | os.O_CREAT)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -255,8 +408,7 @@ class DirectoryPool(OfflinePool):
             finally:
                 self.store._lock_depth[self.name] -= 1
             return
-        self.pool_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.pool_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock_fd(self.pool_dir / ".lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self.store._lock_depth[self.name] = 1
@@ -264,6 +416,43 @@ class DirectoryPool(OfflinePool):
                 yield
             finally:
                 self.store._lock_depth[self.name] = 0
+        finally:
+            os.close(fd)
+
+    def command_lock_path(self, oid: str) -> Path:
+        return self.root / "locks" / (".lock." + _fname(check_oid(oid)))
+
+    @contextlib.contextmanager
+    def command_lock(self, oid: str, holder: str) -> Iterator[None]:
+        """``flock`` (non-blocking) of ``locks/.lock.<oid>`` for the whole command; the holder is written in it.
+
+        The kernel drops the lock when its process ends, however it ends: nothing stale is left.
+        """
+        path = self.command_lock_path(oid)
+        key = str(path)
+        if self.store._command_locks.get(key):
+            self.store._command_locks[key] += 1
+            try:
+                yield
+            finally:
+                self.store._command_locks[key] -= 1
+            return
+        fd = self._lock_fd(path)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                who = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
+                raise BusyError(f"{oid} in pool {self.describe()} is locked by {who}; try again when it has "
+                                f"finished") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode() + b"\n", 0)
+            self.store._command_locks[key] = 1
+            try:
+                yield
+            finally:
+                self.store._command_locks.pop(key, None)
+                os.ftruncate(fd, 0)
         finally:
             os.close(fd)
 
@@ -277,6 +466,7 @@ class DirectoryStore(Store):
             raise NotFoundError(f"store directory {self.root} does not exist")
         self._metas: dict[str, dict[str, Any]] | None = None
         self._lock_depth: dict[str, int] = {}
+        self._command_locks: dict[str, int] = {}
 
     def _meta(self) -> dict[str, dict[str, Any]]:
         if self._metas is None:
@@ -311,6 +501,9 @@ class DirectoryStore(Store):
         return None
 
     def pool(self, name: str, namespace: str = "") -> DirectoryPool:
+        check_name(name, "pool")
+        if namespace:
+            check_name(namespace, "namespace")
         meta = self._meta().get(name)
         if meta is None:
             raise NotFoundError(f"pool {name!r} does not exist in store {self.root}")
@@ -328,8 +521,8 @@ class DirectoryStore(Store):
     def create_pool(self, name: str, pool_id: int, fsid: str | None = None,
                     ceph_version: str | None = None) -> DirectoryPool:
         """Create a pool directory with its ``meta.json`` (for acquire, tests and fixtures)."""
-        pool_dir = self.root / name
-        pool_dir.mkdir(parents=True, exist_ok=True)
+        pool_dir = self.root / check_name(name, "pool")
+        _real_dir(pool_dir, self.root)
         meta: dict[str, Any] = {"pool": name, "pool_id": pool_id, "fsid": fsid}
         if ceph_version:
             meta["ceph_version"] = ceph_version

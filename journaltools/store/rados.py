@@ -6,8 +6,11 @@ enforces Ceph's own invariants; their negative errnos become our error classes.
 
 from __future__ import annotations
 
+import contextlib
 import errno as E
 import os
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -29,6 +32,11 @@ _OMAP_PAGE = 1024
 #: asynchronous calls in flight at a time (stat_many, omap_many)
 AIO_WINDOW = 256
 _EXEC_OUT = 64 << 20
+#: the RADOS advisory lock journaltools' write commands hold (on the image header or journal header)
+COMMAND_LOCK_NAME = "journaltools"
+#: seconds the lock lives without renewal: a command killed with -9 leaves it for at most this long
+COMMAND_LOCK_LEASE = 30
+_LOCK_FLAG_MAY_RENEW = 1  # cls_lock LOCK_FLAG_MAY_RENEW
 _ERRORS: dict[int, type[JournalToolsError]] = {
     E.ENOENT: NotFoundError,
     E.EEXIST: ExistsError,
@@ -320,6 +328,104 @@ class RadosPool(Pool):
             code = getattr(exc, "errno", None) or E.EIO
             raise error_for(code, f"listing the watchers of {oid} in pool {self.describe()}") from exc
 
+    # -- command-long locks and the image's users -------------------------------------
+    @contextlib.contextmanager
+    def command_lock(self, oid: str, holder: str) -> Iterator[None]:
+        """cls_lock exclusive lock ``journaltools`` on ``oid`` for the whole command, renewed in the background.
+
+        The lease (:data:`COMMAND_LOCK_LEASE`) is renewed every third of it while the command runs,
+        so a killed command's lock expires by itself.  An object that does not exist is not locked
+        (cls_lock would create it).
+        """
+        key = (self.name, self.namespace, oid)
+        depth = self.store._command_locks.get(key, 0)
+        if depth:
+            self.store._command_locks[key] = depth + 1
+            try:
+                yield
+            finally:
+                self.store._command_locks[key] -= 1
+            return
+        if not self.exists(oid):
+            yield
+            return
+        rados = _rados()
+        cookie = uuid.uuid4().hex
+        try:
+            self.ioctx.lock_exclusive(oid, COMMAND_LOCK_NAME, cookie, holder[:200], COMMAND_LOCK_LEASE, 0)
+        except rados.Error as exc:
+            code = getattr(exc, "errno", None) or E.EIO
+            if code in (E.EBUSY, E.EEXIST):
+                who = "; ".join(self.lock_holders(oid, COMMAND_LOCK_NAME)) or "another client"
+                raise BusyError(f"{oid} in pool {self.describe()} is locked by {who}; try again when it has "
+                                f"finished (a killed command's lock expires within {COMMAND_LOCK_LEASE} s)") from None
+            raise self._fail(exc, oid, "lock of") from exc
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(COMMAND_LOCK_LEASE / 3):
+                with contextlib.suppress(rados.Error):
+                    self.ioctx.lock_exclusive(oid, COMMAND_LOCK_NAME, cookie, holder[:200], COMMAND_LOCK_LEASE,
+                                              _LOCK_FLAG_MAY_RENEW)
+
+        renewer = threading.Thread(target=renew, name=f"lock-renew-{oid}", daemon=True)
+        renewer.start()
+        self.store._command_locks[key] = 1
+        try:
+            yield
+        finally:
+            self.store._command_locks.pop(key, None)
+            stop.set()
+            renewer.join()
+            with contextlib.suppress(rados.Error):
+                self.ioctx.unlock(oid, COMMAND_LOCK_NAME, cookie)
+
+    def lock_info(self, oid: str, name: str) -> Any:
+        """cls ``lock.get_info`` of lock ``name`` on ``oid`` (decoded), or None when there is none."""
+        from ..format.cls_lock import GetInfoOp, GetInfoReply
+        from ..format.primitives import decode, encode
+
+        try:
+            out = self.execute(oid, "lock", "get_info", encode(GetInfoOp, {"name": name}))
+        except (NotFoundError, JournalToolsError):
+            return None
+        try:
+            return decode(GetInfoReply, out, type_name="cls_lock_get_info_reply", allow_trailing=True)
+        except JournalToolsError:
+            return None
+
+    def lock_holders(self, oid: str, name: str) -> list[str]:
+        """``client.4123 at 10.0.0.1:0/1234 (cookie ..., "description")`` for each holder of lock ``name``."""
+        from ..format.cls_lock import entity_text
+
+        info = self.lock_info(oid, name)
+        holders = []
+        for item in (info or {}).get("lockers", []):
+            desc = item["info"]["description"]
+            holders.append(f"{entity_text(item['id']['locker'])} at {item['info']['addr']} "
+                           f"(cookie {item['id']['cookie']!r}{', ' + desc if desc else ''})")
+        return holders
+
+    def image_users(self, image_id: str) -> list[dict[str, str]] | None:
+        """Watchers of ``rbd_header.<id>`` and holders of its ``rbd_lock`` (the exclusive lock), through python3-rbd."""
+        from ..format.cls_lock import entity_text
+
+        header = f"rbd_header.{image_id}"
+        users: list[dict[str, str]] = []
+        info = self.lock_info(header, "rbd_lock")
+        for item in (info or {}).get("lockers", []):
+            users.append({"client": entity_text(item["id"]["locker"]), "address": item["info"]["addr"],
+                          "cookie": item["id"]["cookie"],
+                          "what": "exclusive lock" if str(item["id"]["cookie"]).startswith("auto ") else "lock"})
+        try:
+            watchers = self.watchers(header)
+        except JournalToolsError:  # not an image librbd can open: its lock holders are all we know
+            watchers = []
+        for w in watchers:
+            users.append({"client": f"client.{w['client']}", "address": str(w["address"]), "cookie": str(w["cookie"]),
+                          "what": "watcher"})
+        return users
+
     def notify(self, oid: str, payload: bytes = b"", timeout_ms: int = 5000) -> None:
         try:
             self.ioctx.notify(oid, payload.decode("latin-1"), timeout_ms)
@@ -386,6 +492,7 @@ class RadosStore(Store):
         except rados.Error as exc:
             raise StoreError(f"cannot connect to the cluster ({where}): {exc}") from exc
         self._ioctxs: dict[tuple[str, str], Any] = {}
+        self._command_locks: dict[tuple[str, str, str], int] = {}
         self.fsid = cluster_fsid(self.cluster, timeout)
         self.where = where
 
