@@ -17,7 +17,8 @@ from ..errors import FormatError, NotFoundError, SpecError
 from ..format.cls_journal import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
-from ..output import Pairs, ceph_json, echo, format_options, pretty_block, progress
+from ..output import Pairs, ceph_json, echo, emit, format_options, pretty_block, progress
+from ..rbd_cli import rbd_mode
 from .journal_spec import (
     ResolvedJournal,
     journal_group,
@@ -47,7 +48,7 @@ def _position_text(p: Any) -> str:
 # -- info ---------------------------------------------------------------------------
 @journal_group.command("info")
 @journal_spec_options
-@format_options
+@format_options(xml=True)
 @pass_app
 def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
          journal_name: str | None, output_format: str, pretty_format: bool) -> int:
@@ -65,7 +66,7 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
             object_pool = journal.header_pool.store.pool_name(header.pool_id)
         except NotFoundError:
             click.echo(f"error looking up pool name for pool_id={header.pool_id}: (2) No such file or directory", err=True)
-    if output_format == "json":
+    if output_format in ("json", "xml"):
         doc: dict[str, Any] = {
             "journal_id": journal.journal_id,
             "header_oid": journal.header_oid,
@@ -75,7 +76,7 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
         }
         if object_pool is not None:
             doc["object_pool"] = object_pool
-        echo(ceph_json(doc, pretty_format))
+        emit(doc, output_format, pretty_format, xml_root="journal")
         return _report_geometry_errors(journal)
     size = "unknown" if header.order is None else byte_units(journal.object_size)
     lines = [
@@ -101,8 +102,9 @@ def _report_geometry_errors(journal: Journal) -> int:
 # -- status -------------------------------------------------------------------------
 @journal_group.command("status")
 @journal_spec_options
-@format_options
-@click.option("--no-lag", is_flag=True, help="Print only what rbd prints (skip reading the data objects for lag).")
+@format_options(xml=True)
+@click.option("--no-lag", is_flag=True, help="Print only what rbd prints (skip reading the data objects for lag; "
+              "the default when run as rbd).")
 @pass_app
 def status(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
            journal_name: str | None, output_format: str, pretty_format: bool, no_lag: bool) -> int:
@@ -115,8 +117,8 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
 
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     header = journal.header
-    lag = {} if no_lag else client_lag(journal)
-    if output_format == "json":
+    lag = {} if no_lag or rbd_mode() else client_lag(journal)
+    if output_format in ("json", "xml"):
         clients = []
         for c in header.clients:
             item: dict[str, Any] = {
@@ -129,7 +131,8 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
                 item["lag"] = {"entries": lag[c.id][0], "bytes": lag[c.id][1]}
             clients.append(item)
         doc = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
-        echo(ceph_json(doc, pretty_format))
+        emit(doc, output_format, pretty_format, xml_root="status",
+             xml_items={"registered_clients": "client", "object_positions": "object_position"})
         return _report_header_errors(journal)
     lines = [f"minimum_set: {_or_unknown(header.minimum_set)}", f"active_set: {_or_unknown(header.active_set)}",
              "registered clients: "]

@@ -19,6 +19,7 @@ from ..errors import JournalToolsError, NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.model import HEADER_PREFIX
 from ..spec import combine_spec, image_id, image_name
+from ..output import check_pretty_format
 from ..store.base import Pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,10 +70,10 @@ class ResolvedJournal:
 def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
                    image: str | None, journal_name: str | None) -> tuple[Pool, str, str | None]:
     """(header pool, journal id, image name if known) as rbd resolves them; nothing is read from the journal."""
-    store = app.store()
     if journal_name or journal_spec:
         spec = combine_spec(journal_spec, pool=pool, namespace=namespace, name=journal_name, what="journal")
-        header_pool = store.pool(spec.pool, spec.namespace)
+        check_pretty_format()
+        header_pool = app.store().pool(spec.pool, spec.namespace)
         if not header_pool.exists(HEADER_PREFIX + spec.name):
             journaled = _journaled_image(header_pool, spec.name)
             if journaled is not None:
@@ -84,7 +85,8 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
         return header_pool, spec.name, name
     if image:
         spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image")
-        header_pool = store.pool(spec.pool, spec.namespace)
+        check_pretty_format()
+        header_pool = app.store().pool(spec.pool, spec.namespace)
         return header_pool, journaled_image_id(header_pool, spec.name), spec.name
     raise SpecError("journal was not specified")
 
