@@ -179,7 +179,7 @@ def run(argv: Sequence[str] | None = None, argv0: str | None = None) -> int:
         return 1
     except RbdUsageError as exc:  # rbd's wording and exit code
         click.echo(f"{prog}: {exc.format_message()}", err=True)
-        return exc.exit_code
+        return exc.rbd_exit_code
     except click.UsageError as exc:  # one line, not click's usage block
         where = exc.ctx.command_path if exc.ctx is not None else prog
         click.echo(f"{prog}: {exc.format_message()} (see '{where} --help')", err=True)

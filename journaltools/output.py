@@ -260,6 +260,24 @@ def emit(doc: Any, output_format: str, pretty: bool, *, plain: str | Callable[[]
         echo(plain() if callable(plain) else (plain or ""))
 
 
+def text_table(columns: list[tuple[str, str, str]], rows: list[list[str]]) -> str:
+    """Rows as Ceph's TextTable prints them (rbd's tables): ``columns`` are (heading, heading align, cell align).
+
+    Every column is as wide as its widest cell or heading, cells are padded to it
+    (``"left"`` or ``"right"``), the last column too, and columns are joined by two
+    spaces; an empty table is still its heading line (callers print nothing instead).
+    """
+    widths = [max([len(heading)] + [len(row[i]) for row in rows]) for i, (heading, _, _) in enumerate(columns)]
+
+    def line(cells: list[str], aligns: list[str]) -> str:
+        return "  ".join(cell.rjust(w) if align == "right" else cell.ljust(w)
+                         for cell, w, align in zip(cells, widths, aligns, strict=True)) + "\n"
+
+    out = [line([c[0] for c in columns], [c[1] for c in columns])]
+    out += [line(row, [c[2] for c in columns]) for row in rows]
+    return "".join(out)
+
+
 _SURROGATES = re.compile("[\udc80-\udcff]")
 
 

@@ -68,7 +68,7 @@ class RbdUsageError(click.UsageError):
 
     def __init__(self, message: str, exit_code: int = 1, ctx: click.Context | None = None) -> None:
         super().__init__(message, ctx)
-        self.exit_code = exit_code
+        self.rbd_exit_code = exit_code
 
 
 class DelegateToRbd(Exception):
@@ -257,13 +257,13 @@ def _check_repeated(command: click.Command, args: Sequence[str]) -> None:
         if token == "--":
             break
         name, value = _split_option(token)
-        param = by_name.get(name)
-        if param is not None:
-            takes_value = not (param.is_flag or param.count)
-            if not param.multiple and not param.count:
-                key = param.name or name
+        option = by_name.get(name)
+        if option is not None:
+            takes_value = not (option.is_flag or option.count)
+            if not option.multiple and not option.count:
+                key = option.name or name
                 if key in seen:
-                    raise RbdUsageError(f"option '{_option_label(param, name)}' cannot be specified more than once")
+                    raise RbdUsageError(f"option '{_option_label(option, name)}' cannot be specified more than once")
                 seen.add(key)
             if takes_value and value is None:
                 i += 1

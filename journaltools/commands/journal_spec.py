@@ -18,8 +18,8 @@ from ..cls.rbd_image import get_features
 from ..errors import JournalToolsError, NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.model import HEADER_PREFIX
-from ..spec import combine_spec, image_id, image_name
 from ..output import check_pretty_format
+from ..spec import combine_spec, image_id, image_name
 from ..store.base import Pool
 
 F = TypeVar("F", bound=Callable[..., Any])
