@@ -20,7 +20,8 @@ from ..mirroring import (
     pool_status_text,
     read_mirror_pool,
 )
-from ..output import ceph_json, echo, format_options
+from ..output import echo, emit, format_options
+from ..rbd_cli import DelegateToRbd, rbd_mode
 from ..store.base import Pool
 from .specs import image_options, resolve_image, resolve_pool
 
@@ -44,14 +45,20 @@ def mirror_image_group() -> None:
 @click.argument("pool_spec", metavar="<pool-spec>", required=False)
 @click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--namespace", metavar="NS", help="Namespace name.")
-@format_options
+@format_options(xml=True)
+@click.option("--all", "all_attributes", is_flag=True,
+              help="List all attributes (the peers' mon host and key: run as rbd, the real rbd answers).")
 @pass_app
 def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None,
-                  output_format: str, pretty_format: bool) -> None:
+                  output_format: str, pretty_format: bool, all_attributes: bool) -> None:
     """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
+    if all_attributes and output_format == "plain":
+        raise DelegateToRbd("--all shows the peers' mon host and key, kept in the monitors' config-key store, "
+                            "which journaltools does not read (use rbd mirror pool info --all)")
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     doc = pool_info(pool, read_mirror_pool(pool))
-    echo(ceph_json(doc, pretty_format) if output_format == "json" else pool_info_text(doc))
+    emit(doc, output_format, pretty_format, plain=lambda: pool_info_text(doc), xml_root="mirror",
+         xml_items={"peers": "peer"})
 
 
 @mirror_pool_group.command("status")
@@ -59,7 +66,7 @@ def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, 
 @click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--namespace", metavar="NS", help="Namespace name.")
 @click.option("--verbose", is_flag=True, help="List daemons and every mirrored image.")
-@format_options
+@format_options(xml=True)
 @pass_app
 def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None, verbose: bool,
                     output_format: str, pretty_format: bool) -> None:
@@ -69,17 +76,14 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
     if state.mode == 0:
         raise SpecError(f"mirroring not enabled on the pool {pool.describe()}")
     doc = pool_status(pool, state)
-    if output_format == "json":
-        if not verbose:
-            doc = {"summary": doc["summary"]}
-        echo(ceph_json(doc, pretty_format))
-    else:
-        echo(pool_status_text(doc, image_statuses(pool, state), verbose))
+    emit(doc if verbose else {"summary": doc["summary"]}, output_format, pretty_format,
+         plain=lambda: pool_status_text(doc, image_statuses(pool, state), verbose), xml_root="status",
+         xml_items={"daemons": "daemon", "images": "image", "peer_sites": "peer_site", "callouts": "callout"})
 
 
 @mirror_image_group.command("status")
 @image_options
-@format_options
+@format_options(xml=True)
 @pass_app
 def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, output_format: str, pretty_format: bool) -> None:
@@ -89,12 +93,13 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     if iid not in state.images:
         raise SpecError(f"mirroring not enabled on the image {name}")
     status = next(s for s in image_statuses(header_pool, state) if s.global_id == state.images[iid].global_image_id)
-    echo(ceph_json(status.to_json(), pretty_format) if output_format == "json" else status.text())
+    emit(status.to_json(), output_format, pretty_format, plain=status.text, xml_root="image",
+         xml_items={"peer_sites": "peer_site"})
 
 
 @main.command("status")
 @image_options
-@format_options
+@format_options(xml=True)
 @pass_app
 def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
                output_format: str, pretty_format: bool) -> None:
@@ -107,6 +112,12 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
     """
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     watchers = header_pool.watchers(f"rbd_header.{iid}")
+    watcher_lines = [f"\twatcher={w.get('address')} client.{w.get('client')} cookie={w.get('cookie')}"
+                     for w in watchers]
+    if rbd_mode():  # as rbd: exactly rbd status's output
+        emit({"watchers": watchers}, output_format, pretty_format, xml_root="status", xml_items={"watchers": "watcher"},
+             plain="Watchers:" + (" none\n" if not watchers else "\n" + "".join(f"{w}\n" for w in watcher_lines)))
+        return
     state = read_mirror_pool(header_pool)
     record = state.images.get(iid)
     local = state.local_status.get(record.global_image_id) if record is not None else None
@@ -127,12 +138,13 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
             "peers": role.peers,
         },
     }
-    if output_format == "json":
-        echo(ceph_json(doc, pretty_format))
+    if output_format != "plain":
+        emit(doc, output_format, pretty_format, xml_root="status",
+             xml_items={"watchers": "watcher", "tags": "tag", "peers": "peer", "commit_position": "object_position"})
         return
     known = header_pool.knows_watchers
     lines = ["Watchers:" + ((" none" if not watchers else "") if known else " unknown (this store cannot list watchers)")]
-    lines += [f"\twatcher={w.get('address')} client.{w.get('client')} cookie={w.get('cookie')}" for w in watchers]
+    lines += watcher_lines
     m = doc["mirroring"]
     lines.append("Mirroring:")
     lines.append(f"\tstate: {m['state']}" + (f" ({m['mode']})" if m["mode"] else ""))
