@@ -21,18 +21,26 @@ from ..store.base import Pool
 from .specs import image_spec_options, resolve_image
 
 MIN_ORDER, MAX_ORDER = 12, 26  # rbd: --journal-object-size 4K <= size <= 64M
-_SIZE = re.compile(r"^(\d+)([BKMG]?)$", re.IGNORECASE)
+# strict_iecstrtoll: digits, then an optional IEC unit (K, Ki, KiB; B alone)
+_SIZE = re.compile(r"^(\d+)(?:([KMGTPE])(?:i?B?)?|B)?$")
+_UNIT_SHIFT = {None: 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 
 
 def parse_object_size(text: str) -> int:
-    """``--journal-object-size`` (B/K/M/G suffix) -> journal order; must be a power of two in 4K..64M."""
+    """``--journal-object-size`` -> journal order, as rbd: a size in 4K..64M, rounded up to a power of two.
+
+    rbd 16.2 (Utils.cc ``get_journal_options``) takes the smallest order whose
+    object holds the size: ``20M`` is order 25 (32 MiB objects).
+    """
+    from ..rbd_cli import RbdUsageError
+
     match = _SIZE.match(text.strip())
-    if not match:
-        raise SpecError(f"invalid journal object size '{text}' (use e.g. 4K, 1M, 16M)")
-    size = int(match.group(1)) << {"": 0, "B": 0, "K": 10, "M": 20, "G": 30}[match.group(2).upper()]
-    order = size.bit_length() - 1
-    if size <= 0 or size != 1 << order or not MIN_ORDER <= order <= MAX_ORDER:
-        raise SpecError(f"journal object size {text} must be a power of two between 4K and 64M")
+    size = int(match.group(1)) << _UNIT_SHIFT[match.group(2)] if match else 0
+    if not (1 << MIN_ORDER) <= size <= (1 << MAX_ORDER):
+        raise RbdUsageError("the argument for option '--journal-object-size' is invalid")
+    order = MIN_ORDER
+    while (1 << order) < size:
+        order += 1
     return order
 
 
@@ -69,6 +77,7 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     "" with its image client data, and the first tag.
     """
     _check_features(features)
+    order = parse_object_size(journal_object_size)  # rbd refuses a bad size before it opens anything
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     current = rbd_image.get_features(header_pool, iid)
     if features == ("mirroring",):  # alias of mirror image enable
@@ -80,7 +89,6 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
         raise SpecError(f"journaling is already enabled on image {name}")
     if not current & rbd_image.EXCLUSIVE_LOCK:
         raise SpecError(f"cannot enable journaling on image {name}: exclusive-lock must be enabled first")
-    order = parse_object_size(journal_object_size)
     pool_id = -1
     if journal_pool and journal_pool != header_pool.name:
         pool_id = app.store().pool(journal_pool).pool_id
@@ -114,9 +122,12 @@ def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: s
 
 
 def _check_features(features: tuple[str, ...]) -> None:
+    """journaling (or mirroring) alone; any other feature is the real rbd's (run as rbd, it gets the command)."""
+    from ..rbd_cli import DelegateToRbd
+
     unknown = [f for f in features if f not in ("journaling", "mirroring")]
     if unknown:
-        raise SpecError(f"journaltools manages only the journaling and mirroring features here, not "
-                        f"{', '.join(unknown)} (use rbd feature enable|disable for those)")
+        raise DelegateToRbd(f"journaltools manages only the journaling and mirroring features here, not "
+                            f"{', '.join(unknown)} (use rbd feature enable|disable for those)")
     if len(features) != 1:
-        raise SpecError("give one feature at a time (journaling or mirroring)")
+        raise DelegateToRbd("give one feature at a time (journaling or mirroring)")

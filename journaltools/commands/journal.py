@@ -256,8 +256,10 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
 @journal_spec_options
 @click.argument("path_arg", metavar="<path-name>", required=False)
 @click.option("--path", "path_opt", metavar="PATH", help="Export file (or '-' for stdout).")
-@click.option("--format", "export_format", type=click.Choice(["json", "rbd"]), default="json", show_default=True,
-              help="json: our document (schemas/journal-export.schema.json); rbd: the file rbd journal export writes.")
+@click.option("--format", "export_format", type=click.Choice(["json", "rbd"]), default=None,
+              help="json: our document (schemas/journal-export.schema.json, the default); rbd: the file rbd journal "
+                   "export writes (the default when run as rbd).")
+@click.option("--verbose", is_flag=True, help="Print every exported entry's event (as rbd journal export --verbose).")
 @click.option("--all", "all_entries", is_flag=True, help="Export every entry physically present, committed or not.")
 @on_error_options("stop")
 @click.option("--tag", "tags", type=int, multiple=True, help="Only entries of this tag tid (repeatable).")
@@ -270,8 +272,8 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
 @click.option("--force", is_flag=True, help="Overwrite an existing export file.")
 @pass_app
 def export(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str,
-           all_entries: bool, on_error: str, no_error: bool, tags: tuple[int, ...], from_tid: int | None,
+           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str | None,
+           verbose: bool, all_entries: bool, on_error: str, no_error: bool, tags: tuple[int, ...], from_tid: int | None,
            to_tid: int | None, event_types: tuple[str, ...], since: str | None, until: str | None, force: bool) -> int:
     """Export image journal, to our JSON document or rbd's export file format.
 
@@ -294,7 +296,8 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         raise SpecError(f"{exc}{hint}") from None
     path = path_opt or path_arg
     if not path:
-        raise SpecError(f"path was not specified (use '-' for stdout){hint}")
+        raise SpecError(f"path was not specified{hint}")
+    export_format = export_format or ("rbd" if rbd_mode() else "json")
     resolved = ResolvedJournal(Journal.open(header_pool, journal_id), image_name)
     from ..export import EntryFilter, JsonExportWriter, RbdExportWriter, open_output, walk_entries
 
@@ -303,9 +306,11 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     journal = resolved.journal
     walk = journal.walk(all_entries=all_entries)
     with open_output(path, force=force) as fh:
-        writer = (RbdExportWriter(fh, journal) if export_format == "rbd"
-                  else JsonExportWriter(fh, journal, image_name=resolved.image, all_entries=all_entries,
-                                        entry_filter=entry_filter, policy=policy))
+        writer: Any = (RbdExportWriter(fh, journal) if export_format == "rbd"
+                       else JsonExportWriter(fh, journal, image_name=resolved.image, all_entries=all_entries,
+                                             entry_filter=entry_filter, policy=policy))
+        if verbose:
+            writer = _VerboseWriter(writer, path == "-")
         with progress(walk.total_bytes() if sys.stderr.isatty() else None, "export") as advance:
             walk.progress = advance
             result = walk_entries(walk, writer, entry_filter, policy)
@@ -320,3 +325,20 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         click.echo(f"journaltools: export stopped at the first error ({result.stopped_at}); "
                    "use --on-error skip to go on", err=True)
     return 1 if result.errors else 0
+
+
+class _VerboseWriter:
+    """An export writer that also prints each entry's event dump (rbd journal export --verbose)."""
+
+    def __init__(self, inner: Any, to_stdout: bool) -> None:
+        self.inner = inner
+        self.err = to_stdout  # with the export on stdout the dumps go to stderr
+
+    def write(self, entry: Any, event: Any) -> None:
+        from ..format.ceph_dump import event_dump
+
+        echo(pretty_block(Pairs(event_dump(event.value))) + "\n", err=self.err)
+        self.inner.write(entry, event)
+
+    def finish(self, result: Any) -> None:
+        self.inner.finish(result)

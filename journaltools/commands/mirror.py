@@ -172,11 +172,22 @@ _PEER_POOL_SPEC = re.compile(r"^(?:([^/@]+)/)?([^/@]+)$")
 _UUID = re.compile(r"^[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}$", re.IGNORECASE)
 
 
+def _pool_and_next(pool_spec: str | None, second: str | None, pool_opt: str | None) -> tuple[str | None, str | None]:
+    """rbd's positionals after ``-p``: with the option given, the first positional is the next argument."""
+    if pool_opt and pool_spec and second is None:
+        return None, pool_spec
+    return pool_spec, second
+
+
 @mirror_pool_group.command("enable")
-@click.argument("pool_spec", metavar="<pool-spec>")
-@click.argument("mode", metavar="<mode>", type=click.Choice(["image", "pool"]))
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.argument("mode", metavar="<mode>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
+@click.option("--namespace", metavar="NS", help="Namespace name.")
+@click.option("--site-name", metavar="NAME", help="Local site name (run as rbd, the real rbd sets it).")
 @pass_app
-def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
+def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, pool_opt: str | None,
+                    namespace: str | None, site_name: str | None) -> None:
     """Enable RBD mirroring in a pool or namespace (mode image or pool).
 
     Pool mode also enables mirroring on every image with journaling.
@@ -184,19 +195,28 @@ def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
     from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_POOL
     from ..mirror_changes import pool_enable
 
-    note = pool_enable(resolve_pool(app, pool_spec, None, None), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
+    pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
+    if mode not in ("image", "pool"):
+        raise SpecError("must specify 'image' or 'pool' mode.")
+    if site_name:
+        raise DelegateToRbd("--site-name is kept in the monitors' config-key store, which journaltools does not write "
+                            "(use rbd mirror pool enable --site-name)")
+    target = resolve_pool(app, pool_spec, pool_opt, namespace)
+    note = pool_enable(target, MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
     if note:
         click.echo(note)
 
 
 @mirror_pool_group.command("disable")
-@click.argument("pool_spec", metavar="<pool-spec>")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
+@click.option("--namespace", metavar="NS", help="Namespace name.")
 @pass_app
-def pool_disable_cmd(app: AppContext, pool_spec: str) -> None:
+def pool_disable_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None) -> None:
     """Disable RBD mirroring in a pool or namespace (refused while images are mirrored in image mode)."""
     from ..mirror_changes import pool_disable
 
-    note = pool_disable(resolve_pool(app, pool_spec, None, None))
+    note = pool_disable(resolve_pool(app, pool_spec, pool_opt, namespace))
     if note:
         click.echo(note)
 
@@ -207,13 +227,19 @@ def peer_group() -> None:
 
 
 @peer_group.command("add")
-@click.argument("pool_spec", metavar="<pool-spec>")
-@click.argument("remote", metavar="<remote-cluster-spec>")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.argument("remote_spec", metavar="<remote-cluster-spec>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--direction", type=click.Choice(["rx-only", "rx-tx"]), default="rx-tx", show_default=True,
               help="Mirroring direction.")
 @click.option("--remote-client-name", metavar="NAME", help="Remote client name (default client.admin).")
+@click.option("--remote-cluster", metavar="NAME", help="Remote cluster name.")
+@click.option("--remote-mon-host", metavar="HOSTS", help="Remote mon host(s) (run as rbd, the real rbd stores them).")
+@click.option("--remote-key-file", metavar="PATH", help="Path to the remote key (run as rbd, the real rbd stores it).")
 @pass_app
-def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, remote_client_name: str | None) -> None:
+def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None, pool_opt: str | None, direction: str,
+                 remote_client_name: str | None, remote_cluster: str | None, remote_mon_host: str | None,
+                 remote_key_file: str | None) -> None:
     """Add a mirroring peer: rbd's [client.<id>@]<cluster>, or the proposal's [<cluster>/]<pool>.
 
     Prints the new peer's UUID. Ceph keeps no remote pool name: the peer's pool is
@@ -222,7 +248,14 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
     from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX
     from ..mirror_changes import peer_add
 
-    pool = resolve_pool(app, pool_spec, None, None)
+    if remote_mon_host or remote_key_file:
+        raise DelegateToRbd("the peer's mon host and key are kept in the monitors' config-key store, which "
+                            "journaltools does not write (use rbd mirror pool peer add)")
+    pool_spec, remote_spec = _pool_and_next(pool_spec, remote_spec, pool_opt)
+    remote = remote_spec or remote_cluster
+    if not remote:
+        raise SpecError("remote cluster was not specified")
+    pool = resolve_pool(app, pool_spec, pool_opt, None)
     match = _PEER_SPEC.match(remote)
     client = None
     if match:
@@ -240,16 +273,20 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
 
 
 @peer_group.command("remove")
-@click.argument("pool_spec", metavar="<pool-spec>")
-@click.argument("peer_uuid", metavar="<uuid>")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.argument("peer_uuid", metavar="<uuid>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @pass_app
-def peer_remove_cmd(app: AppContext, pool_spec: str, peer_uuid: str) -> None:
+def peer_remove_cmd(app: AppContext, pool_spec: str | None, peer_uuid: str | None, pool_opt: str | None) -> None:
     """Remove a mirroring peer from a pool."""
     from ..mirror_changes import peer_remove
 
+    pool_spec, peer_uuid = _pool_and_next(pool_spec, peer_uuid, pool_opt)
+    if not peer_uuid:
+        raise SpecError("must specify peer uuid")
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(resolve_pool(app, pool_spec, None, None), peer_uuid)
+    peer_remove(resolve_pool(app, pool_spec, pool_opt, None), peer_uuid)
 
 
 def _image_change(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
@@ -260,12 +297,22 @@ def _image_change(app: AppContext, image_spec: str | None, pool: str | None, nam
 
 @mirror_image_group.command("enable")
 @image_options
-@click.argument("mode", metavar="[journal]", required=False, type=click.Choice(["journal"]))
+@click.argument("mode", metavar="[<mode>]", required=False)
 @pass_app
 def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, mode: str | None) -> None:
-    """Enable RBD mirroring for an image (journal mode; the image needs journaling)."""
+    """Enable RBD mirroring for an image (journal mode; the image needs journaling).
+
+    Snapshot mode is the real rbd's (run as rbd, it gets the command).
+    """
     from ..mirror_changes import image_enable
+
+    if image and image_spec and mode is None:  # rbd: with --image the positional is the mode
+        image_spec, mode = None, image_spec
+    if mode not in (None, "journal", "snapshot"):
+        raise SpecError(f"invalid mode name: {mode}")
+    if mode == "snapshot":
+        raise DelegateToRbd("snapshot-based mirroring is not journaltools' (use rbd mirror image enable IMAGE snapshot)")
 
     image_enable(*_image_change(app, image_spec, pool, namespace, image))
     click.echo("Mirroring enabled")
