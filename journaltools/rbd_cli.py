@@ -62,6 +62,78 @@ MISSING_ARGUMENT: dict[str, str] = {
 
 EINVAL = 22
 
+_SPEC_OPTS = ("pool", "namespace", "image")
+_JOURNAL_OPTS = ("pool", "namespace", "image", "journal")
+_GROUP_OPTS = ("pool", "namespace", "group")
+_FORMAT_OPTS = ("format", "pretty-format")
+#: rbd 16.2's options of the commands journaltools implements (``rbd help <command>``; -p is --pool):
+#: run as rbd, any other option is refused as rbd refuses it, except journaltools' safety options
+#: (:data:`SAFETY_OPTIONS`).  tests/test_rbd_dropin.py checks this table against the real ``rbd help``.
+RBD_OPTIONS: dict[tuple[str, ...], frozenset[str]] = {k: frozenset(v) for k, v in {
+    ("journal", "info"): _JOURNAL_OPTS + _FORMAT_OPTS,
+    ("journal", "status"): _JOURNAL_OPTS + _FORMAT_OPTS,
+    ("journal", "inspect"): _JOURNAL_OPTS + ("verbose",),
+    ("journal", "export"): _JOURNAL_OPTS + ("path", "verbose", "no-error"),
+    ("journal", "import"): ("path", "dest-pool", "dest-namespace", "dest", "dest-journal", "verbose", "no-error"),
+    ("journal", "reset"): _JOURNAL_OPTS,
+    ("journal", "client", "disconnect"): _JOURNAL_OPTS + ("client-id",),
+    ("status",): _SPEC_OPTS + _FORMAT_OPTS,
+    ("feature", "enable"): _SPEC_OPTS + ("journal-splay-width", "journal-object-size", "journal-pool"),
+    ("feature", "disable"): _SPEC_OPTS,
+    ("group", "create"): _GROUP_OPTS,
+    ("group", "remove"): _GROUP_OPTS,
+    ("group", "rename"): _GROUP_OPTS + ("dest-pool", "dest-namespace", "dest-group"),
+    ("group", "list"): ("pool", "namespace") + _FORMAT_OPTS,
+    ("group", "image", "add"): ("group-pool", "group-namespace", "group", "image-pool", "image-namespace", "image",
+                                "pool"),
+    ("group", "image", "remove"): ("group-pool", "group-namespace", "group", "image-pool", "image-namespace", "image",
+                                   "pool", "image-id"),
+    ("group", "image", "list"): _GROUP_OPTS + _FORMAT_OPTS,
+    ("group", "snap", "create"): _GROUP_OPTS + ("snap", "skip-quiesce", "ignore-quiesce-error"),
+    ("group", "snap", "remove"): _GROUP_OPTS + ("snap",),
+    ("group", "snap", "rename"): _GROUP_OPTS + ("snap", "dest-snap"),
+    ("group", "snap", "rollback"): _GROUP_OPTS + ("snap", "no-progress"),
+    ("group", "snap", "list"): _GROUP_OPTS + _FORMAT_OPTS,
+    ("mirror", "pool", "info"): ("pool", "namespace", "all") + _FORMAT_OPTS,
+    ("mirror", "pool", "status"): ("pool", "namespace", "verbose") + _FORMAT_OPTS,
+    ("mirror", "pool", "enable"): ("pool", "namespace", "site-name"),
+    ("mirror", "pool", "disable"): ("pool", "namespace"),
+    ("mirror", "pool", "peer", "add"): ("pool", "remote-client-name", "remote-cluster", "remote-mon-host",
+                                        "remote-key-file", "direction"),
+    ("mirror", "pool", "peer", "remove"): ("pool",),
+    ("mirror", "image", "status"): _SPEC_OPTS + _FORMAT_OPTS,
+    ("mirror", "image", "enable"): _SPEC_OPTS,
+    ("mirror", "image", "disable"): _SPEC_OPTS + ("force",),
+    ("mirror", "image", "promote"): _SPEC_OPTS + ("force",),
+    ("mirror", "image", "demote"): _SPEC_OPTS,
+    ("mirror", "image", "resync"): _SPEC_OPTS,
+}.items()}
+#: journaltools' options that stay available when run as rbd: the safety of destructive commands
+SAFETY_OPTIONS = frozenset({"backup", "no-backup", "yes-i-really-mean-it", "keep-clients"})
+
+
+def command_path(ctx: click.Context) -> tuple[str, ...]:
+    """The canonical names of the command words (aliases resolved), the program name left out."""
+    words: list[str] = []
+    while ctx.parent is not None:
+        words.append(ctx.command.name or ctx.info_name or "")
+        ctx = ctx.parent
+    return tuple(reversed(words))
+
+
+def _check_rbd_options(args: Sequence[str], allowed: frozenset[str]) -> None:
+    """Run as rbd: an option rbd's command does not have is refused as boost refuses it."""
+    for token in args:
+        if token == "--":
+            return
+        if token.startswith("--") and len(token) > 2:
+            name = _split_option(token)[0][2:]
+            if name not in allowed and name not in SAFETY_OPTIONS and name != "help":
+                raise RbdUsageError(f"unrecognised option '{token}'")
+        elif (token.startswith("-") and len(token) > 1 and token[1] != "-" and not token[1:].isdigit()
+              and (token[:2] not in ("-p", "-h") or ("pool" not in allowed and token[:2] == "-p"))):
+            raise RbdUsageError(f"unrecognised option '{token}'")
+
 
 class RbdUsageError(click.UsageError):
     """A usage error worded as rbd words it; printed as ``<prog>: <message>`` with rbd's exit code."""
@@ -276,6 +348,9 @@ class RbdCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["rbd_cli.args"] = list(args)
         if not ctx.resilient_parsing and not any(a in ("-h", "--help") for a in args):
+            allowed = RBD_OPTIONS.get(command_path(ctx)) if rbd_mode() else None
+            if allowed is not None:
+                _check_rbd_options(args, allowed)
             _check_repeated(self, args)
         try:
             return super().parse_args(ctx, args)

@@ -89,8 +89,8 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
         raise SpecError(f"journaling is already enabled on image {name}")
     if not current & rbd_image.EXCLUSIVE_LOCK:
         raise SpecError(f"cannot enable journaling on image {name}: exclusive-lock must be enabled first")
-    pool_id = -1
-    if journal_pool and journal_pool != header_pool.name:
+    pool_id = -1  # as librbd: a named --journal-pool is recorded even when it is the image's pool
+    if journal_pool:
         pool_id = app.store().pool(journal_pool).pool_id
     create_journal(header_pool, iid, Geometry(order, journal_splay_width, pool_id))
     rbd_image.set_features(header_pool, iid, rbd_image.JOURNALING, rbd_image.JOURNALING)

@@ -100,9 +100,10 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
         return header_pool, spec.name, name
     if image:
         spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image")
-        check_pretty_format()
         header_pool = app.store().pool(spec.pool, spec.namespace)
-        return header_pool, journaled_image_id(header_pool, spec.name), spec.name
+        jid = journaled_image_id(header_pool, spec.name)  # rbd opens the image before it checks the format
+        check_pretty_format()
+        return header_pool, jid, spec.name
     raise SpecError(f"{what} was not specified")
 
 
@@ -120,10 +121,12 @@ def _journaled_image(pool: Pool, name: str) -> str | None:
     rbd would fail with ENOENT there; any other outcome of rbd's rules is unchanged.
     """
     try:
-        image_id(pool, name)
+        jid = image_id(pool, name)
     except JournalToolsError:
         return None
-    return journaled_image_id(pool, name)
+    if not get_features(pool, jid) & RBD_FEATURE_JOURNALING:
+        return None  # rbd's rule then: a journal of that name (which does not exist)
+    return jid
 
 
 def resolve_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
