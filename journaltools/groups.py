@@ -209,11 +209,6 @@ def remove_group(pool: Pool, name: str) -> bool:
 
 
 # -- group snapshots (src/librbd/api/Group.cc snap_create/remove/rename/rollback) ----------------
-def group_snapshot_image_snap_name(pool_id: int, gid: str, snap_id: str) -> str:
-    """The name librbd gives each image's snapshot of a group snapshot (group snapshot namespace)."""
-    return f".group.{pool_id:x}_{gid}_{snap_id}"
-
-
 def _snapshot_by_name(pool: Pool, gid: str, snap_name: str) -> Any:
     for snap in group_snapshots(pool, gid):
         if snap.name == snap_name:

@@ -221,7 +221,7 @@ def journal_workunit(sh: Shell, tag: str = "") -> Checks:
 
 
 # -- rbd_groups.sh ---------------------------------------------------------------------------
-def groups_workunit(sh: Shell, tag: str = "") -> Checks:
+def groups_workunit(sh: Shell, tag: str = "", snap_counts: Sequence[int] = (10, 100)) -> Checks:
     c = Checks("rbd_groups.sh")
 
     def in_list(name: str) -> bool:
@@ -272,7 +272,7 @@ def groups_workunit(sh: Shell, tag: str = "") -> Checks:
     c.check("create image", sh.ok("create", "--size", "10M", image))
     c.check("group create", sh.ok("group", "create", group))
     c.check("group image add", sh.ok("group", "image", "add", group, image))
-    for count in (10, 100):
+    for count in snap_counts:
         created = all(sh.ok("group", "snap", "create", f"{group}@{snap}{i}") for i in range(1, count + 1))
         c.check(f"create {count} group snapshots", created)
         listed = sum(1 for line in snaps(group).splitlines() if snap in line)
@@ -368,6 +368,7 @@ CRAM_CASES: list[tuple[tuple[str, ...], str, int]] = [
 def cram_cases(sh: Shell) -> Checks:
     """Each case: exactly rbd's stderr and exit status (the cluster is not needed to get there)."""
     c = Checks("cram cases")
+    sh.rbd("create", "--size", "8M", "--image-feature", "exclusive-lock,journaling", "img1")  # the cases' image
     for args, stderr, status in CRAM_CASES:
         proc = sh.rbd(*args)
         got = (proc.stderr.decode("utf-8", "replace"), proc.returncode)

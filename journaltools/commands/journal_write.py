@@ -271,13 +271,13 @@ def reset(app: AppContext, journal_spec: str | None, pool: str | None, namespace
     if backup_dir and no_backup:
         raise SpecError("--backup and --no-backup exclude each other")
     if not no_backup:
-        _backup_before_reset(journal, backup_dir or default_backup_dir(journal.journal_id))
+        _backup_before_reset(app, journal, backup_dir or default_backup_dir(journal.journal_id))
     fresh = reset_journal(journal, keep_clients=keep_clients)
     click.echo(f"journal {fresh.journal_id} reset (order {fresh.header.order}, splay width "
                f"{fresh.header.splay_width}, {len(fresh.header.clients)} clients)", err=True)
 
 
-def _backup_before_reset(journal: Any, target: str) -> None:
+def _backup_before_reset(app: AppContext, journal: Any, target: str) -> None:
     """The journal's objects (``acquire``'s copy) and its entries as rbd's export file, in ``target``."""
     import os
 
@@ -297,8 +297,14 @@ def _backup_before_reset(journal: Any, target: str) -> None:
     except OSError as exc:
         raise JournalToolsError(f"cannot write the backup to {target} ({exc.strerror or exc}); nothing was reset: "
                                 "give --backup DIR, or --no-backup", errno=exc.errno or 5) from exc
+    import shlex
+
     pool = journal.header_pool
     spec = f"{pool.name}/{pool.namespace + '/' if pool.namespace else ''}{journal.journal_id}"
+    where = [a for k, v in (("--store", app.store_dir), ("-c", app.conf), ("--cluster", app.cluster),
+                            ("--id", app.client_id), ("-n", app.name), ("-m", app.mon_host), ("-k", app.keyring),
+                            ("-K", app.keyfile)) if v for a in (k, v)]
+    restore = shlex.join([program_name(), *where, "journal", "import", export_path, spec])
     click.echo(f"{program_name()}: journal reset: backup of journal {journal.journal_id} in {target} ({report.copied} "
                f"objects, {report.bytes} bytes; its {result.written} entries in {export_path}); to restore the "
-               f"entries after the reset: {program_name()} journal import {export_path} {spec}", err=True)
+               f"entries after the reset: {restore}", err=True)

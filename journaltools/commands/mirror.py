@@ -309,12 +309,13 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 
     if image and image_spec and mode is None:  # rbd: with --image the positional is the mode
         image_spec, mode = None, image_spec
+    target = _image_change(app, image_spec, pool, namespace, image)  # rbd opens the image before it reads the mode
     if mode not in (None, "journal", "snapshot"):
         raise SpecError(f"invalid mode name: {mode}")
     if mode == "snapshot":
         raise DelegateToRbd("snapshot-based mirroring is not journaltools' (use rbd mirror image enable IMAGE snapshot)")
 
-    image_enable(*_image_change(app, image_spec, pool, namespace, image))
+    image_enable(*target)
     click.echo("Mirroring enabled")
 
 
