@@ -236,3 +236,35 @@ def test_rbd_option_table_is_rbds_help(tmp_path):
         ours = {o[2:] for p in cmd.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts
                 if o.startswith("--")}
         assert set(allowed) <= ours, f"journaltools {' '.join(path)} lacks {sorted(set(allowed) - ours)}"
+
+
+@pytest.mark.ceph
+def test_disconnected_clients_do_not_hold_back_inspect_and_export(ceph_cluster, rbd_dir, tmp_path):
+    """cls_journal 16.2 leaves disconnected clients out of the minimum commit position, so rbd journal
+    inspect/export start after the image's commit; a disconnected peer's old position must not count."""
+    import struct
+
+    ceph = ceph_cluster
+    ours, theirs = _shells(ceph, rbd_dir, tmp_path)
+    ceph.rbd("create", "--size", "8M", "--image-feature", "exclusive-lock,journaling", "rbd/dcx")
+    jid = json.loads(ceph.rbd("info", "rbd/dcx", "--format", "json").stdout)["id"]
+    bench = ("bench", "--io-type", "write", "rbd/dcx", "--io-size", "4096", "--io-threads", "1", "--io-total",
+             "8192", "--io-pattern", "seq")
+    ceph.rbd(*bench)
+    register = b"\x05\x00\x00\x00peer1" + struct.pack("<I", 0)  # journal client_register(id, empty data)
+    cluster = ceph.connect()
+    try:
+        ioctx = cluster.open_ioctx("rbd")
+        ioctx.execute(f"journal.{jid}", "journal", "client_register", register)
+        ioctx.close()
+    finally:
+        cluster.shutdown()
+    ceph.rbd("journal", "client", "disconnect", "--image", "rbd/dcx", "--client-id", "peer1")
+    ceph.rbd(*bench)
+    for command in (("journal", "inspect", "--image", "rbd/dcx"), ("journal", "inspect", "--verbose", f"rbd/{jid}")):
+        a, b = ours.rbd(*command), theirs.rbd(*command)
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout), (command, a.stdout, b.stdout)
+    a, b = ours.rbd("journal", "export", "--image", "rbd/dcx", "--path", "ours"), \
+        theirs.rbd("journal", "export", "--image", "rbd/dcx", "--path", "theirs")
+    assert (a.returncode, a.stdout) == (b.returncode, b.stdout)
+    assert (tmp_path / "ours").read_bytes() == (tmp_path / "theirs").read_bytes()

@@ -352,12 +352,15 @@ class Journal:
     def min_commit_position(self) -> list[Position]:
         """The commit position a newly registered client gets (cls ``find_min_commit_position``).
 
-        Empty when any client has committed nothing; otherwise the whole position of
-        the client whose newest position has the smallest (tag tid, entry tid).
+        Disconnected clients do not count (cls_journal 16.2 skips them); empty when any
+        other client has committed nothing; otherwise the whole position of the client
+        whose newest position has the smallest (tag tid, entry tid).
         """
+        from ..format.cls_journal import CLIENT_STATE_DISCONNECTED
+
         best: list[Position] | None = None
         for client in self.header.clients:
-            if client.state is None:
+            if client.state is None or client.state == CLIENT_STATE_DISCONNECTED:
                 continue
             if not client.commit_position:
                 return []

@@ -129,9 +129,11 @@ def get_client(pool: Pool, oid: str, data: bytes) -> bytes:
 
 
 def _min_commit_position(omap: dict[str, bytes]) -> list[Any]:
-    """cls ``find_min_commit_position``: empty if any client has committed nothing."""
+    """cls ``find_min_commit_position``: disconnected clients skipped; empty if another has committed nothing."""
     best = None
     for client in _clients(omap):
+        if client.state == CLIENT_STATE_DISCONNECTED:
+            continue
         positions = client.commit_position.object_positions
         if not positions:
             return []
