@@ -14,7 +14,7 @@ import click
 
 from ..cli import AppContext, main, pass_app
 from ..cls import rbd_image
-from ..errors import BusyError, NotFoundError, SpecError
+from ..errors import NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.lifecycle import Geometry, create_journal, remove_journal
 from ..store.base import Pool
@@ -115,7 +115,7 @@ def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: s
     if not current & rbd_image.JOURNALING:
         raise SpecError(f"journaling is not enabled on image {name}")
     if mirror_image_enabled(header_pool, iid):
-        raise BusyError(f"cannot disable journaling on image {name}: image mirroring is enabled (disable mirroring first)")
+        raise SpecError(f"cannot disable journaling on image {name}: image mirroring is enabled (disable mirroring first)")
     with contextlib.suppress(NotFoundError):  # a bit set without a journal: just clear it
         remove_journal(Journal.open(header_pool, iid))
     rbd_image.set_features(header_pool, iid, 0, rbd_image.JOURNALING)
