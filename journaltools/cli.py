@@ -154,12 +154,17 @@ def run(argv: Sequence[str] | None = None, argv0: str | None = None) -> int:
     that names no journaltools command is handed to the real rbd, and messages
     start with ``rbd:``.
     """
-    import os
-
-    original = list(sys.argv[1:] if argv is None else argv)
     as_rbd = invoked_as_rbd(argv0)
     set_rbd_mode(as_rbd)
-    prog = program_name(argv0)
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv), as_rbd, program_name(argv0))
+    finally:
+        set_rbd_mode(False)
+
+
+def _run(original: list[str], as_rbd: bool, prog: str) -> int:
+    import os
+
     debug = "--debug" in original
     try:
         arranged = arrange(original, main, os.environ.get("CEPH_ARGS"))

@@ -268,3 +268,38 @@ def test_disconnected_clients_do_not_hold_back_inspect_and_export(ceph_cluster, 
         theirs.rbd("journal", "export", "--image", "rbd/dcx", "--path", "theirs")
     assert (a.returncode, a.stdout) == (b.returncode, b.stdout)
     assert (tmp_path / "ours").read_bytes() == (tmp_path / "theirs").read_bytes()
+
+
+@pytest.mark.ceph
+def test_failure_exit_codes_are_rbds(ceph_cluster, rbd_dir, tmp_path):
+    """Commands that fail (or find nothing) exit with the real rbd's status, state for state."""
+    ceph = ceph_cluster
+    ours, theirs = _shells(ceph, rbd_dir, tmp_path)
+    pool = ceph.new_pool("rcpool")
+    ceph.rbd("create", "--size", "8M", "--image-feature", "exclusive-lock,journaling", f"{pool}/rc1")
+    ceph.rbd("create", "--size", "8M", f"{pool}/rc2")
+    ceph.rbd("mirror", "pool", "enable", pool, "image")
+    ceph.rbd("mirror", "image", "enable", f"{pool}/rc1", "journal")
+    ceph.rbd("group", "create", f"{pool}/rcg")
+    commands = [
+        ("journal", "info", f"{pool}/nosuch"), ("journal", "status", "--image", f"{pool}/nosuch"),
+        ("journal", "inspect", f"{pool}/nosuch"), ("journal", "reset", f"{pool}/nosuch"),
+        ("journal", "info", "--image", f"{pool}/rc2"),
+        ("group", "snap", "create", f"{pool}/nosuch@s"), ("group", "snap", "remove", f"{pool}/rcg@nosuch"),
+        ("group", "snap", "rollback", f"{pool}/rcg@nosuch"), ("group", "image", "add", f"{pool}/rcg", f"{pool}/nosuch"),
+        ("group", "image", "add", f"{pool}/nosuch", f"{pool}/rc2"), ("group", "rename", f"{pool}/nosuch", f"{pool}/x"),
+        ("group", "create", f"{pool}/rcg"), ("group", "image", "list", f"{pool}/nosuch"),
+        ("group", "snap", "list", f"{pool}/nosuch"), ("group", "remove", f"{pool}/nosuch"),
+        ("mirror", "image", "status", f"{pool}/nosuch"), ("mirror", "image", "status", f"{pool}/rc2"),
+        ("status", f"{pool}/nosuch"), ("feature", "enable", f"{pool}/nosuch", "journaling"),
+        ("feature", "enable", f"{pool}/rc1", "journaling"), ("feature", "disable", f"{pool}/rc1", "journaling"),
+        ("mirror", "pool", "status", "nosuchpool"), ("group", "list", "nosuchpool"),
+        ("mirror", "pool", "disable", pool), ("mirror", "image", "resync", f"{pool}/rc1"),
+        ("journal", "client", "disconnect", "--image", f"{pool}/rc1", "--client-id", "nope"),
+    ]
+    got = {" ".join(c): (ours.rbd(*c).returncode, theirs.rbd(*c).returncode) for c in commands}
+    ceph.rbd("mirror", "pool", "peer", "add", pool, "client.admin@rc-site")
+    for c in [("mirror", "pool", "disable", pool)]:
+        got["with a peer: " + " ".join(c)] = (ours.rbd(*c).returncode, theirs.rbd(*c).returncode)
+    differ = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not differ, f"(ours, rbd) exit codes differ: {differ}"

@@ -345,13 +345,14 @@ def snap_rename(app: AppContext, group_spec: str | None, pool: str | None, names
     """Rename a group's snapshot."""
     if group_name and group_spec and not dest_snap_arg:  # with --group the first positional is the destination
         group_spec, dest_snap_arg = None, group_spec
-    header_pool, name, snap_name = _group_snap(app, group_spec, pool, namespace, group_name, snap)
+    spec = parse_generic_spec(group_spec, pool=pool, namespace=namespace, name=group_name, snap=snap,
+                              snapshot="required")
     dest = dest_snap or dest_snap_arg
-    if not dest:
+    if not dest:  # rbd checks the destination before it connects
         raise SpecError("destination snapshot name was not specified")
     if "/" in dest or "@" in dest:
         raise SpecError(f"invalid destination snap name '{dest}'")
-    rename_group_snapshot(header_pool, name, snap_name, dest)
+    rename_group_snapshot(spec.open(app), spec.name, spec.snap, dest)
 
 
 @snap_group.command("rollback")
