@@ -221,8 +221,11 @@ def _split_option(token: str) -> tuple[str, str | None]:
     return token, None
 
 
-def _take_cluster_options(tokens: list[str], found: Arranged) -> list[str]:
-    """Remove the cluster options (with their values) from ``tokens``; the rest, in order."""
+def _take_cluster_options(tokens: list[str], found: Arranged, keep: frozenset[str] = frozenset()) -> list[str]:
+    """Remove the cluster options (with their values) from ``tokens``; the rest, in order.
+
+    Names in ``keep`` are the command's own options and stay.
+    """
     rest: list[str] = []
     i = 0
     while i < len(tokens):
@@ -231,7 +234,7 @@ def _take_cluster_options(tokens: list[str], found: Arranged) -> list[str]:
             rest.extend(tokens[i:])
             break
         name, value = _split_option(token)
-        if name in CLUSTER_OPTIONS:
+        if name in CLUSTER_OPTIONS and name not in keep:
             if value is None:
                 if i + 1 >= len(tokens):
                     raise RbdUsageError(f"the required argument for option '{name}' is missing")
@@ -266,10 +269,19 @@ def _option_takes_value(root: click.Group, name: str) -> bool:
 
 def arrange(argv: Sequence[str], root: click.Group, env_args: str | None = None) -> Arranged:
     """Cluster options from anywhere (and ``$CEPH_ARGS``) to the front; options before the command after it."""
+    found = _arrange(argv, root, env_args, frozenset())
+    if found.leaf is not None:  # a command's own option of a cluster option's name (say -n) stays the command's
+        own = frozenset(o for p in found.leaf.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts)
+        if own & set(CLUSTER_OPTIONS):
+            found = _arrange(argv, root, env_args, own & frozenset(CLUSTER_OPTIONS))
+    return found
+
+
+def _arrange(argv: Sequence[str], root: click.Group, env_args: str | None, keep: frozenset[str]) -> Arranged:
     found = Arranged()
     if env_args:
         _take_cluster_options(shlex.split(env_args), found)
-    tokens = _take_cluster_options(list(argv), found)
+    tokens = _take_cluster_options(list(argv), found, keep)
     ctx = click.Context(root, resilient_parsing=True)
     command: click.Command | None = root
     moved: list[str] = []

@@ -122,3 +122,23 @@ def test_rbd_mode_refuses_options_rbd_lacks(capsys, tmp_path):
     argv = ["journal", "inspect", "--journal", "j", "--format", "json", "--store", str(tmp_path)]
     assert run(argv, argv0="rbd") == 1
     assert capsys.readouterr().err == "rbd: unrecognised option '--format'\n"
+
+
+def test_a_commands_own_option_keeps_a_cluster_options_name():
+    """Another command's ``-n`` (say a count) is not taken for rbd's ``-n/--name``."""
+    import click
+
+    from journaltools.rbd_cli import RbdGroup
+
+    @click.group(cls=RbdGroup)
+    def root() -> None: ...
+
+    @root.command("tail")
+    @click.option("-n", "count", type=int)
+    def tail(count: int) -> None: ...
+
+    @root.command("show")
+    def show() -> None: ...
+
+    assert arrange(["tail", "-n", "5", "-c", "/c"], root).args == ["--conf", "/c", "tail", "-n", "5"]
+    assert arrange(["show", "-n", "client.x"], root).args == ["--name", "client.x", "show"]
