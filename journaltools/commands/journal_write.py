@@ -282,14 +282,14 @@ def _backup_before_reset(app: AppContext, journal: Any, target: str) -> None:
     import os
 
     from ..acquire import copy_journal
-    from ..export import EntryFilter, RbdExportWriter, walk_entries
+    from ..export import EntryFilter, RbdExportWriter, open_output, walk_entries
     from ..journal import CorruptionPolicy
     from ..rbd_cli import program_name
 
     try:
         report = copy_journal(journal, target)
         export_path = os.path.join(target, f"journal-{journal.journal_id}.export")
-        with open(export_path, "xb") as fh:
+        with open_output(export_path, force=True) as fh:  # atomic; a rerun (after a crash) writes it again
             writer = RbdExportWriter(fh, journal)
             result = walk_entries(journal.walk(all_entries=True), writer, EntryFilter.build((), None, None, (), None, None),
                                   CorruptionPolicy("skip"))
