@@ -1,7 +1,11 @@
 """The ``journaltools`` command line: one click group, thin commands over the library.
 
 Global options select the store (``--store DIR`` or a live cluster with
-``-c/--conf``, ``--id``, ``--cluster``).  Commands live in
+``-c/--conf``, ``--id``, ``-n/--name``, ``-k/--keyring``, ``-m/--mon-host``,
+``--cluster``; without either, the ceph.conf librados finds).  As in rbd they may
+appear anywhere on the line, and every command parses and reports usage errors
+as rbd does (:mod:`journaltools.rbd_cli`); run through a link named ``rbd``,
+journaltools is a drop-in for rbd.  Commands live in
 :mod:`journaltools.commands`, one module per command group; each registers itself
 on :data:`main` when imported.  Only the modules of the command being run are
 imported (:data:`COMMAND_MODULES`): start-up time is part of every command's time.
@@ -23,6 +27,16 @@ import click
 
 from . import __version__
 from .errors import JournalToolsError
+from .rbd_cli import (
+    DelegateToRbd,
+    RbdUsageError,
+    arrange,
+    attach,
+    exec_real_rbd,
+    invoked_as_rbd,
+    program_name,
+    set_rbd_mode,
+)
 from .store import Store, open_store
 
 
@@ -36,11 +50,17 @@ class AppContext:
     cluster: str | None = None
     debug: bool = False
     release_name: str | None = None
+    name: str | None = None
+    mon_host: str | None = None
+    keyring: str | None = None
+    keyfile: str | None = None
     _store: Store | None = field(default=None, repr=False)
 
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.store_dir, self.conf, self.client_id, self.cluster)
+            extra = {k: v for k, v in (("name", self.name), ("mon_host", self.mon_host), ("keyring", self.keyring),
+                                       ("keyfile", self.keyfile)) if v}
+            self._store = open_store(self.store_dir, self.conf, self.client_id, self.cluster, **extra)
         return self._store
 
     def release(self) -> Any:
@@ -85,6 +105,7 @@ def load_command_modules(modules: Sequence[str] | None = None) -> None:
         importlib.import_module(f"{__package__}.commands.{module}")
 
 
+@attach
 class LazyGroup(click.Group):
     """A group whose commands' modules are imported when a command is looked up.
 
@@ -109,23 +130,30 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, lazy_modules=COMMAND_MODULES, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--store", "store_dir", envvar="JOURNALTOOLS_STORE", metavar="DIR",
               help="Directory store (a rados dump layout); default $JOURNALTOOLS_STORE.")
-@click.option("-c", "--conf", metavar="PATH", help="ceph.conf of a live cluster (default $CEPH_CONF).")
-@click.option("--id", "client_id", metavar="NAME", help="Client id to connect as (e.g. admin).")
+@click.option("-c", "--conf", metavar="PATH",
+              help="ceph.conf of a live cluster (default: librados' search, $CEPH_CONF, /etc/ceph/$cluster.conf, ...).")
+@click.option("--id", "--user", "client_id", metavar="ID", help="Client id to connect as (without 'client.' prefix).")
+@click.option("-n", "--name", metavar="NAME", help="Client name (client.<id>).")
 @click.option("--cluster", metavar="NAME", help="Cluster name (reads /etc/ceph/NAME.conf).")
+@click.option("-m", "--mon-host", "--mon_host", "mon_host", metavar="HOSTS", help="Monitor host(s).")
+@click.option("-k", "--keyring", metavar="PATH", help="Path to keyring.")
+@click.option("-K", "--keyfile", metavar="PATH", help="Path to secret key.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.option("--release", "release_name", metavar="NAME", envvar="JOURNALTOOLS_RELEASE",
               help="Ceph release whose rbd output to give (pacific, reef, tentacle, or a version such as 18.2.7); "
                    "default: the live cluster's, or the one acquire recorded in the store, else pacific.")
 @click.version_option(__version__, prog_name="journaltools")
 @click.pass_context
-def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id: str | None,
-         cluster: str | None, debug: bool, release_name: str | None) -> None:
+def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id: str | None, name: str | None,
+         cluster: str | None, mon_host: str | None, keyring: str | None, keyfile: str | None, debug: bool,
+         release_name: str | None) -> None:
     """Inspect, export, import and repair Ceph RBD journals and mirroring metadata.
 
-    Works on a live cluster (-c/--conf) or offline on a directory store (--store).
+    Works on a live cluster (-c/--conf, or the ceph.conf librados finds) or offline
+    on a directory store (--store).  Cluster options may appear anywhere on the line.
     """
-    app = AppContext(store_dir=store_dir, conf=conf, client_id=client_id, cluster=cluster, debug=debug,
-                     release_name=release_name)
+    app = AppContext(store_dir=store_dir, conf=conf, client_id=client_id, cluster=cluster, debug=debug, name=name,
+                     mon_host=mon_host, keyring=keyring, keyfile=keyfile, release_name=release_name)
     if release_name:
         from .release import parse_release
 
@@ -134,43 +162,71 @@ def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id:
     ctx.call_on_close(app.close)
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return the exit code (what ``main`` the console script does)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+def run(argv: Sequence[str] | None = None, argv0: str | None = None) -> int:
+    """Run the CLI and return the exit code (what ``main`` the console script does).
+
+    Run as ``rbd`` (``argv0``'s basename, default ``sys.argv[0]``), a command line
+    that names no journaltools command is handed to the real rbd, and messages
+    start with ``rbd:``.
+    """
+    as_rbd = invoked_as_rbd(argv0)
+    set_rbd_mode(as_rbd)
     try:
-        result: Any = main.main(args=args, prog_name="journaltools", standalone_mode=False)
+        return _run(list(sys.argv[1:] if argv is None else argv), as_rbd, program_name(argv0))
+    finally:
+        set_rbd_mode(False)
+
+
+def _run(original: list[str], as_rbd: bool, prog: str) -> int:
+    import os
+
+    debug = "--debug" in original
+    try:
+        arranged = arrange(original, main, os.environ.get("CEPH_ARGS"))
+        if as_rbd and arranged.leaf is None:
+            return exec_real_rbd(original)
+        for note in arranged.notes:
+            click.echo(f"{prog}: {note}", err=True)
+        result: Any = main.main(args=arranged.args, prog_name=prog, standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
+    except DelegateToRbd as exc:
+        if as_rbd:
+            return exec_real_rbd(original)
+        click.echo(f"{prog}: {exc}", err=True)
+        return errno.EINVAL
     except click.exceptions.Abort:
-        click.echo("journaltools: aborted", err=True)
+        click.echo(f"{prog}: aborted", err=True)
         return 1
+    except RbdUsageError as exc:  # rbd's wording and exit code
+        click.echo(f"{prog}: {exc.format_message()}", err=True)
+        return exc.rbd_exit_code
     except click.UsageError as exc:  # one line, not click's usage block
-        where = exc.ctx.command_path if exc.ctx is not None else "journaltools"
-        click.echo(f"journaltools: {exc.format_message()} (see '{where} --help')", err=True)
+        where = exc.ctx.command_path if exc.ctx is not None else prog
+        click.echo(f"{prog}: {exc.format_message()} (see '{where} --help')", err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"journaltools: {exc.format_message()}", err=True)
+        click.echo(f"{prog}: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except JournalToolsError as exc:
-        click.echo(f"journaltools: {exc}", err=True)
+        click.echo(f"{prog}: {exc}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
-        click.echo("journaltools: interrupted", err=True)
+        click.echo(f"{prog}: interrupted", err=True)
         return 130
     except OSError as exc:
         if debug:
             raise
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        click.echo(f"journaltools: {exc.strerror or exc}{':' if where else ''}{where}", err=True)
+        click.echo(f"{prog}: {exc.strerror or exc}{':' if where else ''}{where}", err=True)
         return exc.errno if exc.errno and exc.errno < 256 else errno.EIO
     except Exception as exc:  # never a traceback unless asked for
         if debug:
             raise
-        click.echo(f"journaltools: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
+        click.echo(f"{prog}: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
         return 70
 
 

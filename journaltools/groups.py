@@ -23,6 +23,7 @@ from .format.cls_rbd import (
     GROUP_IMAGE_ATTACHED,
     GROUP_IMAGE_INCOMPLETE,
     GROUP_IMAGE_STATE_NAMES,
+    GROUP_SNAP_COMPLETE,
     GROUP_SNAP_STATE_NAMES,
     RBD_GROUP_DIRECTORY,
     RBD_GROUP_HEADER_PREFIX,
@@ -40,6 +41,8 @@ DIR_RENAME_ARGS = Struct("src" / CephString(), "dest" / CephString(), "id" / Cep
 GROUP_IMAGE_SET_ARGS = Struct("status" / lookup("cls::rbd::GroupImageStatus").construct)
 GROUP_IMAGE_REMOVE_ARGS = Struct("spec" / GroupImageSpec)
 IMAGE_GROUP_ARGS = Struct("group" / GroupSpec)
+GROUP_SNAP_SET_ARGS = Struct("snapshot" / lookup("cls::rbd::GroupSnapshot").construct)
+GROUP_SNAP_REMOVE_ARGS = Struct("snap_id" / CephString())
 
 
 def header_oid(group_id: str) -> str:
@@ -185,13 +188,115 @@ def remove_image(pool: Pool, group: str, image_pool: Pool, iid: str) -> None:
     _exec(pool, header_oid(gid), "group_image_remove", GROUP_IMAGE_REMOVE_ARGS, {"spec": spec})
 
 
-def remove_group(pool: Pool, name: str) -> None:
-    gid = group_id(pool, name)
+def remove_group(pool: Pool, name: str) -> bool:
+    """Remove a group as librbd does: its snapshots (image snapshots too), then its images' links, then itself.
+
+    The images stay (only their link to the group goes).  False when there is no
+    such group (rbd's ``group remove`` then succeeds without doing anything).
+    """
+    try:
+        gid = group_id(pool, name)
+    except NotFoundError:
+        return False
+    for snap in group_snapshots(pool, gid):
+        remove_group_snapshot(pool, name, snap.name)
     for image in group_images(pool, gid):
         remove_image(pool, name, _image_header_pool(pool, image.pool_id), image.image_id)
-    if group_snapshots(pool, gid):
-        raise SpecError(f"group {name} has snapshots: remove them with rbd group snap rm first")
+    with contextlib.suppress(NotFoundError):
+        pool.remove(header_oid(gid))
     _exec(pool, RBD_GROUP_DIRECTORY, "group_dir_remove", DIR_ADD_ARGS, {"name": name, "id": gid})
-    pool.remove(header_oid(gid))
+    return True
 
 
+# -- group snapshots (src/librbd/api/Group.cc snap_create/remove/rename/rollback) ----------------
+def _snapshot_by_name(pool: Pool, gid: str, snap_name: str) -> Any:
+    for snap in group_snapshots(pool, gid):
+        if snap.name == snap_name:
+            return snap
+    raise NotFoundError(f"group snapshot {snap_name} does not exist")
+
+
+def _set_snapshot(pool: Pool, gid: str, record: dict[str, Any]) -> None:
+    _exec(pool, header_oid(gid), "group_snap_set", GROUP_SNAP_SET_ARGS, {"snapshot": record})
+
+
+def _librbd_group(pool: Pool, name: str) -> Any:
+    """librbd's view of the group (python3-rbd) on a live cluster, None offline.
+
+    Image snapshots (their snapshot ids, object maps, journal events, data rollback)
+    are librbd's own work: on a live cluster it does them, exactly as rbd does.
+    """
+    ioctx = getattr(pool, "ioctx", None)
+    if ioctx is None:
+        return None
+    try:
+        import rbd
+    except ImportError:
+        return None
+    return rbd.Group(ioctx, name)
+
+
+def _needs_librbd(what: str, name: str) -> JournalToolsError:
+    return JournalToolsError(f"{what} of group {name} needs its images' snapshots, which only a live cluster "
+                             "(librbd) can take: run it against the cluster", errno=95)
+
+
+def _librbd_call(call: Any, *args: Any) -> None:
+    import rbd
+
+    try:
+        call(*args)
+    except rbd.Error as exc:
+        raise JournalToolsError(str(exc), errno=abs(getattr(exc, "errno", 0) or 5)) from None
+
+
+def create_group_snapshot(pool: Pool, name: str, snap_name: str, flags: int = 0) -> None:
+    """``rbd group snap create``: an incomplete record, each image's snapshot, then the complete record."""
+    gid = group_id(pool, name)
+    if any(s.name == snap_name for s in group_snapshots(pool, gid)):
+        raise ExistsError(f"group snapshot {snap_name} already exists")
+    images = group_images(pool, gid)
+    live = _librbd_group(pool, name)
+    if live is not None:
+        _librbd_call(live.create_snap, snap_name, flags)
+        return
+    if images:
+        raise _needs_librbd("a snapshot", name)
+    _set_snapshot(pool, gid, {"id": new_group_id(), "name": snap_name, "state": GROUP_SNAP_COMPLETE, "snaps": []})
+
+
+def remove_group_snapshot(pool: Pool, name: str, snap_name: str) -> None:
+    """``rbd group snap remove``: each image's snapshot of it, then the record."""
+    gid = group_id(pool, name)
+    snap = _snapshot_by_name(pool, gid, snap_name)
+    live = _librbd_group(pool, name)
+    if live is not None:
+        _librbd_call(live.remove_snap, snap_name)
+        return
+    if snap.snaps:
+        raise _needs_librbd("removing a snapshot", name)
+    _exec(pool, header_oid(gid), "group_snap_remove", GROUP_SNAP_REMOVE_ARGS, {"snap_id": snap.id})
+
+
+def rename_group_snapshot(pool: Pool, name: str, snap_name: str, dest_name: str) -> None:
+    """``rbd group snap rename``: only the record changes (the image snapshots are named by its id)."""
+    gid = group_id(pool, name)
+    snaps = group_snapshots(pool, gid)
+    if any(s.name == dest_name for s in snaps):
+        raise ExistsError(f"group snapshot {dest_name} already exists")
+    snap = _snapshot_by_name(pool, gid, snap_name)
+    record = {"id": snap.id, "name": dest_name, "state": snap.state,
+              "snaps": [{"pool": p.pool, "image_id": p.image_id, "snap_id": p.snap_id} for p in snap.snaps]}
+    _set_snapshot(pool, gid, record)
+
+
+def rollback_group_snapshot(pool: Pool, name: str, snap_name: str, progress: Any = None) -> None:
+    """``rbd group snap rollback``: every image back to its snapshot of the group snapshot (librbd's rollback)."""
+    gid = group_id(pool, name)
+    snap = _snapshot_by_name(pool, gid, snap_name)
+    live = _librbd_group(pool, name)
+    if live is not None:
+        _librbd_call(live.rollback_to_snap, snap_name)
+        return
+    if snap.snaps:
+        raise _needs_librbd("a rollback", name)

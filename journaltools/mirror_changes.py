@@ -87,8 +87,10 @@ def pool_disable(pool: Pool) -> str:
     if state.mode == MIRROR_MODE_DISABLED:
         return "rbd: mirroring is already disabled"
     enabled = [i for i, rec in state.images.items() if rec.state == IMAGE_ENABLED]
+    if state.peers:  # librbd Mirror::mode_set checks the peers first (EBUSY), then the images (EINVAL)
+        raise BusyError(f"mirror peers still registered ({len(state.peers)}): remove them first")
     if state.mode == MIRROR_MODE_IMAGE and enabled:
-        raise BusyError(f"mirroring is enabled on {len(enabled)} images: disable it on them first")
+        raise SpecError(f"mirroring is enabled on {len(enabled)} images: disable it on them first")
     for image_id in enabled:
         image_disable(pool, image_id, force=True)
     _exec(pool, "mirror_mode_set", MODE_ARGS, {"mode": MIRROR_MODE_DISABLED})

@@ -146,12 +146,150 @@ def byte_units(value: int) -> str:
     return f"{value / (1 << (10 * index)):.2f} {_UNITS[index]}"
 
 
-def format_options(func: F) -> F:
-    """``--format plain|json`` and ``--pretty-format``, as rbd offers them."""
-    func = click.option("--pretty-format", is_flag=True, help="Pretty formatting (json).")(func)
-    func = click.option("--format", "output_format", type=click.Choice(["plain", "json"]), default="plain",
+# -- XML, as Ceph's XMLFormatter prints it --------------------------------------------------
+_XML_ESCAPES = {"<": "&lt;", "&": "&amp;", ">": "&gt;", "'": "&apos;", '"': "&quot;"}
+_XML_NEEDS_ESCAPE = re.compile("[<&>'\"\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _xml_escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _XML_ESCAPES.get(char) or f"&#x{ord(char):02x};"
+
+
+def xml_escape(text: str) -> str:
+    """A string value as Ceph escapes XML text (src/common/escape.cc ``xml_stream_escaper``).
+
+    ``< & > ' "`` become entities; control characters other than tab and newline,
+    and DEL, become ``&#xNN;`` (lowercase hex); everything else (non-ASCII bytes
+    included) is written as it is.
+    """
+    return _XML_NEEDS_ESCAPE.sub(_xml_escape_char, text)
+
+
+def _xml_name(name: str) -> str:
+    return name.replace(" ", "_")  # XMLFormatter(underscored=true): spaces in element names become "_"
+
+
+def _xml_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return xml_escape(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return _scalar(value)
+    raise TypeError(f"cannot print {type(value).__name__} as XML")
+
+
+def ceph_xml(value: Any, root: str, items: dict[str, str] | None = None, pretty: bool = False) -> str:
+    """``value`` (a JSON document) as Ceph's XMLFormatter prints it, with rbd's final newline.
+
+    XML names what JSON leaves anonymous: the document is the section ``root``, and
+    the elements of an array are named by ``items[<the array's name>]`` (the names
+    rbd's commands give to ``open_object_section``/``dump_string`` inside their
+    ``open_array_section``).  Objects and arrays are sections ``<name>...</name>``;
+    pretty output indents every element by one space per open section and ends each
+    element with a newline; rbd ends the output with one more newline either way.
+    """
+    names = items or {}
+    out: list[str] = []
+
+    def element(name: str, item: Any, depth: int) -> None:
+        pad = " " * depth if pretty else ""
+        end = "\n" if pretty else ""
+        tag = _xml_name(name)
+        if isinstance(item, Pairs | dict):
+            out.append(f"{pad}<{tag}>{end}")
+            for key, child in _items(item):
+                element(key, child, depth + 1)
+            out.append(f"{pad}</{tag}>{end}")
+        elif isinstance(item, list | tuple):
+            if item and name not in names:
+                raise KeyError(f"no XML element name for the items of array {name!r}")
+            out.append(f"{pad}<{tag}>{end}")
+            for child in item:
+                element(names[name], child, depth + 1)
+            out.append(f"{pad}</{tag}>{end}")
+        else:
+            out.append(f"{pad}<{tag}>{_xml_scalar(item)}</{tag}>{end}")
+
+    element(root, value, 0)
+    return "".join(out) + "\n"
+
+
+# -- --format / --pretty-format ---------------------------------------------------------------
+PRETTY_FORMAT_ERROR = "--pretty-format only works when --format is json or xml"
+
+
+def _format_decorator(func: F, formats: list[str], pretty_help: str) -> F:
+    func = click.option("--pretty-format", is_flag=True, help=pretty_help)(func)
+    func = click.option("--format", "output_format", type=click.Choice(formats), default="plain",
                         show_default=True, help="Output format.")(func)
     return func
+
+
+def format_options(func: F | None = None, *, xml: bool = False) -> Any:
+    """``--format plain|json[|xml]`` and ``--pretty-format``, as rbd offers them.
+
+    ``@format_options`` offers plain and json; ``@format_options(xml=True)`` adds
+    xml, for the commands rbd can print as XML (print them with :func:`emit`).
+    """
+    formats = ["plain", "json", "xml"] if xml else ["plain", "json"]
+    pretty_help = "Pretty formatting (json and xml)." if xml else "Pretty formatting (json)."
+    if func is None:
+        return lambda f: _format_decorator(f, formats, pretty_help)
+    return _format_decorator(func, formats, pretty_help)
+
+
+def check_pretty_format() -> None:
+    """rbd's refusal of ``--pretty-format`` without ``--format json|xml`` (EINVAL, exit 22).
+
+    rbd checks it once the positional specs are parsed, before it opens anything:
+    the spec helpers call this; :func:`emit` calls it too for commands without a spec.
+    """
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        params = ctx.params
+        if params.get("pretty_format") and params.get("output_format") not in ("json", "xml"):
+            from .errors import SpecError
+
+            raise SpecError(PRETTY_FORMAT_ERROR)
+        ctx = ctx.parent
+
+
+def emit(doc: Any, output_format: str, pretty: bool, *, plain: str | Callable[[], str] | None = None,
+         xml_root: str | None = None, xml_items: dict[str, str] | None = None) -> None:
+    """Print ``doc`` as rbd prints it: JSON, XML (root and array item names as rbd names them) or plain text."""
+    check_pretty_format()
+    if output_format == "json":
+        echo(ceph_json(doc, pretty))
+    elif output_format == "xml":
+        if xml_root is None:
+            raise TypeError("this command has no XML form")
+        echo(ceph_xml(doc, xml_root, xml_items, pretty))
+    else:
+        echo(plain() if callable(plain) else (plain or ""))
+
+
+def text_table(columns: list[tuple[str, str, str]], rows: list[list[str]]) -> str:
+    """Rows as Ceph's TextTable prints them (rbd's tables): ``columns`` are (heading, heading align, cell align).
+
+    Every column is as wide as its widest cell or heading, cells are padded to it
+    (``"left"`` or ``"right"``), the last column too, and columns are joined by two
+    spaces; an empty table is still its heading line (callers print nothing instead).
+    """
+    widths = [max([len(heading)] + [len(row[i]) for row in rows]) for i, (heading, _, _) in enumerate(columns)]
+
+    def line(cells: list[str], aligns: list[str]) -> str:
+        return "  ".join(cell.rjust(w) if align == "right" else cell.ljust(w)
+                         for cell, w, align in zip(cells, widths, aligns, strict=True)) + "\n"
+
+    out = [line([c[0] for c in columns], [c[1] for c in columns])]
+    out += [line(row, [c[2] for c in columns]) for row in rows]
+    return "".join(out)
 
 
 _SURROGATES = re.compile("[\udc80-\udcff]")

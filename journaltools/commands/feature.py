@@ -14,7 +14,7 @@ import click
 
 from ..cli import AppContext, main, pass_app
 from ..cls import rbd_image
-from ..errors import BusyError, NotFoundError, SpecError
+from ..errors import NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.lifecycle import Geometry, create_journal, remove_journal
 from ..store.base import Pool
@@ -22,18 +22,26 @@ from ..write_guard import hold_image
 from .specs import image_spec_options, resolve_image
 
 MIN_ORDER, MAX_ORDER = 12, 26  # rbd: --journal-object-size 4K <= size <= 64M
-_SIZE = re.compile(r"^(\d+)([BKMG]?)$", re.IGNORECASE)
+# strict_iecstrtoll: digits, then an optional IEC unit (K, Ki, KiB; B alone)
+_SIZE = re.compile(r"^(\d+)(?:([KMGTPE])(?:i?B?)?|B)?$")
+_UNIT_SHIFT = {None: 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 
 
 def parse_object_size(text: str) -> int:
-    """``--journal-object-size`` (B/K/M/G suffix) -> journal order; must be a power of two in 4K..64M."""
+    """``--journal-object-size`` -> journal order, as rbd: a size in 4K..64M, rounded up to a power of two.
+
+    rbd 16.2 (Utils.cc ``get_journal_options``) takes the smallest order whose
+    object holds the size: ``20M`` is order 25 (32 MiB objects).
+    """
+    from ..rbd_cli import RbdUsageError
+
     match = _SIZE.match(text.strip())
-    if not match:
-        raise SpecError(f"invalid journal object size '{text}' (use e.g. 4K, 1M, 16M)")
-    size = int(match.group(1)) << {"": 0, "B": 0, "K": 10, "M": 20, "G": 30}[match.group(2).upper()]
-    order = size.bit_length() - 1
-    if size <= 0 or size != 1 << order or not MIN_ORDER <= order <= MAX_ORDER:
-        raise SpecError(f"journal object size {text} must be a power of two between 4K and 64M")
+    size = int(match.group(1)) << _UNIT_SHIFT[match.group(2)] if match else 0
+    if not (1 << MIN_ORDER) <= size <= (1 << MAX_ORDER):
+        raise RbdUsageError("the argument for option '--journal-object-size' is invalid")
+    order = MIN_ORDER
+    while (1 << order) < size:
+        order += 1
     return order
 
 
@@ -72,6 +80,7 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     "" with its image client data, and the first tag.
     """
     _check_features(features)
+    order = parse_object_size(journal_object_size)  # rbd refuses a bad size before it opens anything
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     hold_image(header_pool, iid, force, ignore_mirror_daemon=features == ("mirroring",))
     current = rbd_image.get_features(header_pool, iid)
@@ -84,9 +93,8 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
         raise SpecError(f"journaling is already enabled on image {name}")
     if not current & rbd_image.EXCLUSIVE_LOCK:
         raise SpecError(f"cannot enable journaling on image {name}: exclusive-lock must be enabled first")
-    order = parse_object_size(journal_object_size)
-    pool_id = -1
-    if journal_pool and journal_pool != header_pool.name:
+    pool_id = -1  # as librbd: a named --journal-pool is recorded even when it is the image's pool
+    if journal_pool:
         pool_id = app.store().pool(journal_pool).pool_id
     create_journal(header_pool, iid, Geometry(order, journal_splay_width, pool_id))
     rbd_image.set_features(header_pool, iid, rbd_image.JOURNALING, rbd_image.JOURNALING)
@@ -113,16 +121,19 @@ def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: s
     if not current & rbd_image.JOURNALING:
         raise SpecError(f"journaling is not enabled on image {name}")
     if mirror_image_enabled(header_pool, iid):
-        raise BusyError(f"cannot disable journaling on image {name}: image mirroring is enabled (disable mirroring first)")
+        raise SpecError(f"cannot disable journaling on image {name}: image mirroring is enabled (disable mirroring first)")
     with contextlib.suppress(NotFoundError):  # a bit set without a journal: just clear it
         remove_journal(Journal.open(header_pool, iid))
     rbd_image.set_features(header_pool, iid, 0, rbd_image.JOURNALING)
 
 
 def _check_features(features: tuple[str, ...]) -> None:
+    """journaling (or mirroring) alone; any other feature is the real rbd's (run as rbd, it gets the command)."""
+    from ..rbd_cli import DelegateToRbd
+
     unknown = [f for f in features if f not in ("journaling", "mirroring")]
     if unknown:
-        raise SpecError(f"journaltools manages only the journaling and mirroring features here, not "
-                        f"{', '.join(unknown)} (use rbd feature enable|disable for those)")
+        raise DelegateToRbd(f"journaltools manages only the journaling and mirroring features here, not "
+                            f"{', '.join(unknown)} (use rbd feature enable|disable for those)")
     if len(features) != 1:
-        raise SpecError("give one feature at a time (journaling or mirroring)")
+        raise DelegateToRbd("give one feature at a time (journaling or mirroring)")

@@ -18,7 +18,8 @@ from ..format.cls_journal import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
 from ..journal.trimming import Trimming, is_disconnected, journal_trimming
-from ..output import Pairs, byte_units, ceph_json, echo, format_options, pretty_block, progress
+from ..output import Pairs, byte_units, ceph_json, echo, emit, format_options, pretty_block, progress
+from ..rbd_cli import rbd_mode
 from .journal_spec import (
     ResolvedJournal,
     journal_group,
@@ -35,7 +36,7 @@ def _position_text(p: Any) -> str:
 # -- info ---------------------------------------------------------------------------
 @journal_group.command("info")
 @journal_spec_options
-@format_options
+@format_options(xml=True)
 @pass_app
 def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
          journal_name: str | None, output_format: str, pretty_format: bool) -> int:
@@ -53,7 +54,7 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
             object_pool = journal.header_pool.store.pool_name(header.pool_id)
         except NotFoundError:
             click.echo(f"error looking up pool name for pool_id={header.pool_id}: (2) No such file or directory", err=True)
-    if output_format == "json":
+    if output_format in ("json", "xml"):
         doc: dict[str, Any] = {
             "journal_id": journal.journal_id,
             "header_oid": journal.header_oid,
@@ -63,7 +64,7 @@ def info(app: AppContext, journal_spec: str | None, pool: str | None, namespace:
         }
         if object_pool is not None:
             doc["object_pool"] = object_pool
-        echo(ceph_json(doc, pretty_format))
+        emit(doc, output_format, pretty_format, xml_root="journal")
         return _report_geometry_errors(journal)
     size = "unknown" if header.order is None else byte_units(journal.object_size)
     lines = [
@@ -89,8 +90,9 @@ def _report_geometry_errors(journal: Journal) -> int:
 # -- status -------------------------------------------------------------------------
 @journal_group.command("status")
 @journal_spec_options
-@format_options
-@click.option("--no-lag", is_flag=True, help="Print only what rbd prints (skip reading the data objects for lag).")
+@format_options(xml=True)
+@click.option("--no-lag", is_flag=True, help="Print only what rbd prints (skip reading the data objects for lag; "
+              "the default when run as rbd).")
 @pass_app
 def status(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
            journal_name: str | None, output_format: str, pretty_format: bool, no_lag: bool) -> int:
@@ -103,9 +105,9 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
 
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     header = journal.header
-    lag = {} if no_lag else client_lag(journal)
-    trim = None if no_lag else journal_trimming(journal)
-    if output_format == "json":
+    lag = {} if no_lag or rbd_mode() else client_lag(journal)
+    trim = None if no_lag or rbd_mode() else journal_trimming(journal)
+    if output_format in ("json", "xml"):
         clients = []
         for c in header.clients:
             item: dict[str, Any] = {
@@ -120,7 +122,8 @@ def status(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         doc: dict[str, Any] = {"minimum_set": header.minimum_set, "active_set": header.active_set, "registered_clients": clients}
         if trim is not None:
             doc["trimming"] = trim.to_json()
-        echo(ceph_json(doc, pretty_format))
+        emit(doc, output_format, pretty_format, xml_root="status",
+             xml_items={"registered_clients": "client", "object_positions": "object_position"})
         return _report_header_errors(journal)
     lines = [f"minimum_set: {_or_unknown(header.minimum_set)}", f"active_set: {_or_unknown(header.active_set)}",
              "registered clients: "]
@@ -302,23 +305,24 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
 @journal_spec_options
 @click.argument("path_arg", metavar="<path-name>", required=False)
 @click.option("--path", "path_opt", metavar="PATH", help="Export file (or '-' for stdout).")
-@click.option("--format", "export_format", type=click.Choice(["json", "jsonl", "rbd"]), default="json",
-              show_default=True, help="json: our document (schemas/journal-export.schema.json); jsonl: one entry a "
-              "line (the document's entries); rbd: the file rbd journal export writes.")
+@click.option("--format", "export_format", type=click.Choice(["json", "jsonl", "rbd"]), default=None,
+              help="json: our document (schemas/journal-export.schema.json, the default); jsonl: one entry a "
+              "line (the document's entries); rbd: the file rbd journal export writes (the default when run as rbd).")
 @click.option("--follow", is_flag=True, help="Keep exporting entries as they are appended (jsonl or rbd format), "
               "until SIGINT/SIGTERM or --until.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.01), default=0.5, show_default=True, metavar="SECONDS",
               help="With --follow: seconds between polls of the journal.")
+@click.option("--verbose", is_flag=True, help="Print every exported entry's event (as rbd journal export --verbose).")
 @click.option("--all", "all_entries", is_flag=True, help="Export every entry physically present, committed or not.")
 @on_error_options("stop")
 @entry_filter_options
 @click.option("--force", is_flag=True, help="Overwrite an existing export file.")
 @pass_app
 def export(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
-           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str, follow: bool,
-           poll_interval: float, all_entries: bool, on_error: str, no_error: bool, tags: tuple[int, ...],
-           from_tid: int | None, to_tid: int | None, event_types: tuple[str, ...], since: str | None,
-           until: str | None, force: bool) -> int:
+           journal_name: str | None, path_arg: str | None, path_opt: str | None, export_format: str | None,
+           follow: bool, poll_interval: float, verbose: bool, all_entries: bool, on_error: str, no_error: bool,
+           tags: tuple[int, ...], from_tid: int | None, to_tid: int | None, event_types: tuple[str, ...],
+           since: str | None, until: str | None, force: bool) -> int:
     """Export image journal, to our JSON document or rbd's export file format.
 
     The journal and the path combine as in rbd: `journal export rbd/<id> out.json`,
@@ -340,11 +344,11 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         raise SpecError(f"{exc}{hint}") from None
     path = path_opt or path_arg
     if not path:
-        raise SpecError(f"path was not specified (use '-' for stdout){hint}")
+        raise SpecError(f"path was not specified{hint}")
+    export_format = export_format or ("rbd" if rbd_mode() else "json")
     resolved = ResolvedJournal(Journal.open(header_pool, journal_id), image_name)
     from ..export import (
         EntryFilter,
-        ExportWriter,
         JsonExportWriter,
         JsonlExportWriter,
         RbdExportWriter,
@@ -358,11 +362,13 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         raise SpecError("--follow writes a stream: use --format jsonl or --format rbd")
     journal = resolved.journal
     with open_output(path, force=force) as fh:
-        writer: ExportWriter = (
+        writer: Any = (
             RbdExportWriter(fh, journal) if export_format == "rbd"
             else JsonlExportWriter(fh) if export_format == "jsonl"
             else JsonExportWriter(fh, journal, image_name=resolved.image, all_entries=all_entries,
                                   entry_filter=entry_filter, policy=policy))
+        if verbose:
+            writer = _VerboseWriter(writer, path == "-")
         if follow:
             from .journal_follow import follow_export
 
@@ -383,3 +389,20 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         click.echo(f"journaltools: export stopped at the first error ({result.stopped_at}); "
                    "use --on-error skip to go on", err=True)
     return 1 if result.errors or result.notes else 0  # every error inspect reports fails the export too
+
+
+class _VerboseWriter:
+    """An export writer that also prints each entry's event dump (rbd journal export --verbose)."""
+
+    def __init__(self, inner: Any, to_stdout: bool) -> None:
+        self.inner = inner
+        self.err = to_stdout  # with the export on stdout the dumps go to stderr
+
+    def write(self, entry: Any, event: Any) -> None:
+        from ..format.ceph_dump import event_dump
+
+        echo(pretty_block(Pairs(event_dump(event.value))) + "\n", err=self.err)
+        self.inner.write(entry, event)
+
+    def finish(self, result: Any) -> None:
+        self.inner.finish(result)

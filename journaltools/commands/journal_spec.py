@@ -18,6 +18,7 @@ from ..cls.rbd_image import get_features
 from ..errors import JournalToolsError, NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.model import HEADER_PREFIX
+from ..output import check_pretty_format
 from ..spec import combine_spec, image_id, image_name
 from ..store.base import Pool
 
@@ -49,14 +50,28 @@ def journal_group() -> None:
     """Inspect, export, import, reset and repair image journals."""
 
 
-def journal_spec_options(func: F) -> F:
-    """Positional ``<journal-spec>`` plus ``-p/--pool``, ``--namespace``, ``--image``, ``--journal``."""
-    func = click.option("--journal", "journal_name", metavar="JOURNAL", help="Journal name (id), or a full journal spec.")(func)
-    func = click.option("--image", "image", metavar="IMAGE", help="Image name whose journal to use.")(func)
-    func = click.option("--namespace", metavar="NS", help="Namespace name.")(func)
-    func = click.option("-p", "--pool", metavar="POOL", help="Pool name.")(func)
-    func = click.argument("journal_spec", metavar="[<pool>/[<namespace>/]]<journal-id>", required=False)(func)
-    return func
+def journal_spec_options(func: F | None = None, *, dest: bool = False) -> Any:
+    """Positional ``<journal-spec>`` plus ``-p/--pool``, ``--namespace``, ``--image``, ``--journal``.
+
+    ``@journal_spec_options(dest=True)`` also takes rbd's destination spellings
+    (``journal import``): ``--dest-pool``, ``--dest-namespace``, ``--dest`` (an image
+    name) and ``--dest-journal``, with the positional ``<dest-journal-spec>``.
+    """
+
+    def decorate(f: F) -> F:
+        prefix = ["--dest-journal"] if dest else []
+        f = click.option("--journal", *prefix, "journal_name", metavar="JOURNAL",
+                         help="Journal name (id), or a full journal spec.")(f)
+        f = click.option("--image", *(["--dest"] if dest else []), "image", metavar="IMAGE",
+                         help="Image name whose journal to use.")(f)
+        f = click.option("--namespace", *(["--dest-namespace"] if dest else []), "namespace", metavar="NS",
+                         help="Namespace name.")(f)
+        f = click.option("-p", "--pool", *(["--dest-pool"] if dest else []), "pool", metavar="POOL",
+                         help="Pool name.")(f)
+        metavar = "<dest-journal-spec>" if dest else "[<pool>/[<namespace>/]]<journal-id>"
+        return click.argument("journal_spec", metavar=metavar, required=False)(f)
+
+    return decorate(func) if func is not None else decorate
 
 
 class ResolvedJournal:
@@ -72,12 +87,13 @@ class ResolvedJournal:
 
 
 def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
-                   image: str | None, journal_name: str | None) -> tuple[Pool, str, str | None]:
+                   image: str | None, journal_name: str | None,
+                   what: str = "journal") -> tuple[Pool, str, str | None]:
     """(header pool, journal id, image name if known) as rbd resolves them; nothing is read from the journal."""
-    store = app.store()
     if journal_name or journal_spec:
         spec = combine_spec(journal_spec, pool=pool, namespace=namespace, name=journal_name, what="journal")
-        header_pool = store.pool(spec.pool, spec.namespace)
+        check_pretty_format()
+        header_pool = app.store().pool(spec.pool, spec.namespace)
         if not header_pool.exists(HEADER_PREFIX + spec.name):
             journaled = _journaled_image(header_pool, spec.name)
             if journaled is not None:
@@ -89,9 +105,11 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
         return header_pool, spec.name, name
     if image:
         spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image")
-        header_pool = store.pool(spec.pool, spec.namespace)
-        return header_pool, journaled_image_id(header_pool, spec.name), spec.name
-    raise SpecError("journal was not specified")
+        header_pool = app.store().pool(spec.pool, spec.namespace)
+        jid = journaled_image_id(header_pool, spec.name)  # rbd opens the image before it checks the format
+        check_pretty_format()
+        return header_pool, jid, spec.name
+    raise SpecError(f"{what} was not specified")
 
 
 def journaled_image_id(pool: Pool, name: str) -> str:
@@ -108,13 +126,15 @@ def _journaled_image(pool: Pool, name: str) -> str | None:
     rbd would fail with ENOENT there; any other outcome of rbd's rules is unchanged.
     """
     try:
-        image_id(pool, name)
+        jid = image_id(pool, name)
     except JournalToolsError:
         return None
-    return journaled_image_id(pool, name)
+    if not get_features(pool, jid) & RBD_FEATURE_JOURNALING:
+        return None  # rbd's rule then: a journal of that name (which does not exist)
+    return jid
 
 
 def resolve_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
-                    image: str | None, journal_name: str | None) -> ResolvedJournal:
-    header_pool, jid, name = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
+                    image: str | None, journal_name: str | None, what: str = "journal") -> ResolvedJournal:
+    header_pool, jid, name = locate_journal(app, journal_spec, pool, namespace, image, journal_name, what)
     return ResolvedJournal(Journal.open(header_pool, jid), name)

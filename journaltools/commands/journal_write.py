@@ -26,6 +26,7 @@ from ..journal.lag import client_lag
 from ..journal.lifecycle import image_tag_class
 from ..journal.writer import JournalWriter
 from ..output import ceph_json, echo, format_options
+from ..rbd_cli import rbd_mode
 from ..write_guard import hold_image, hold_journal
 from .journal_spec import journal_group, journal_spec_options, locate_journal, resolve_journal
 
@@ -65,8 +66,11 @@ def _open_source(path: str) -> IO[bytes]:
 
 
 @journal_group.command("import")
-@click.argument("source", metavar="<path-name>")
-@journal_spec_options
+@click.argument("source", metavar="<path-name>", required=False)
+@journal_spec_options(dest=True)
+@click.option("--path", "path_opt", metavar="PATH", help="Import file (or '-' for stdin).")
+@click.option("--verbose", is_flag=True, help="Print every imported entry's event (as rbd journal import --verbose).")
+@click.option("--no-error", is_flag=True, help="Skip entries that do not decode and go on (as rbd); the exit status is 1.")
 @click.option("--format", "source_format", type=click.Choice(["auto", "json", "rbd"]), default="auto", show_default=True,
               help="Source format: our JSON export or rbd's export file (auto: by the first byte).")
 @click.option("--dry-run", is_flag=True, help="Validate everything and say what would be written; write nothing.")
@@ -74,32 +78,45 @@ def _open_source(path: str) -> IO[bytes]:
               help="Import even if the export's fsid/pool/journal id differ from the target, or the image is in use.")
 @confirmation_option
 @pass_app
-def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | None, namespace: str | None,
-            image: str | None, journal_name: str | None, source_format: str, dry_run: bool, force: bool,
-            confirmed: bool) -> None:
+def import_(app: AppContext, source: str | None, journal_spec: str | None, pool: str | None, namespace: str | None,
+            image: str | None, journal_name: str | None, path_opt: str | None, verbose: bool, no_error: bool,
+            source_format: str, dry_run: bool, force: bool, confirmed: bool) -> int:
     """Import image journal entries from an export (ours or rbd's) into a journal.
 
-    Every record is validated before the first write; entries are appended the way
-    libjournal appends them (new entry tids per tag, splay placement, object sets);
-    if an append fails, everything written so far is rolled back.  A rerun after an
-    interrupted import skips the entries that run already appended.  --dry-run
-    refuses exactly what the import would refuse.
+    rbd's spellings work: `journal import --dest IMAGE FILE`, `journal import FILE
+    rbd/<journal-id>`, `--path FILE --dest-journal ID`. Every record is validated
+    before the first write; entries are appended the way libjournal appends them
+    (new entry tids per tag, splay placement, object sets); if an append fails,
+    everything written so far is rolled back.  A rerun after an interrupted import
+    skips the entries that run already appended.  --dry-run refuses exactly what the
+    import would refuse.
     """
-    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name)
+    if path_opt:  # rbd: with --path the positional is the destination journal spec
+        if source and journal_spec:
+            from ..rbd_cli import RbdUsageError
+
+            raise RbdUsageError("too many arguments")
+        journal_spec, source = journal_spec or source, path_opt
+    if not source:
+        raise SpecError("path was not specified")
+    resolved = resolve_journal(app, journal_spec, pool, namespace, image, journal_name, what="destination journal")
     journal = resolved.journal
     hold_journal(journal, force)
-    plan = plan_import(journal, source, source_format, force, confirmed)
+    plan = plan_import(journal, source, source_format, force, confirmed, no_error)
+    if verbose:
+        _print_events(plan.records)
+    processed = f"{len(plan.records) + plan.undecodable} entries processed, {plan.undecodable} errors"
     if plan.skip == len(plan.records):
         click.echo(f"all {len(plan.records)} entries are already in journal {journal.journal_id} (imported before); "
                    f"nothing {'would be ' if dry_run else ''}written", err=True)
-        click.echo(f"{len(plan.records)} entries processed, 0 errors")
-        return
+        click.echo(processed)
+        return 1 if plan.undecodable else 0
     if dry_run:
         click.echo(f"{len(plan.records)} entries validated; would append {len(plan.records) - plan.skip} to journal "
                    f"{journal.journal_id} (tags {sorted({r.tag_tid for r in plan.records})})"
                    + (f", {plan.skip} already there from an interrupted import" if plan.skip else "")
                    + (f", creating tags {plan.new_tags}" if plan.new_tags else "") + "; nothing written")
-        return
+        return 0
     writer = plan.writer
     try:
         for tid in plan.new_tags:
@@ -112,8 +129,10 @@ def import_(app: AppContext, source: str, journal_spec: str | None, pool: str | 
     if plan.skip:
         click.echo(f"resumed: the first {plan.skip} entries were already in the journal (an interrupted import) "
                    f"and were not appended again", err=True)
-    click.echo(f"{len(plan.records)} entries processed, 0 errors")
-
+    click.echo(processed)
+    if rbd_mode():
+        click.echo("Waiting for journal append to complete...")
+    return 1 if plan.undecodable else 0
 
 @dataclass
 class ImportPlan:
@@ -125,9 +144,11 @@ class ImportPlan:
     new_tags: list[int]
     tag_data: dict[int, bytes]
     tag_class: int
+    undecodable: int = 0  # records --no-error skipped (rbd counts them as errors)
 
 
-def plan_import(journal: Journal, source: str, source_format: str, force: bool, confirmed: bool) -> ImportPlan:
+def plan_import(journal: Journal, source: str, source_format: str, force: bool, confirmed: bool,
+                no_error: bool = False) -> ImportPlan:
     """Read and validate every record, and decide what to append; raises on anything the import refuses."""
     max_payload = journal.object_size - OVERHEAD
     with _open_source(source) as fh:
@@ -145,6 +166,7 @@ def plan_import(journal: Journal, source: str, source_format: str, force: bool, 
             records = list(read_rbd_export(fh, max_payload))
     if not records:
         raise FormatError(f"import data holds no entries ({source}): nothing to import")
+    skipped = _skip_undecodable(records) if no_error else 0
     for record in records:
         check_import_record(record, max_payload)
     known_tags = {t.tid for t in journal.header.tags}
@@ -166,10 +188,38 @@ def plan_import(journal: Journal, source: str, source_format: str, force: bool, 
     writer = JournalWriter(journal, keep_tail=counts)
     skip = writer.already_present([(r.tag_tid, r.payload) for r in records])
     others = writer.entries - skip
-    if others and not confirmed and skip < len(records):
+    if others and not (confirmed or rbd_mode()) and skip < len(records):  # rbd appends without asking
         raise ConfirmationRequired(f"journal {journal.journal_id} already holds {others} entries; importing adds "
                                    f"{len(records) - skip} more after them: rerun with {CONFIRM_FLAG}")
-    return ImportPlan(records, writer, skip, new_tags, tag_data, image_tag_class(journal))
+    return ImportPlan(records, writer, skip, new_tags, tag_data, image_tag_class(journal), skipped)
+
+
+def _skip_undecodable(records: list[ImportRecord]) -> int:
+    """Drop (in place) the records whose payload is no EventEntry, as rbd --no-error skips them; how many."""
+    from ..format import lookup
+
+    event = lookup("librbd::journal::EventEntry")
+    kept = []
+    for record in records:
+        try:
+            event.decode(record.payload)
+        except FormatError:
+            click.echo(f"corrupted entry {record.number}: tag_tid={record.tag_tid}, commit_tid={record.commit_tid}",
+                       err=True)
+            continue
+        kept.append(record)
+    skipped = len(records) - len(kept)
+    records[:] = kept
+    return skipped
+
+
+def _print_events(records: list[ImportRecord]) -> None:
+    from ..format.ceph_dump import event_dump
+    from ..format.librbd_journal import decode_event
+    from ..output import Pairs, pretty_block
+
+    for record in records:
+        echo(pretty_block(Pairs(event_dump(decode_event(record.payload)))) + "\n")
 
 
 @journal_group.group("client")
@@ -250,7 +300,7 @@ def default_backup_dir(journal_id: str) -> str:
 @journal_spec_options
 @click.option("--keep-clients", is_flag=True, help="Register the other clients again (their data kept, nothing committed).")
 @click.option("--backup", "backup_dir", metavar="DIR",
-              help="Copy the journal here (directory store layout) before deleting (default: ./journaltools-backup-<id>-<time>).")
+              help="Copy the journal here first (default: ./journaltools-backup-<id>-<time>).")
 @click.option("--no-backup", is_flag=True, help="Do not write a backup first.")
 @confirmation_option
 @force_option
@@ -258,24 +308,55 @@ def default_backup_dir(journal_id: str) -> str:
 def reset(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
           journal_name: str | None, keep_clients: bool, backup_dir: str | None, no_backup: bool, confirmed: bool,
           force: bool) -> None:
-    """Reset image journal: delete all entries, keep order, splay width and pool.
+    """Reset image journal: delete all entries, keep order, splay width and pool (as rbd journal reset).
 
-    Writes a backup of the journal first (unless --no-backup) and needs
-    --yes-i-really-mean-it.
+    Like rbd it needs no confirmation, but first it writes a backup (unless
+    --no-backup): a copy of the journal's objects (directory store layout, for
+    --store) and its entries as rbd's export file, which `journal import` (ours or
+    rbd's) puts back. Where it went and the command that restores it are printed
+    on stderr. If the backup cannot be written, nothing is reset.
     """
-    from ..acquire import copy_journal
     from ..journal.lifecycle import reset_journal
 
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     hold_journal(journal, force)
-    if not confirmed:
-        raise ConfirmationRequired(f"reset deletes every entry of journal {journal.journal_id}: rerun with {CONFIRM_FLAG}")
     if backup_dir and no_backup:
         raise SpecError("--backup and --no-backup exclude each other")
     if not no_backup:
-        target = backup_dir or default_backup_dir(journal.journal_id)
-        report = copy_journal(journal, target)
-        click.echo(f"backup: {report.copied} objects ({report.bytes} bytes) in {target}", err=True)
+        _backup_before_reset(app, journal, backup_dir or default_backup_dir(journal.journal_id))
     fresh = reset_journal(journal, keep_clients=keep_clients)
     click.echo(f"journal {fresh.journal_id} reset (order {fresh.header.order}, splay width "
                f"{fresh.header.splay_width}, {len(fresh.header.clients)} clients)", err=True)
+
+
+def _backup_before_reset(app: AppContext, journal: Any, target: str) -> None:
+    """The journal's objects (``acquire``'s copy) and its entries as rbd's export file, in ``target``."""
+    import os
+
+    from ..acquire import copy_journal
+    from ..export import EntryFilter, RbdExportWriter, open_output, walk_entries
+    from ..journal import CorruptionPolicy
+    from ..rbd_cli import program_name
+
+    try:
+        report = copy_journal(journal, target)
+        export_path = os.path.join(target, f"journal-{journal.journal_id}.export")
+        with open_output(export_path, force=True) as fh:  # atomic; a rerun (after a crash) writes it again
+            writer = RbdExportWriter(fh, journal)
+            result = walk_entries(journal.walk(all_entries=True), writer, EntryFilter.build((), None, None, (), None, None),
+                                  CorruptionPolicy("skip"))
+            writer.finish(result)
+    except OSError as exc:
+        raise JournalToolsError(f"cannot write the backup to {target} ({exc.strerror or exc}); nothing was reset: "
+                                "give --backup DIR, or --no-backup", errno=exc.errno or 5) from exc
+    import shlex
+
+    pool = journal.header_pool
+    spec = f"{pool.name}/{pool.namespace + '/' if pool.namespace else ''}{journal.journal_id}"
+    where = [a for k, v in (("--store", app.store_dir), ("-c", app.conf), ("--cluster", app.cluster),
+                            ("--id", app.client_id), ("-n", app.name), ("-m", app.mon_host), ("-k", app.keyring),
+                            ("-K", app.keyfile)) if v for a in (k, v)]
+    restore = shlex.join([program_name(), *where, "journal", "import", export_path, spec])
+    click.echo(f"{program_name()}: journal reset: backup of journal {journal.journal_id} in {target} ({report.copied} "
+               f"objects, {report.bytes} bytes; its {result.written} entries in {export_path}); to restore the "
+               f"entries after the reset: {restore}", err=True)

@@ -23,7 +23,8 @@ from ..mirroring import (
     read_mirror_pool,
     snapshot_mode_primary,
 )
-from ..output import ceph_json, echo, format_options
+from ..output import echo, emit, format_options
+from ..rbd_cli import DelegateToRbd, rbd_mode
 from ..store.base import Pool
 from ..write_guard import hold_image, hold_pool
 from .specs import image_options, resolve_image, resolve_pool
@@ -48,14 +49,20 @@ def mirror_image_group() -> None:
 @click.argument("pool_spec", metavar="<pool-spec>", required=False)
 @click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--namespace", metavar="NS", help="Namespace name.")
-@format_options
+@format_options(xml=True)
+@click.option("--all", "all_attributes", is_flag=True,
+              help="List all attributes (the peers' mon host and key: run as rbd, the real rbd answers).")
 @pass_app
 def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None,
-                  output_format: str, pretty_format: bool) -> None:
+                  output_format: str, pretty_format: bool, all_attributes: bool) -> None:
     """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
+    if all_attributes and output_format == "plain":
+        raise DelegateToRbd("--all shows the peers' mon host and key, kept in the monitors' config-key store, "
+                            "which journaltools does not read (use rbd mirror pool info --all)")
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     doc = pool_info(pool, read_mirror_pool(pool), app.release())
-    echo(ceph_json(doc, pretty_format) if output_format == "json" else pool_info_text(doc))
+    emit(doc, output_format, pretty_format, plain=lambda: pool_info_text(doc), xml_root="mirror",
+         xml_items={"peers": "peer"})
 
 
 @mirror_pool_group.command("status")
@@ -63,7 +70,7 @@ def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, 
 @click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--namespace", metavar="NS", help="Namespace name.")
 @click.option("--verbose", is_flag=True, help="List daemons and every mirrored image.")
-@format_options
+@format_options(xml=True)
 @pass_app
 def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None, verbose: bool,
                     output_format: str, pretty_format: bool) -> None:
@@ -73,17 +80,14 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
     if state.mode == 0:
         raise SpecError("mirroring not enabled on the pool")  # rbd's words, every release
     doc = pool_status(pool, state)
-    if output_format == "json":
-        if not verbose:
-            doc = {"summary": doc["summary"]}
-        echo(ceph_json(doc, pretty_format))
-    else:
-        echo(pool_status_text(doc, image_statuses(pool, state), verbose))
+    emit(doc if verbose else {"summary": doc["summary"]}, output_format, pretty_format,
+         plain=lambda: pool_status_text(doc, image_statuses(pool, state), verbose), xml_root="status",
+         xml_items={"daemons": "daemon", "images": "image", "peer_sites": "peer_site", "callouts": "callout"})
 
 
 @mirror_image_group.command("status")
 @image_options
-@format_options
+@format_options(xml=True)
 @pass_app
 def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, output_format: str, pretty_format: bool) -> None:
@@ -91,19 +95,20 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
     if iid not in state.images:
-        raise SpecError("mirroring not enabled on the image")
+        raise SpecError(f"mirroring not enabled on the image {name}")
     record = state.images[iid]
     status = next(s for s in image_statuses(header_pool, state) if s.global_id == record.global_image_id)
     if record.mode == IMAGE_MODE_SNAPSHOT and record.state == IMAGE_ENABLED:
         snaps = mirror_snapshots(header_pool, iid)
         if snapshot_mode_primary(snaps):  # rbd lists them for a primary only
             status.snapshots = [s for s in snaps if s.primary]
-    echo(ceph_json(status.to_json(), pretty_format) if output_format == "json" else status.text())
+    emit(status.to_json(), output_format, pretty_format, plain=status.text, xml_root="image",
+         xml_items={"peer_sites": "peer_site"})
 
 
 @main.command("status")
 @image_options
-@format_options
+@format_options(xml=True)
 @pass_app
 def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None, image: str | None,
                output_format: str, pretty_format: bool) -> None:
@@ -116,6 +121,12 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
     """
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     watchers = header_pool.watchers(f"rbd_header.{iid}")
+    watcher_lines = [f"\twatcher={w.get('address')} client.{w.get('client')} cookie={w.get('cookie')}"
+                     for w in watchers]
+    if rbd_mode():  # as rbd: exactly rbd status's output
+        emit({"watchers": watchers}, output_format, pretty_format, xml_root="status", xml_items={"watchers": "watcher"},
+             plain="Watchers:" + (" none\n" if not watchers else "\n" + "".join(f"{w}\n" for w in watcher_lines)))
+        return
     state = read_mirror_pool(header_pool)
     record = state.images.get(iid)
     local = state.local_status.get(record.global_image_id) if record is not None else None
@@ -136,12 +147,13 @@ def status_cmd(app: AppContext, image_spec: str | None, pool: str | None, namesp
             "peers": role.peers,
         },
     }
-    if output_format == "json":
-        echo(ceph_json(doc, pretty_format))
+    if output_format != "plain":
+        emit(doc, output_format, pretty_format, xml_root="status",
+             xml_items={"watchers": "watcher", "tags": "tag", "peers": "peer", "commit_position": "object_position"})
         return
     known = header_pool.knows_watchers
     lines = ["Watchers:" + ((" none" if not watchers else "") if known else " unknown (this store cannot list watchers)")]
-    lines += [f"\twatcher={w.get('address')} client.{w.get('client')} cookie={w.get('cookie')}" for w in watchers]
+    lines += watcher_lines
     m = doc["mirroring"]
     lines.append("Mirroring:")
     lines.append(f"\tstate: {m['state']}" + (f" ({m['mode']})" if m["mode"] else ""))
@@ -169,11 +181,22 @@ _PEER_POOL_SPEC = re.compile(r"^(?:([^/@]+)/)?([^/@]+)$")
 _UUID = re.compile(r"^[A-F0-9]{8}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{4}-[A-F0-9]{12}$", re.IGNORECASE)
 
 
+def _pool_and_next(pool_spec: str | None, second: str | None, pool_opt: str | None) -> tuple[str | None, str | None]:
+    """rbd's positionals after ``-p``: with the option given, the first positional is the next argument."""
+    if pool_opt and pool_spec and second is None:
+        return None, pool_spec
+    return pool_spec, second
+
+
 @mirror_pool_group.command("enable")
-@click.argument("pool_spec", metavar="<pool-spec>")
-@click.argument("mode", metavar="<mode>", type=click.Choice(["image", "pool"]))
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.argument("mode", metavar="<mode>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
+@click.option("--namespace", metavar="NS", help="Namespace name.")
+@click.option("--site-name", metavar="NAME", help="Local site name (run as rbd, the real rbd sets it).")
 @pass_app
-def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
+def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, pool_opt: str | None,
+                    namespace: str | None, site_name: str | None) -> None:
     """Enable RBD mirroring in a pool or namespace (mode image or pool).
 
     Pool mode also enables mirroring on every image with journaling.
@@ -181,19 +204,28 @@ def pool_enable_cmd(app: AppContext, pool_spec: str, mode: str) -> None:
     from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_POOL
     from ..mirror_changes import pool_enable
 
-    note = pool_enable(_pool_change(app, pool_spec), MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
+    pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
+    if mode not in ("image", "pool"):
+        raise SpecError("must specify 'image' or 'pool' mode.")
+    if site_name:
+        raise DelegateToRbd("--site-name is kept in the monitors' config-key store, which journaltools does not write "
+                            "(use rbd mirror pool enable --site-name)")
+    target = _pool_change(app, pool_spec, pool_opt, namespace)
+    note = pool_enable(target, MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
     if note:
         click.echo(note)
 
 
 @mirror_pool_group.command("disable")
-@click.argument("pool_spec", metavar="<pool-spec>")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
+@click.option("--namespace", metavar="NS", help="Namespace name.")
 @pass_app
-def pool_disable_cmd(app: AppContext, pool_spec: str) -> None:
+def pool_disable_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None) -> None:
     """Disable RBD mirroring in a pool or namespace (refused while images are mirrored in image mode)."""
     from ..mirror_changes import pool_disable
 
-    note = pool_disable(_pool_change(app, pool_spec))
+    note = pool_disable(_pool_change(app, pool_spec, pool_opt, namespace))
     if note:
         click.echo(note)
 
@@ -204,13 +236,19 @@ def peer_group() -> None:
 
 
 @peer_group.command("add")
-@click.argument("pool_spec", metavar="<pool-spec>")
-@click.argument("remote", metavar="<remote-cluster-spec>")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.argument("remote_spec", metavar="<remote-cluster-spec>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--direction", type=click.Choice(["rx-only", "rx-tx"]), default="rx-tx", show_default=True,
               help="Mirroring direction.")
 @click.option("--remote-client-name", metavar="NAME", help="Remote client name (default client.admin).")
+@click.option("--remote-cluster", metavar="NAME", help="Remote cluster name.")
+@click.option("--remote-mon-host", metavar="HOSTS", help="Remote mon host(s) (run as rbd, the real rbd stores them).")
+@click.option("--remote-key-file", metavar="PATH", help="Path to the remote key (run as rbd, the real rbd stores it).")
 @pass_app
-def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, remote_client_name: str | None) -> None:
+def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None, pool_opt: str | None, direction: str,
+                 remote_client_name: str | None, remote_cluster: str | None, remote_mon_host: str | None,
+                 remote_key_file: str | None) -> None:
     """Add a mirroring peer: rbd's [client.<id>@]<cluster>, or the proposal's [<cluster>/]<pool>.
 
     Prints the new peer's UUID. Ceph keeps no remote pool name: the peer's pool is
@@ -219,7 +257,14 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
     from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX
     from ..mirror_changes import peer_add
 
-    pool = _pool_change(app, pool_spec)
+    if remote_mon_host or remote_key_file:
+        raise DelegateToRbd("the peer's mon host and key are kept in the monitors' config-key store, which "
+                            "journaltools does not write (use rbd mirror pool peer add)")
+    pool_spec, remote_spec = _pool_and_next(pool_spec, remote_spec, pool_opt)
+    remote = remote_spec or remote_cluster
+    if not remote:
+        raise SpecError("remote cluster was not specified")
+    pool = _pool_change(app, pool_spec, pool_opt, None)
     if read_mirror_pool(pool).mode == 0:
         raise SpecError("mirroring not enabled on the pool")
     match = _PEER_SPEC.match(remote)
@@ -239,21 +284,26 @@ def peer_add_cmd(app: AppContext, pool_spec: str, remote: str, direction: str, r
 
 
 @peer_group.command("remove")
-@click.argument("pool_spec", metavar="<pool-spec>")
-@click.argument("peer_uuid", metavar="<uuid>")
+@click.argument("pool_spec", metavar="<pool-spec>", required=False)
+@click.argument("peer_uuid", metavar="<uuid>", required=False)
+@click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @pass_app
-def peer_remove_cmd(app: AppContext, pool_spec: str, peer_uuid: str) -> None:
+def peer_remove_cmd(app: AppContext, pool_spec: str | None, peer_uuid: str | None, pool_opt: str | None) -> None:
     """Remove a mirroring peer from a pool."""
     from ..mirror_changes import peer_remove
 
+    pool_spec, peer_uuid = _pool_and_next(pool_spec, peer_uuid, pool_opt)
+    if not peer_uuid:
+        raise SpecError("must specify peer uuid")
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(_pool_change(app, pool_spec), peer_uuid)
+    peer_remove(_pool_change(app, pool_spec, pool_opt, None), peer_uuid)
 
 
-def _pool_change(app: AppContext, pool_spec: str) -> Pool:
+def _pool_change(app: AppContext, pool_spec: str | None, pool_opt: str | None = None,
+                 namespace: str | None = None) -> Pool:
     """The pool of a mirroring change, its rbd_mirroring metadata held for the command (the write guard)."""
-    pool = resolve_pool(app, pool_spec, None, None)
+    pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     hold_pool(pool, "rbd_mirroring")
     return pool
 
@@ -268,15 +318,26 @@ def _image_change(app: AppContext, image_spec: str | None, pool: str | None, nam
 
 @mirror_image_group.command("enable")
 @image_options
-@click.argument("mode", metavar="[journal]", required=False, type=click.Choice(["journal"]))
+@click.argument("mode", metavar="[<mode>]", required=False)
 @click.option("--force", is_flag=True, help="Change the image even if a client other than rbd-mirror has it open.")
 @pass_app
 def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, mode: str | None, force: bool) -> None:
-    """Enable RBD mirroring for an image (journal mode; the image needs journaling)."""
+    """Enable RBD mirroring for an image (journal mode; the image needs journaling).
+
+    Snapshot mode is the real rbd's (run as rbd, it gets the command).
+    """
     from ..mirror_changes import image_enable
 
-    image_enable(*_image_change(app, image_spec, pool, namespace, image, force))
+    if image and image_spec and mode is None:  # rbd: with --image the positional is the mode
+        image_spec, mode = None, image_spec
+    target = _image_change(app, image_spec, pool, namespace, image, force)  # rbd opens the image before it reads the mode
+    if mode not in (None, "journal", "snapshot"):
+        raise SpecError(f"invalid mode name: {mode}")
+    if mode == "snapshot":
+        raise DelegateToRbd("snapshot-based mirroring is not journaltools' (use rbd mirror image enable IMAGE snapshot)")
+
+    image_enable(*target)
     click.echo("Mirroring enabled")
 
 

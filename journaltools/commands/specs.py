@@ -9,6 +9,7 @@ import click
 
 from ..cli import AppContext
 from ..errors import NotFoundError
+from ..output import check_pretty_format
 from ..spec import DEFAULT_POOL, combine_spec, image_id
 from ..store.base import Pool
 
@@ -30,7 +31,8 @@ def image_options(func: F) -> F:
 def resolve_image(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                   image: str | None) -> tuple[Pool, str, str]:
     """(pool, image id, image name) for rbd's ``[<pool>/[<namespace>/]]<image>`` and options."""
-    spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image")
+    spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image name")
+    check_pretty_format()
     header_pool = _check_namespace(app.store().pool(spec.pool, spec.namespace))
     return header_pool, image_id(header_pool, spec.name), spec.name
 
@@ -40,6 +42,7 @@ def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None
     name = pool or pool_spec or DEFAULT_POOL
     if "/" in name:
         name, _, namespace = name.partition("/")
+    check_pretty_format()
     return _check_namespace(app.store().pool(name, namespace or ""))
 
 

@@ -359,6 +359,7 @@ class Journal:
         committed nothing; otherwise the whole position of the client whose newest
         position has the smallest (tag tid, entry tid).
         """
+
         best: list[Position] | None = None
         for client in self.header.clients:
             if client.state is None or client.state == CLIENT_STATE_DISCONNECTED:

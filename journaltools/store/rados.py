@@ -471,17 +471,21 @@ class RadosStore(Store):
     """A live cluster: ``-c/--conf``, ``--id``, ``--cluster`` as rbd takes them."""
 
     def __init__(self, conf: str | None = None, client_id: str | None = None, cluster: str | None = None,
-                 timeout: int = 15) -> None:
+                 timeout: int = 15, options: dict[str, str] | None = None) -> None:
         rados = _rados()
+        extra = dict(options or {})
         kwargs: dict[str, Any] = {"conf": {"client_mount_timeout": str(timeout), "rados_mon_op_timeout": str(timeout),
                                            "rados_osd_op_timeout": str(timeout * 4)}}
+        for key in ("mon_host", "keyring", "keyfile"):  # rbd's -m, -k, -K
+            if extra.get(key):
+                kwargs["conf"][key] = extra[key]
         if conf:
             kwargs["conffile"] = conf
-        elif cluster:
-            kwargs["conffile"] = f"/etc/ceph/{cluster}.conf"
         else:
-            kwargs["conffile"] = ""  # librados default search ($CEPH_CONF, /etc/ceph/ceph.conf)
-        if client_id:
+            kwargs["conffile"] = ""  # librados default search ($CEPH_CONF, /etc/ceph/$cluster.conf, ...)
+        if extra.get("name"):  # rbd's -n/--name client.<id>
+            kwargs["name"] = extra["name"]
+        elif client_id:
             kwargs["rados_id"] = client_id.removeprefix("client.")
         if cluster:
             kwargs["clustername"] = cluster

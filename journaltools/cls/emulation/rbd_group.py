@@ -14,6 +14,8 @@ from ...groups import (
     DIR_RENAME_ARGS,
     GROUP_IMAGE_REMOVE_ARGS,
     GROUP_IMAGE_SET_ARGS,
+    GROUP_SNAP_REMOVE_ARGS,
+    GROUP_SNAP_SET_ARGS,
     IMAGE_GROUP_ARGS,
 )
 from ...store.base import Pool
@@ -127,4 +129,27 @@ def image_group_remove(pool: Pool, oid: str, data: bytes) -> bytes:
         pool.omap_set(oid, {"op_features": encode(u64, op_features)})
     else:
         pool.omap_set(oid, {"features": encode(u64, _u64(values, "features") & ~FEATURE_OPERATIONS)})
+    return b""
+
+
+@method("rbd", "group_snap_set")
+def group_snap_set(pool: Pool, oid: str, data: bytes) -> bytes:
+    """cls_rbd group_snap_set: a snapshot record by id; another record with the same name is EEXIST."""
+    record = lookup("cls::rbd::GroupSnapshot")
+    snap = decode(GROUP_SNAP_SET_ARGS, data).snapshot
+    if not snap.id or not snap.name:
+        raise JournalToolsError("group snapshot without id or name", errno=E.EINVAL)
+    for key, raw in pool.omap(oid).items():
+        if key.startswith("snapshot_") and key != f"snapshot_{snap.id}" and record.decode(raw).name == snap.name:
+            raise ExistsError(f"group snapshot {snap.name} already exists")
+    pool.omap_set(oid, {f"snapshot_{snap.id}": record.encode(snap)})
+    return b""
+
+
+@method("rbd", "group_snap_remove")
+def group_snap_remove(pool: Pool, oid: str, data: bytes) -> bytes:
+    snap_id = decode(GROUP_SNAP_REMOVE_ARGS, data).snap_id
+    if f"snapshot_{snap_id}" not in pool.omap(oid):
+        raise NotFoundError(f"group snapshot {snap_id} does not exist")
+    pool.omap_remove(oid, [f"snapshot_{snap_id}"])
     return b""
