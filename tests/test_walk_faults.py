@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -162,14 +163,26 @@ print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.
 """
 
 
-def test_sparse_object_is_scanned_in_bounded_memory(tmp_path):
-    """A 256 MiB object that is a hole after its frames: flat memory (it was 300 MB and 100 s)."""
+@pytest.mark.parametrize("huge_entry", [False, True])
+def test_sparse_object_is_scanned_in_bounded_memory(tmp_path, huge_entry):
+    """A 256 MiB object that is a hole after its frames: flat memory (it was 300 MB and 100 s).
+
+    With ``huge_entry`` the hole follows an entry head claiming 200 MiB (far over the journal's
+    4 KiB maximum): refused from its head, never read whole.
+    """
     root = store_copy(tmp_path, "small_objects")
-    os.truncate(root / "rbd" / "objects" / f"journal_data.2.{SMALL}.21", 256 << 20)
+    obj = root / "rbd" / "objects" / f"journal_data.2.{SMALL}.21"
+    if huge_entry:
+        head = bytearray(encode_entry(2, 41, b""))[:HEAD_SIZE]
+        head[HEAD_SIZE - 4 :] = (200 << 20).to_bytes(4, "little")
+        obj.write_bytes(obj.read_bytes() + bytes(head))
+    os.truncate(obj, 256 << 20)
     proc = subprocess.run([sys.executable, "-c", _RSS, "--store", str(root), "journal", "inspect", f"rbd/{SMALL}"],
                           capture_output=True, text=True, timeout=600, check=False)
-    assert "41 entries inspected, 0 errors" in proc.stdout, proc.stdout + proc.stderr
+    assert f"41 entries inspected, {int(huge_entry)} errors" in proc.stdout, proc.stdout + proc.stderr
     assert "oversized_object" in proc.stdout  # a warning: the object is far over its soft maximum
+    if huge_entry:
+        assert "bad_length: entry length 209715200 exceeds the journal's maximum entry size (4096 bytes)" in proc.stdout
     rss_kb = int(proc.stderr.split("maxrss_kb")[1])
     assert rss_kb < 150_000, rss_kb  # measured 37 MB (the old whole-object read: 299 MB)
 
