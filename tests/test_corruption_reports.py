@@ -43,8 +43,9 @@ def test_bit_flip_is_reported_identically_everywhere(tmp_path, capsys):
     assert plain[0] == 1 and "crc_mismatch" in plain[1] and "journal_data.2.10abe81d9984.14 at byte 0" in plain[1]
     doc = json.loads(as_json[1])
     found = [(p["kind"], p["object"], p["offset"]) for p in doc["problems"]]
-    assert found[0] == ("crc_mismatch", "journal_data.2.10abe81d9984.14", 0)
-    assert {k for k, _, _ in found[1:]} <= {"tid_gap"}  # the lost entry leaves a gap in its tag
+    assert found == [("crc_mismatch", "journal_data.2.10abe81d9984.14", 0)]  # one fault, one problem
+    assert [f.split(":")[0] for f in doc["problems"][0]["follow_on"]] == ["tid_gap"]  # the gap it leaves: a detail
+    assert doc["problems"][0]["affected_entries"] == 1
     json_export, rbd_export = exports["json"], exports["rbd"]
     assert json_export[0] == rbd_export[0] == 1
     assert [line for line in json_export[2].splitlines() if "crc_mismatch" in line] == \

@@ -166,8 +166,13 @@ def test_commit_positions_are_checked():
     store, pool = make_journal([4], clients={"": [(1, 0, 3), (0, 0, 2)], "ahead": [(1, 0, 9)], "gone": [(1, 0, 7)]})
     walk = Journal.open(pool, "j1").walk()
     list(walk)
-    assert {(p.kind, p.entry_tid) for p in walk.problems} >= {("client_ahead", 9), ("dangling_commit_position", 7),
-                                                            ("dangling_commit_position", 9)}
+    # one problem per fault: a position past the newest entry names no entry, as a detail of client_ahead
+    assert {(p.kind, p.entry_tid) for p in walk.problems} == {("client_ahead", 9), ("client_ahead", 7)}
+    assert all("commit position names missing entry" in p.follow_on[0] for p in walk.problems)
+    store, pool = make_journal([4], clients={"": [(1, 0, 3), (0, 0, 2)], "gone": [(1, 0, 2)]})
+    walk = Journal.open(pool, "j1").walk(all_entries=True)  # (the replay would start at that bogus position)
+    list(walk)
+    assert [(p.kind, p.object, p.entry_tid) for p in walk.problems] == [("dangling_commit_position", "journal_data.2.j1.1", 2)]
 
 
 def test_tag_switch_follows_librbd_epochs():

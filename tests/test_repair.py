@@ -76,7 +76,8 @@ def test_every_injected_fault_is_reported_on_its_object(damage):
         if old is not None and old == pool.read(damage.object):
             return  # the fault happened to change nothing (e.g. an overwrite with the same bytes)
         objects = {p.object for p in walk.problems}
-        assert damage.object in objects or any(damage.object in (p.detail or "") for p in walk.problems), \
+        named = [text for p in walk.problems for text in (p.detail or "", *p.follow_on)]  # the fault or its effects
+        assert damage.object in objects or any(damage.object in text for text in named), \
             (damage.fault, damage.detail, [str(p) for p in walk.problems])
 
 

@@ -127,6 +127,21 @@ class _Scanner:
         self.name = name
         self.max_entry = max(max_entry, OVERHEAD)
         self.size = 0
+        self.last: Problem | None = None  # the last problem, while no frame has followed it
+
+    def report(self, problem: Problem) -> None:
+        """Hold ``problem`` until a frame follows it (it is yielded then, complete).  A problem that directly
+        follows the held one (only zero padding between) is that fault's effect (bytes displaced by one
+        insertion, the torn rest of a damaged frame): a follow-on detail, not a problem of its own."""
+        if self.last is not None:
+            self.last.follow_on.append(f"{problem.kind}: {problem.detail} (at byte {problem.offset})")
+        else:
+            self.last = problem
+
+    def held(self) -> Iterator[Problem]:
+        if self.last is not None:
+            yield self.last
+            self.last = None
 
     def classify(self, at: int, keep: int) -> tuple[int, int, int, int, int]:
         """(verdict, size, tag tid, entry tid, length) of the bytes at object offset ``at``, reading on as needed."""
@@ -219,15 +234,18 @@ class _Scanner:
             win.ensure(off, off + 1)
             if off >= win.end:
                 self.size = win.end
+                yield from self.held()
                 return
             frames: list[Frame] = []
             stop = _ok_run(win.view, off - win.base, len(win.buf), win.base, frames)
             if frames:
+                yield from self.held()
                 yield frames
                 off = win.base + stop
                 continue
             verdict, size, tag, tid, length = self.classify(off, off)
             if verdict == _OK:  # a frame the run could not take whole (it straddled the window's end)
+                yield from self.held()
                 yield self.frame(off, size, tag, tid)
                 off += size
                 continue
@@ -242,47 +260,53 @@ class _Scanner:
                 after = off + size
                 follows = self.classify(after, off + 1)[0]
                 if follows in (_OK, _SHORT, _TOO_LONG) or self.starts_zero_pad(after, off + 1):
-                    yield problem  # the frame's extent is right (a frame, a pad or the end follows): only it is lost
+                    self.report(problem)  # the frame's extent is right (a frame, a pad or the end follows)
                     off = after
                     continue
                 nxt, _failed = self.next_frame(off + 1)  # the length itself is suspect: resynchronise
                 end = nxt if nxt is not None else win.end
                 problem.follow_on.append(f"{end - off - 1} bytes after its first cannot be framed"
                                          + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"))
-                yield problem
+                self.report(problem)
                 if nxt is None:
                     self.size = win.end
+                    yield from self.held()
                     return
                 off = nxt
                 continue
             if verdict in (_SHORT, _TOO_LONG):
                 nxt, _failed = self.next_frame(off + 1)
                 if verdict == _SHORT and nxt is None:
-                    yield self.problem("truncated_entry", f"object ends {win.end - off} bytes into an entry frame",
-                                       off, tag if size >= HEAD_SIZE else None, tid if size >= HEAD_SIZE else None)
+                    torn = self.problem("truncated_entry", f"object ends {win.end - off} bytes into an entry frame",
+                                        off, tag if size >= HEAD_SIZE else None, tid if size >= HEAD_SIZE else None)
+                    self.report(torn)
                     self.size = win.end
+                    yield from self.held()
                     return
                 why = (f"entry length {length} runs past the end of the object" if verdict == _SHORT else
                        f"entry length {length} exceeds the journal's maximum entry size ({self.max_entry} bytes)")
                 problem = self.problem("bad_length", why, off, tag, tid)
                 problem.follow_on.append(f"resynchronised on the next valid entry at byte {nxt}" if nxt is not None
                                          else "no valid entry follows")
-                yield problem
+                self.report(problem)
                 if nxt is None:
                     self.size = win.end
+                    yield from self.held()
                     return
                 off = nxt
                 continue
             # bad magic: bytes that do not start an entry
             nxt, failed = self.next_frame(off + 1)
             end = nxt if nxt is not None else win.end
-            yield self.problem(
+            bad = self.problem(
                 "bad_magic" if nxt is not None or off == 0 else "garbage",
                 f"{end - off} bytes do not start with an entry preamble"
                 + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"),
                 off, lost=1 + failed)
+            self.report(bad)
             if nxt is None:
                 self.size = win.end
+                yield from self.held()
                 return
             off = nxt
 

@@ -82,6 +82,7 @@ class JournalWalk:
         self._tails: dict[int, list[Problem]] = {}  # per object: problems after its last frame
         self._lost: dict[int, list[Problem]] = {}  # per object: problems of lost entries in it
         self._open: Problem | None = None  # the last fault: gaps and reorders right after it are its effects
+        self._gaps: list[tuple[int, int, int, Problem]] = []  # (tag, first, last missing tid, the fault behind it)
         self._open_until = -1
         self._position = 0  # commit tid of the entry being checked
         self.entry_count = 0
@@ -556,6 +557,8 @@ class JournalWalk:
             if not self._follow_on(f"{kind}: {detail} ({name} at byte {frame.offset}, tag {tag}, entry tid {tid})"):
                 self._emit([Problem(kind, detail, name, frame.offset, tag, tid,
                                     affected_entries=tid - last - 1 if tid > last + 1 else 1)])
+            if tid > last + 1 and self._open is not None:
+                self._gaps.append((tag, last + 1, tid - 1, self._open))
             self._reserve(tag, tid)
         if tag not in self._tags and tag not in self._reported_tags:
             next_tag = self.journal.header.next_tag_tid
@@ -596,23 +599,30 @@ class JournalWalk:
                         if not present[k]:
                             self.problems.append(Problem("missing_object", f"object set {object_set} is closed but this object is missing",
                                                          name_of(object_set * width + k), severity=WARNING))
-        for client in journal.header.clients:
+        for client in journal.header.clients:  # every committed object read first: ``newest`` is then complete
             for pos in client.commit_position:
-                self._check_position(client.id, pos, client.state == CLIENT_STATE_DISCONNECTED)
+                if lo <= pos.object_number // width <= hi and pos.object_number not in self._scanned:
+                    self._frames(pos.object_number, attach=False)
+        for client in journal.header.clients:
+            ahead: Problem | None = None
             if client.commit_position and self.newest is not None:
                 front = client.commit_position[0]
                 if (front.tag_tid, front.entry_tid) > self.newest:
                     lost = self._loss_of(front)
                     if lost is not None:
                         lost.follow_on.append(f"client {client.id!r} committed it, past the newest entry left")
-                        continue
-                    self.problems.append(Problem(
-                        "client_ahead",
-                        f"client {client.id!r} committed tag {front.tag_tid} entry {front.entry_tid}, past the newest entry "
-                        f"(tag {self.newest[0]}, entry {self.newest[1]})",
-                        name_of(front.object_number), None, front.tag_tid, front.entry_tid))
+                    else:
+                        ahead = Problem(
+                            "client_ahead",
+                            f"client {client.id!r} committed tag {front.tag_tid} entry {front.entry_tid}, past the newest "
+                            f"entry (tag {self.newest[0]}, entry {self.newest[1]})",
+                            name_of(front.object_number), None, front.tag_tid, front.entry_tid)
+                        self.problems.append(ahead)
+            for pos in client.commit_position:
+                self._check_position(client.id, pos, client.state == CLIENT_STATE_DISCONNECTED, ahead)
 
-    def _check_position(self, client_id: str, pos: Position, disconnected: bool = False) -> None:
+    def _check_position(self, client_id: str, pos: Position, disconnected: bool = False,
+                        ahead: Problem | None = None) -> None:
         """A commit position must name an entry present in its object.
 
         A disconnected client's position may lag behind the trimmed sets (neither the trimmer nor
@@ -638,10 +648,23 @@ class JournalWalk:
             if lost is not None:
                 lost.follow_on.append(f"{who} commit position names this entry")
                 return
+            cause = ahead if ahead is not None and self.newest is not None and \
+                (pos.tag_tid, pos.entry_tid) > self.newest else self._gap_of(pos.tag_tid, pos.entry_tid)
+            if cause is not None:  # the entry is one the walk found missing
+                cause.follow_on.append(f"{who} commit position names missing entry tid {pos.entry_tid} of tag {pos.tag_tid} "
+                                       f"({name})")
+                return
             self.problems.append(Problem(
                 "dangling_commit_position",
                 f"{who} commit position names an entry that is not in its object",
                 name, None, pos.tag_tid, pos.entry_tid, severity))
+
+    def _gap_of(self, tag: int, tid: int) -> Problem | None:
+        """The fault whose gap in tag ``tag`` holds entry ``tid``, if the walk found one."""
+        for gap_tag, first, last, problem in self._gaps:
+            if gap_tag == tag and first <= tid <= last:
+                return problem
+        return None
 
     def _loss_of(self, pos: Position) -> Problem | None:
         """The problem of the lost entry ``pos`` names: by its tids, else the one loss of its object."""
