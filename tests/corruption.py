@@ -18,6 +18,8 @@ FAULTS = ["flip", "run", "truncate", "cut_entry", "duplicate", "delete", "extra_
           "stray", "omap_value", "omap_key", "geometry"]
 #: faults that move valid entries without damaging any (repair must put them back in replay order)
 MOVES = ["swap", "copy"]
+#: a frame whose length runs past its object: the frames after it are intact (repair must keep them)
+LENGTHS = ["bad_length"]
 
 
 @dataclass
@@ -96,6 +98,16 @@ def damaged_journals(draw, faults=FAULTS):
             pool.write_full(other, pool.read(other) + bytes(data[frame.offset:frame.offset + frame.size]))
             detail = f"entry tag {frame.tag_tid} tid {frame.entry_tid} copied into {other}"
             target = other
+    elif fault == "bad_length":  # one frame's length field runs past the object (e.g. 0xFFFFFFFF)
+        from journaltools.journal.scan import Frame, scan_object
+
+        frames = [f for f in scan_object(bytes(data), target) if isinstance(f, Frame)]
+        if frames:
+            frame = draw(st.sampled_from(frames))
+            length = draw(st.sampled_from([0xFFFFFFFF, len(data) - frame.offset, len(data), 1 << 31]))
+            data[frame.offset + 25:frame.offset + 29] = length.to_bytes(4, "little")
+            pool.write_full(target, bytes(data))
+            detail = f"length of tag {frame.tag_tid} tid {frame.entry_tid} (byte {frame.offset}) set to {length:#x}"
     elif fault == "geometry":
         pool.omap_set(header, {"splay_width": bytes([draw(st.integers(0, 9))])})
         target, detail = header, "wrong splay width"

@@ -11,7 +11,7 @@ from journaltools.journal import ERROR, Journal
 from journaltools.journal.repair import apply_plan, plan_repair, reported_problems
 
 from .cli_helpers import cli, store_copy
-from .corruption import MOVES, damaged_journals
+from .corruption import LENGTHS, MOVES, damaged_journals
 from .journal_factory import load_fixture_store
 
 EXAMPLES = int(os.environ.get("JOURNALTOOLS_FUZZ_EXAMPLES", "0"))
@@ -440,3 +440,28 @@ def test_interrupted_apply_is_pending_then_finished_by_the_rerun(capsys, tmp_pat
     assert cli(capsys, "--store", str(store), "journal", "reset", "--no-backup", "--yes-i-really-mean-it",
                f"rbd/{JID}")[0] == 0
     assert not [n for n in _files(store) if "journal_repair." in n]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(damaged_journals(faults=LENGTHS))
+def test_frames_after_an_impossible_length_survive_repair(damage):
+    """Issue 13 item 1 over every frame of both fixture journals: only the frame with the broken length is lost."""
+    pool = damage.store.pool("rbd")
+    pristine = Journal.open(load_fixture_store("small_objects" if damage.journal_id == JID else "all_events").pool("rbd"),
+                            damage.journal_id)
+    before = Journal.open(pool, damage.journal_id)
+    lo, width = before.minimum_set, before.splay_width
+    expected = [(e.tag_tid, bytes(e.payload)) for e in sorted(pristine.walk(all_entries=True),
+                                                              key=lambda e: (e.tag_tid, e.entry_tid))
+                if e.object_number // width >= lo]
+    plan = plan_repair(before)
+    assert not plan.refused, (damage.detail, [str(a) for a in plan.actions])
+    assert len(plan.dropped()) == 1, (damage.detail, [str(d) for d in plan.dropped()])
+    apply_plan(plan)
+    after = Journal.open(pool, damage.journal_id)
+    assert [p for p in reported_problems(after) if p.severity == ERROR] == [], damage.detail
+    survived = [(e.tag_tid, bytes(e.payload)) for e in sorted(after.walk(all_entries=True),
+                                                              key=lambda e: (e.tag_tid, e.entry_tid))]
+    assert len(survived) == len(expected) - 1, damage.detail
+    rest = iter(expected)  # the survivors are the pristine entries, in order, with one left out
+    assert all(item in rest for item in survived), damage.detail
