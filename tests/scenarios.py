@@ -366,7 +366,8 @@ class Runner:
             self._cls(ref, "client_register", client=f"peer-{i}", data=_peer_data(image_id) if g.peer_data else b"")
         return ref
 
-    def _cls(self, ref: ImageRef, method: str, client: str, data: bytes = b"") -> None:
+    def _cls(self, ref: ImageRef, method: str, client: str, data: bytes = b"",
+             positions: tuple[tuple[int, int, int], ...] | None = None) -> None:
         from journaltools.cls import journal as cls_journal
         from journaltools.store.rados import RadosStore
 
@@ -377,6 +378,8 @@ class Runner:
                 cls_journal.client_register(pool, oid, client, data)
             elif method == "client_unregister":
                 cls_journal.client_unregister(pool, oid, client)
+            elif positions is not None:  # a position given by hand (regression cases)
+                cls_journal.client_commit(pool, oid, client, list(positions))
             else:  # commit the image client's position: entries everyone has seen become trimmable
                 image = cls_journal.get_client(pool, oid, "")
                 cls_journal.client_commit(pool, oid, client, [(p.object_number, p.tag_tid, p.entry_tid)
@@ -446,7 +449,10 @@ class Runner:
                 code, _, err = self.cluster.journaltools("journal", "client", "disconnect", *ref.rbd_args,
                                                          "--client-id", a["client"])
                 assert code == 0, f"{step}: {err}"
-        elif op in ("client_commit", "client_unregister"):
+        elif op == "client_commit":
+            self._close_image()  # librbd flushes its commit position on close: what the client copies is then fixed
+            self._cls(ref, op, a["client"], positions=a.get("positions"))
+        elif op == "client_unregister":
             self._cls(ref, op, a["client"])
         elif op in ("demote", "promote"):
             self._close_image()
