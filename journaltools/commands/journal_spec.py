@@ -126,12 +126,10 @@ def _journaled_image(pool: Pool, name: str) -> str | None:
     rbd would fail with ENOENT there; any other outcome of rbd's rules is unchanged.
     """
     try:
-        jid = image_id(pool, name)
+        image_id(pool, name)
     except JournalToolsError:
         return None
-    if not get_features(pool, jid) & RBD_FEATURE_JOURNALING:
-        return None  # rbd's rule then: a journal of that name (which does not exist)
-    return jid
+    return journaled_image_id(pool, name)
 
 
 def resolve_journal(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
