@@ -269,3 +269,16 @@ def test_follow_writes_appended_entries_and_stops_on_sigterm(tmp_path):
                            "rbd/108bbb69e2b9", "-", "--format", "jsonl"], capture_output=True, text=True)
     assert len(followed) == 35 and followed == code.stdout.splitlines()
     assert [json.loads(line)["entry_tid"] for line in followed[-3:]] == [32, 33, 34]
+
+
+def test_list_a_malformed_header_is_damaged_without_check(tmp_path, capsys):
+    from journaltools.store import DirectoryStore
+
+    root = store_copy(tmp_path, "small_objects")
+    pool = DirectoryStore(root).pool("rbd")
+    pool.omap_set("journal.10abe81d9984", {"splay_width": b"\x00"})  # splay width 0
+    code, out, _ = cli(capsys, "--store", str(root), "journal", "list", "--format", "json")
+    (journal,) = json.loads(out)
+    validate([journal], "journal-list.schema.json")
+    assert journal["state"] == "damaged"
+    assert journal["header_problems"] == ["error: malformed_header: splay_width is 0 (journal.10abe81d9984)"]

@@ -26,7 +26,7 @@ from ..format.cls_journal import client_state_name
 from ..spec import RBD_DIRECTORY, RBD_HEADER_PREFIX
 from ..store.base import Pool
 from .model import DATA_PREFIX, HEADER_PREFIX, Journal, parse_header
-from .problems import ERROR
+from .problems import ERROR, Problem
 from .trimming import client_commit_set, is_disconnected, trimming
 
 #: a client this many entries behind the most advanced client makes the journal ``lagging``
@@ -110,6 +110,8 @@ class JournalSummary:
         }
         if self.errors is not None:
             doc["problems"] = {"errors": self.errors, "warnings": self.warnings}
+        if self.header_problems:
+            doc["header_problems"] = self.header_problems
         return doc
 
 
@@ -182,9 +184,7 @@ def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
     return summaries
 
 
-def _problem(detail: str, jid: str) -> Any:
-    from .problems import Problem
-
+def _problem(detail: str, jid: str) -> Problem:
     return Problem("malformed_header", detail, HEADER_PREFIX + jid)
 
 
@@ -229,7 +229,7 @@ def _summarize(journal: Journal, directory: dict[str, str], names: set[str], siz
     present = {n: s for n, s in sizes.items() if s is not None}
     summary = JournalSummary(pool.name, pool.namespace, jid, image, True, journal.data_pool.name, len(present),
                              sum(present.values()), header.minimum_set, header.active_set,
-                             header_problems=[str(p) for p in header.problems])
+                             header_problems=[str(p) for p in header.problems if p.severity == ERROR])
     width = journal.splay_width
     active = journal.active_set
     connected = [c for c in header.clients if c.state is not None and not is_disconnected(c) and c.commit_position]
@@ -250,7 +250,9 @@ def _summarize(journal: Journal, directory: dict[str, str], names: set[str], siz
                                              entries_behind, behind_leader=state != "disconnected" and newest is None
                                              and leader is not None))
     summary.holder = trimming(header, present).holder
-    if image is None and RBD_HEADER_PREFIX + jid not in names and _knows_images(names):
+    if any(p.severity == ERROR for p in header.problems):
+        summary.state = "damaged"  # a malformed header: known without reading the data
+    elif image is None and RBD_HEADER_PREFIX + jid not in names and _knows_images(names):
         summary.state = "orphaned"
     elif any((c.sets_behind or 0) > 0 or c.behind_leader or (c.entries_behind or 0) > max_lag_entries
              for c in summary.clients):
