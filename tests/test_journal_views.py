@@ -282,3 +282,11 @@ def test_list_a_malformed_header_is_damaged_without_check(tmp_path, capsys):
     validate([journal], "journal-list.schema.json")
     assert journal["state"] == "damaged"
     assert journal["header_problems"] == ["error: malformed_header: splay_width is 0 (journal.10abe81d9984)"]
+
+
+def test_stats_leaves_unset_timestamps_out_of_the_time_range(capsys):
+    """img2 holds a Demote/Promote event with a zero timestamp (rbd-mirror's): not 1970 as the first event."""
+    code, out, _ = cli(capsys, *store("site-a"), "journal", "stats", "--pool", "rbd", "--image", "img2", "--format", "json")
+    doc = json.loads(out)
+    assert "Demote/Promote" in doc["by_event_type"]
+    assert doc["first_event_time"] > 1.7e9
