@@ -290,3 +290,11 @@ def test_stats_leaves_unset_timestamps_out_of_the_time_range(capsys):
     doc = json.loads(out)
     assert "Demote/Promote" in doc["by_event_type"]
     assert doc["first_event_time"] > 1.7e9
+
+
+def test_list_without_a_listing_finds_the_same_journals(capsys):
+    """--no-scan (what a pool too big to list gets): journals through rbd_directory, objects by name."""
+    code, scanned, _ = cli(capsys, *store("site-a"), "journal", "list", "--format", "json")
+    code, probed, err = cli(capsys, *store("site-a"), "journal", "list", "--no-scan", "--format", "json")
+    assert code == 0 and err == ""
+    assert json.loads(probed) == json.loads(scanned)

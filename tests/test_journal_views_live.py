@@ -64,6 +64,11 @@ def test_list_names_the_stuck_image_and_the_client(ceph_cluster, views_pool):
     assert stuck["bytes"] == sum(int(ceph_cluster.rados("-p", "views", "stat", n).stdout.rsplit("size", 1)[1])
                                  for n in sizes if n.startswith("journal_data.") and views_pool["stuck"] in n)
     assert calm["state"] == "ok" and calm["minimum_set_holder"] is None
+    # a pool too big to list: the journals through rbd_directory, their objects by name; the same answer
+    code, probed, err = ceph_cluster.journaltools("journal", "list", "views", "--format", "json",
+                                                  env={"JOURNALTOOLS_LISTING_LIMIT": "-1"})
+    assert code == 0 and "too big to list" in err
+    assert json.loads(probed) == doc
     code, out, _ = ceph_cluster.journaltools("journal", "ls", "views")
     line = next(x for x in out.splitlines() if x.startswith("stuck "))
     assert "stuck-peer" in line and line.endswith("lagging")
