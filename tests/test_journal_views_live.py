@@ -212,3 +212,18 @@ def test_report_live_equals_the_report_of_the_acquired_copy(ceph_cluster, views_
     assert stable(live) == stable(offline)
     text = live.read_text()
     assert '<svg id="timeline"' in text and 'data-type="AioWrite"' in text and 'id="obj-0"' in text
+
+
+def test_the_library_on_a_live_cluster(ceph_cluster, views_pool):
+    """docs/api.md's entry points with a cluster: open_store(conf=...), a journal by image name, events, trimming."""
+    from journaltools import api
+
+    with api.open_store(conf=ceph_cluster.conf) as store:
+        journal = api.open_journal(store, "views", image="calm")
+        assert journal.journal_id == views_pool["calm"]
+        assert list(api.events(journal)) == []  # as export: everything is committed, nothing to replay
+        writes = [e for e in api.events(journal, all_entries=True) if e.type_name == "AioWrite"]
+        assert len(writes) == 4 and all(e.payload["length"] == 4096 and e.time for e in writes)
+        assert api.problems(journal) == []
+        assert api.stats(journal).writes.bytes == 16384
+        assert [s.image for s in api.list_journals(store, "views")][-1] == "split"
