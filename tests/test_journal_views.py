@@ -298,3 +298,33 @@ def test_list_without_a_listing_finds_the_same_journals(capsys):
     code, probed, err = cli(capsys, *store("site-a"), "journal", "list", "--no-scan", "--format", "json")
     assert code == 0 and err == ""
     assert json.loads(probed) == json.loads(scanned)
+
+
+def test_acquire_prints_the_journal_id_shows_a_total_and_copies_the_name_records(tmp_path, capsys):
+    """On a terminal (a pty here) the progress bar has the journal's total; the copy answers by image name."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    dest = tmp_path / "acquired"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "journaltools", *store("site-a"), "acquire", "--pool", "rbd",
+                             "--image", "img1", str(dest)], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while select.select([master], [], [], 30)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=30) == 0
+    text = out.decode("utf-8", "replace")
+    assert "journal id: 1020b67d46a1" in text
+    assert "/6.4 MB" in text  # 6,356,056 bytes of data objects: the bar's total
+    code, info, err = cli(capsys, "--store", str(dest), "journal", "info", "--pool", "rbd", "--image", "img1")
+    assert (code, err) == (0, "") and info.startswith("rbd journal '1020b67d46a1':")
