@@ -6,6 +6,7 @@ This times, in fresh processes (start-up included):
 * ``journaltools journal list POOL`` (plain and ``--format json``),
 * the same listing with the parallel calls switched off
   (``JOURNALTOOLS_SERIAL_STATS=1``: one stat and omap read after the other),
+* the listing a pool too big to list gets (``--no-scan``: journals through rbd_directory, objects by name),
 * ``rbd journal status --image NAME`` for ``--rbd-sample`` images, scaled to the pool.
 
 Usage (a sandbox filled by :mod:`benchmarks.journaled_pool`)::
@@ -47,11 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     _, out = timed([*base, "--format", "json"], env)  # warm-up, and the pool's size
     journals = json.loads(out)
     objects = sum(j["objects"] for j in journals)
-    results: dict[str, list[float]] = {"list": [], "list --format json": [], "list (serial)": []}
+    results: dict[str, list[float]] = {"list": [], "list --format json": [], "list (serial)": [],
+                                       "list, no listing (by name)": []}
     for _ in range(args.repeat):
         results["list"].append(timed(base, env)[0])
         results["list --format json"].append(timed([*base, "--format", "json"], env)[0])
         results["list (serial)"].append(timed(base, {**env, "JOURNALTOOLS_SERIAL_STATS": "1"})[0])
+        results["list, no listing (by name)"].append(timed([*base, "--no-scan"], env)[0])
     names = [j["image"] for j in journals if j["image"]][: args.rbd_sample]
     start = time.monotonic()
     for name in names:

@@ -269,3 +269,62 @@ def test_follow_writes_appended_entries_and_stops_on_sigterm(tmp_path):
                            "rbd/108bbb69e2b9", "-", "--format", "jsonl"], capture_output=True, text=True)
     assert len(followed) == 35 and followed == code.stdout.splitlines()
     assert [json.loads(line)["entry_tid"] for line in followed[-3:]] == [32, 33, 34]
+
+
+def test_list_a_malformed_header_is_damaged_without_check(tmp_path, capsys):
+    from journaltools.store import DirectoryStore
+
+    root = store_copy(tmp_path, "small_objects")
+    pool = DirectoryStore(root).pool("rbd")
+    pool.omap_set("journal.10abe81d9984", {"splay_width": b"\x00"})  # splay width 0
+    code, out, _ = cli(capsys, "--store", str(root), "journal", "list", "--format", "json")
+    (journal,) = json.loads(out)
+    validate([journal], "journal-list.schema.json")
+    assert journal["state"] == "damaged"
+    assert journal["header_problems"] == ["error: malformed_header: splay_width is 0 (journal.10abe81d9984)"]
+
+
+def test_stats_leaves_unset_timestamps_out_of_the_time_range(capsys):
+    """img2 holds a Demote/Promote event with a zero timestamp (rbd-mirror's): not 1970 as the first event."""
+    code, out, _ = cli(capsys, *store("site-a"), "journal", "stats", "--pool", "rbd", "--image", "img2", "--format", "json")
+    doc = json.loads(out)
+    assert "Demote/Promote" in doc["by_event_type"]
+    assert doc["first_event_time"] > 1.7e9
+
+
+def test_list_without_a_listing_finds_the_same_journals(capsys):
+    """--no-scan (what a pool too big to list gets): journals through rbd_directory, objects by name."""
+    code, scanned, _ = cli(capsys, *store("site-a"), "journal", "list", "--format", "json")
+    code, probed, err = cli(capsys, *store("site-a"), "journal", "list", "--no-scan", "--format", "json")
+    assert code == 0 and err == ""
+    assert json.loads(probed) == json.loads(scanned)
+
+
+def test_acquire_prints_the_journal_id_shows_a_total_and_copies_the_name_records(tmp_path, capsys):
+    """On a terminal (a pty here) the progress bar has the journal's total; the copy answers by image name."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    dest = tmp_path / "acquired"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "journaltools", *store("site-a"), "acquire", "--pool", "rbd",
+                             "--image", "img1", str(dest)], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while select.select([master], [], [], 30)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=30) == 0
+    text = out.decode("utf-8", "replace")
+    assert "journal id: 1020b67d46a1" in text
+    assert "/6.4 MB" in text  # 6,356,056 bytes of data objects: the bar's total
+    code, info, err = cli(capsys, "--store", str(dest), "journal", "info", "--pool", "rbd", "--image", "img1")
+    assert (code, err) == (0, "") and info.startswith("rbd journal '1020b67d46a1':")

@@ -64,6 +64,11 @@ def test_list_names_the_stuck_image_and_the_client(ceph_cluster, views_pool):
     assert stuck["bytes"] == sum(int(ceph_cluster.rados("-p", "views", "stat", n).stdout.rsplit("size", 1)[1])
                                  for n in sizes if n.startswith("journal_data.") and views_pool["stuck"] in n)
     assert calm["state"] == "ok" and calm["minimum_set_holder"] is None
+    # a pool too big to list: the journals through rbd_directory, their objects by name; the same answer
+    code, probed, err = ceph_cluster.journaltools("journal", "list", "views", "--format", "json",
+                                                  env={"JOURNALTOOLS_LISTING_LIMIT": "-1"})
+    assert code == 0 and "too big to list" in err
+    assert json.loads(probed) == doc
     code, out, _ = ceph_cluster.journaltools("journal", "ls", "views")
     line = next(x for x in out.splitlines() if x.startswith("stuck "))
     assert "stuck-peer" in line and line.endswith("lagging")
@@ -207,3 +212,116 @@ def test_report_live_equals_the_report_of_the_acquired_copy(ceph_cluster, views_
     assert stable(live) == stable(offline)
     text = live.read_text()
     assert '<svg id="timeline"' in text and 'data-type="AioWrite"' in text and 'id="obj-0"' in text
+
+
+def test_the_library_on_a_live_cluster(ceph_cluster, views_pool):
+    """docs/api.md's entry points with a cluster: open_store(conf=...), a journal by image name, events, trimming."""
+    from journaltools import api
+
+    with api.open_store(conf=ceph_cluster.conf) as store:
+        journal = api.open_journal(store, "views", image="calm")
+        assert journal.journal_id == views_pool["calm"]
+        assert list(api.events(journal)) == []  # as export: everything is committed, nothing to replay
+        writes = [e for e in api.events(journal, all_entries=True) if e.type_name == "AioWrite"]
+        assert len(writes) == 4 and all(e.payload["length"] == 4096 and e.time for e in writes)
+        assert api.problems(journal) == []
+        assert api.stats(journal).writes.bytes == 16384
+        assert [s.image for s in api.list_journals(store, "views")][-1] == "split"
+
+
+def test_a_peer_that_stopped_committing(ceph_cluster, views_pool):
+    """Like an rbd-mirror peer that committed once and then stopped: the header-only lag (entries behind the
+    image's own client) equals what a full read counts, and the trimming prediction is what librbd does."""
+    from journaltools.cls import journal as cls_journal
+    from journaltools.store.rados import RadosStore
+
+    ceph = ceph_cluster
+    ceph.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock", "views/peer")
+    ceph.rbd("feature", "enable", "views/peer", "journaling", "--journal-splay-width", "2", "--journal-object-size", "8K")
+    jid = image_id(ceph, "views/peer")
+    register_client(ceph, "views", jid, "mirror-peer")
+    ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "40K", "views/peer")
+    store = RadosStore(conf=ceph.conf)
+    try:
+        pool = store.pool("views")
+        image_client = next(c for c in cls_journal.client_list(pool, f"journal.{jid}") if c.id == "")
+        positions = [(p.object_number, p.tag_tid, p.entry_tid) for p in image_client.commit_position.object_positions]
+        cls_journal.client_commit(pool, f"journal.{jid}", "mirror-peer", positions)  # caught up once...
+    finally:
+        store.close()
+    ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "120K", "views/peer")  # ...then stuck
+    code, out, err = ceph.journaltools("journal", "list", "views", "--entries", "--format", "json")
+    assert code == 0, err
+    peer = next(j for j in json.loads(out) if j["image"] == "peer")
+    clients = {c["id"]: c for c in peer["clients"]}
+    assert peer["minimum_set_holder"] == "mirror-peer" and peer["state"] == "lagging"
+    assert clients["mirror-peer"]["sets_behind"] > 0
+    exact = clients["mirror-peer"]["lag"]["entries"] - clients[""]["lag"]["entries"]
+    assert exact > 20
+    # every open of the image by librbd (each rbd bench) starts a new tag: tids restart, so the header alone
+    # cannot count entries across tags; within one tag it can (the first bench's tag vs a second commit below)
+    assert clients["mirror-peer"]["entries_behind"] is None
+    status = json.loads(ceph.rbd("journal", "status", "--pool", "views", "--image", "peer", "--format", "json").stdout)
+    fronts = {c["id"]: c["commit_position"]["object_positions"][0] for c in status["registered_clients"]}
+    assert fronts["mirror-peer"]["tag_tid"] < fronts[""]["tag_tid"]
+    code, out, _ = ceph.journaltools("journal", "status", "--pool", "views", "--image", "peer", "--format", "json")
+    upto = json.loads(out)["trimming"]["disconnect_of_holder"]["trims_up_to_set"]
+    predicted = json.loads(out)["trimming"]["disconnect_of_holder"]["objects"]
+    before = data_objects(ceph, "views", jid)
+    assert predicted == len([n for n in before if n // 2 < upto]) > 0
+    ceph.rbd("journal", "client", "disconnect", "--pool", "views", "--image", "peer", "--client-id", "mirror-peer")
+    ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "8K", "views/peer")
+    deadline = time.monotonic() + 30
+    while [n for n in data_objects(ceph, "views", jid) if n // 2 < upto] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [n for n in data_objects(ceph, "views", jid) if n // 2 < upto]
+
+
+def test_header_only_lag_counts_entries_within_one_tag(ceph_cluster, views_pool):
+    """One librbd open (one tag): a peer committed after 10 writes; 25 more follow; list says 25 entries behind
+    from the header alone, and a full read (--entries) agrees."""
+    import rados
+    import rbd
+
+    from journaltools.cls import journal as cls_journal
+    from journaltools.store.rados import RadosStore
+
+    ceph = ceph_cluster
+    ceph.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock", "views/onetag")
+    ceph.rbd("feature", "enable", "views/onetag", "journaling", "--journal-splay-width", "2")
+    jid = image_id(ceph, "views/onetag")
+    register_client(ceph, "views", jid, "mirror-peer")
+    store = RadosStore(conf=ceph.conf)
+    try:
+        with rados.Rados(conffile=ceph.conf) as cluster, cluster.open_ioctx("views") as ioctx, \
+                rbd.Image(ioctx, "onetag") as image:
+            for i in range(10):
+                image.write(b"a" * 4096, i * 4096)
+            image.flush()
+            pool = store.pool("views")
+
+            def own_front(at_least: int) -> list[tuple[int, int, int]]:
+                deadline = time.monotonic() + 60
+                while True:  # librbd records its commit position asynchronously (rbd_journal_commit_age)
+                    own = next(c for c in cls_journal.client_list(pool, f"journal.{jid}") if c.id == "")
+                    positions = [(p.object_number, p.tag_tid, p.entry_tid) for p in own.commit_position.object_positions]
+                    if (positions and positions[0][2] >= at_least) or time.monotonic() > deadline:
+                        return positions
+                    time.sleep(0.2)
+
+            positions = own_front(9)  # 10 writes: entry tids 0..9 (and a flush)
+            cls_journal.client_commit(pool, f"journal.{jid}", "mirror-peer", positions)
+            committed = positions[0][2]
+            for i in range(25):
+                image.write(b"b" * 4096, i * 4096)
+            image.flush()
+            own_front(committed + 25)
+            code, out, err = ceph.journaltools("journal", "list", "views", "--entries", "--format", "json")
+    finally:
+        store.close()
+    assert code == 0, err
+    journal = next(j for j in json.loads(out) if j["image"] == "onetag")
+    clients = {c["id"]: c for c in journal["clients"]}
+    behind = clients["mirror-peer"]["entries_behind"]
+    exact = clients["mirror-peer"]["lag"]["entries"] - clients[""]["lag"]["entries"]
+    assert behind == exact and behind >= 25, (behind, exact, committed)

@@ -22,6 +22,9 @@ LIST_SCHEMA = "journal-list.schema.json"
 @click.option("--all-namespaces", is_flag=True, help="Every RADOS namespace of the pool (one listing).")
 @click.option("--check", is_flag=True, help="Walk every journal for structural problems (state damaged).")
 @click.option("--entries", is_flag=True, help="Read every journal for each client's exact lag (entries, bytes).")
+@click.option("--scan/--no-scan", default=None,
+              help="List the pool's objects (finds orphans; the default unless the pool is too big to list), or find "
+              "the journals through rbd_directory and their objects by name.")
 @click.option("--max-lag", "max_lag", type=click.IntRange(min=0), default=DEFAULT_MAX_LAG_ENTRIES, show_default=True,
               help="A connected client more entries than this behind the leading client makes a journal lagging.")
 @click.option("--format", "output_format", type=click.Choice(["plain", "json", "xml"]), default="plain",
@@ -29,7 +32,8 @@ LIST_SCHEMA = "journal-list.schema.json"
 @click.option("--pretty-format", is_flag=True, help="Pretty formatting (json, xml).")
 @pass_app
 def list_cmd(app: AppContext, pool_spec: str | None, pool: str | None, namespace: str | None, all_namespaces: bool,
-             check: bool, entries: bool, max_lag: int, output_format: str, pretty_format: bool) -> int:
+             check: bool, entries: bool, scan: bool | None, max_lag: int, output_format: str,
+             pretty_format: bool) -> int:
     """List every journal in a pool, largest first: image, sizes, sets, clients, holder, lag, state.
 
     The image is `-` for a journal whose image is gone and for data objects without
@@ -43,8 +47,13 @@ def list_cmd(app: AppContext, pool_spec: str | None, pool: str | None, namespace
     parallel) unless --check or --entries.
     """
     target = resolve_pool(app, pool_spec, pool, namespace)
+    if scan is None:
+        scan = target.listing_is_cheap()
+        if not scan:
+            click.echo(f"journaltools: note: pool {target.name} is too big to list: journals found through "
+                       "rbd_directory, orphaned journals not looked for (--scan lists the pool)", err=True)
     summaries = list_journals(target, all_namespaces=all_namespaces, check=check, entries=entries,
-                              max_lag_entries=max_lag)
+                              max_lag_entries=max_lag, scan=scan)
     if output_format == "json":
         echo(ceph_json([s.to_json() for s in summaries], pretty_format))
     elif output_format == "xml":

@@ -13,8 +13,9 @@ and a truncated frame is not an entry yet.  So the entries come in the order,
 and are the ones, a later export of the same journal gives (as long as nothing
 was trimmed in between).
 
-Each poll reads the journal's untrimmed objects again; with librbd trimming
-behind its clients, that is what is not yet committed by every client.
+Each later poll reads only the objects from the set of the last entry yielded
+on (older sets hold nothing new), so a journal that grows because a client is
+stuck costs a poll no more than its newest sets.
 """
 
 from __future__ import annotations
@@ -44,10 +45,14 @@ def follow_entries(journal: Journal, *, all_entries: bool = False, poll_interval
     (flush the output there).  ``commit_tid`` numbers the entries in the order yielded, from 1.
     """
     last: Key | None = None
+    last_set = 0  # object set of the last entry yielded: newer entries are in it or after it
     emitted = 0
     first = True
     while not should_stop():
         walk = journal.walk(all_entries=all_entries if first else True, check_events=False)
+        if not first:  # the objects of older sets hold nothing new: not read again
+            width = journal.splay_width
+            walk._existing = [n for n in walk._existing if n // width >= last_set]
         for entry in walk:
             key = (entry.tag_tid, entry.entry_tid)
             if not first and last is not None and key <= last:
@@ -57,6 +62,7 @@ def follow_entries(journal: Journal, *, all_entries: bool = False, poll_interval
             emitted += 1
             entry.commit_tid = emitted
             last = key
+            last_set = entry.object_number // journal.splay_width
             yield entry
             if should_stop():
                 return

@@ -26,7 +26,7 @@ from ..format.cls_journal import client_state_name
 from ..spec import RBD_DIRECTORY, RBD_HEADER_PREFIX
 from ..store.base import Pool
 from .model import DATA_PREFIX, HEADER_PREFIX, Journal, parse_header
-from .problems import ERROR
+from .problems import ERROR, Problem
 from .trimming import client_commit_set, is_disconnected, trimming
 
 #: a client this many entries behind the most advanced client makes the journal ``lagging``
@@ -110,16 +110,32 @@ class JournalSummary:
         }
         if self.errors is not None:
             doc["problems"] = {"errors": self.errors, "warnings": self.warnings}
+        if self.header_problems:
+            doc["header_problems"] = self.header_problems
         return doc
 
 
 def list_journals(pool: Pool, *, all_namespaces: bool = False, check: bool = False, entries: bool = False,
-                  max_lag_entries: int = DEFAULT_MAX_LAG_ENTRIES) -> list[JournalSummary]:
-    """Every journal (and header-less data objects) of ``pool`` (its namespace, or all), largest first."""
-    listing: dict[str, set[str]] = defaultdict(set)
-    if all_namespaces:
+                  max_lag_entries: int = DEFAULT_MAX_LAG_ENTRIES, scan: bool | None = None) -> list[JournalSummary]:
+    """Every journal (and header-less data objects) of ``pool`` (its namespace, or all), largest first.
+
+    ``scan``: list the pool's objects (the default where listing is cheap, see
+    :meth:`Pool.listing_is_cheap`).  Without it the journals are found through
+    ``rbd_directory`` (image ids) and their data objects by name (the sets from one
+    below ``minimum_set`` to one above ``active_set``), as the readers of one journal
+    find them on big pools; orphaned journals and stray data objects are then not seen.
+    """
+    if scan is None:
+        scan = pool.listing_is_cheap()
+    listing: dict[str, set[str] | None] = {}
+    if not scan:
+        namespaces = [pool.namespace] if not all_namespaces else ["", *rbd_namespaces(pool)]
+        listing = dict.fromkeys(namespaces)
+    elif all_namespaces:
+        found: dict[str, set[str]] = defaultdict(set)
         for namespace, name in pool.list_all_namespaces():
-            listing[namespace].add(name)
+            found[namespace].add(name)
+        listing = dict(found)
     else:
         listing[pool.namespace] = set(pool.list_objects())
     summaries: list[JournalSummary] = []
@@ -130,12 +146,29 @@ def list_journals(pool: Pool, *, all_namespaces: bool = False, check: bool = Fal
     return summaries
 
 
-def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
+def rbd_namespaces(pool: Pool) -> list[str]:
+    """The pool's RBD namespaces (keys ``name_<ns>`` of ``rbd_namespace`` in the default namespace)."""
+    try:
+        return sorted(key[5:] for key, _ in pool.with_namespace("").omap_items("rbd_namespace", prefix="name_"))
+    except NotFoundError:
+        return []
+
+
+def _candidates(journal: Journal) -> dict[int, str]:
+    """Object number -> name of the data objects a journal may have (one set either side of its sets)."""
+    width = journal.splay_width
+    first = max(journal.minimum_set - 1, 0) * width
+    return {n: journal.object_name(n) for n in range(first, (journal.active_set + 2) * width)}
+
+
+def _list_namespace(pool: Pool, names: set[str] | None, check: bool, entries: bool,
                     max_lag_entries: int) -> list[JournalSummary]:
-    header_ids = sorted(n[len(HEADER_PREFIX):] for n in names if n.startswith(HEADER_PREFIX))
-    omaps = pool.omap_many([HEADER_PREFIX + jid for jid in header_ids])
+    """The journals of one namespace, from its listing (``names``) or, when None, from rbd_directory."""
     directory = _image_names(pool, names)
-    data_here = _data_objects(names, pool.pool_id)
+    header_ids = (sorted(n[len(HEADER_PREFIX):] for n in names if n.startswith(HEADER_PREFIX)) if names is not None
+                  else sorted(directory))
+    omaps = pool.omap_many([HEADER_PREFIX + jid for jid in header_ids])
+    data_here = _data_objects(names, pool.pool_id) if names is not None else {}
     other_pools: dict[int, dict[str, dict[int, str]]] = {}  # data pool id -> journal id -> objects
 
     found: list[tuple[Journal, dict[int, str]]] = []
@@ -150,7 +183,9 @@ def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
                 data_pool = pool.store.pool_by_id(header.pool_id, pool.namespace)
             except NotFoundError:
                 header.problems.append(_problem(f"pool_id {header.pool_id} names no existing pool", jid))
-        if data_pool is pool:
+        if names is None:
+            objects = _candidates(Journal(pool, jid, header, data_pool))
+        elif data_pool is pool:
             objects = data_here.pop(jid, {})
         else:
             if data_pool.pool_id not in other_pools:
@@ -171,7 +206,7 @@ def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
     summaries: list[JournalSummary] = []
     for journal, objects in found:
         summary = _summarize(journal, directory, names, {n: sizes.get(oid) for n, oid in objects.items()},
-                             max_lag_entries)
+                             max_lag_entries)  # candidates that do not exist have no size
         if check or entries:
             _read_journal(journal, summary, check, entries)
         summaries.append(summary)
@@ -182,15 +217,13 @@ def _list_namespace(pool: Pool, names: set[str], check: bool, entries: bool,
     return summaries
 
 
-def _problem(detail: str, jid: str) -> Any:
-    from .problems import Problem
-
+def _problem(detail: str, jid: str) -> Problem:
     return Problem("malformed_header", detail, HEADER_PREFIX + jid)
 
 
-def _image_names(pool: Pool, names: set[str]) -> dict[str, str]:
-    """Image id -> name, from ``rbd_directory``."""
-    if RBD_DIRECTORY not in names:
+def _image_names(pool: Pool, names: set[str] | None) -> dict[str, str]:
+    """Image id -> name, from ``rbd_directory`` (``names``: the listing, None when the pool was not listed)."""
+    if names is not None and RBD_DIRECTORY not in names:
         return {}
     from ..format.primitives import CephString, decode
 
@@ -220,7 +253,7 @@ def _data_objects(names: set[str], pool_id: int) -> dict[str, dict[int, str]]:
     return found
 
 
-def _summarize(journal: Journal, directory: dict[str, str], names: set[str], sizes: dict[int, int | None],
+def _summarize(journal: Journal, directory: dict[str, str], names: set[str] | None, sizes: dict[int, int | None],
                max_lag_entries: int) -> JournalSummary:
     header = journal.header
     pool = journal.header_pool
@@ -229,7 +262,7 @@ def _summarize(journal: Journal, directory: dict[str, str], names: set[str], siz
     present = {n: s for n, s in sizes.items() if s is not None}
     summary = JournalSummary(pool.name, pool.namespace, jid, image, True, journal.data_pool.name, len(present),
                              sum(present.values()), header.minimum_set, header.active_set,
-                             header_problems=[str(p) for p in header.problems])
+                             header_problems=[str(p) for p in header.problems if p.severity == ERROR])
     width = journal.splay_width
     active = journal.active_set
     connected = [c for c in header.clients if c.state is not None and not is_disconnected(c) and c.commit_position]
@@ -250,7 +283,9 @@ def _summarize(journal: Journal, directory: dict[str, str], names: set[str], siz
                                              entries_behind, behind_leader=state != "disconnected" and newest is None
                                              and leader is not None))
     summary.holder = trimming(header, present).holder
-    if image is None and RBD_HEADER_PREFIX + jid not in names and _knows_images(names):
+    if any(p.severity == ERROR for p in header.problems):
+        summary.state = "damaged"  # a malformed header: known without reading the data
+    elif image is None and names is not None and RBD_HEADER_PREFIX + jid not in names and _knows_images(names):
         summary.state = "orphaned"
     elif any((c.sets_behind or 0) > 0 or c.behind_leader or (c.entries_behind or 0) > max_lag_entries
              for c in summary.clients):

@@ -175,7 +175,7 @@ def journal_stats(journal: Journal, all_entries: bool = True) -> JournalStats:
             stats.by_type["(undecodable)"].add(entry.size)
             continue
         stats.by_type[event.type_name].add(entry.size)
-        if event.timestamp is not None:
+        if event.timestamp:  # zero is "not set" (rbd-mirror's demote/promote events carry it)
             if stats.first_time is None or event.timestamp < stats.first_time:
                 stats.first_time = event.timestamp
             if stats.last_time is None or event.timestamp > stats.last_time:

@@ -81,7 +81,7 @@ def collect_report(journal: Journal, image: str | None = None) -> ReportData:
                 event = decode_event(entry.payload)
             except FormatError:
                 continue
-            if event.timestamp is None:
+            if not event.timestamp:  # none, or zero (not set: rbd-mirror's demote/promote events)
                 continue
             index = min(int((event.timestamp - start) / span * BINS), BINS - 1)
             bins[event.type_name][index] += 1
@@ -193,7 +193,9 @@ def _clients_svg(data: ReportData) -> str:
     for i, c in enumerate(data.clients):
         y = 10 + i * row
         name = c.id or '"" (image)'
-        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="label">{_e(name)}</text>')
+        short = name if len(name) <= 24 else name[:23] + "…"
+        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="label">{_e(short)}'
+                     f'<title>{_e(name)}</title></text>')
         parts.append(f'<rect class="track" x="{left}" y="{y + 4}" width="{width}" height="12" fill="#eee"/>')
         if c.behind_entries is None:
             parts.append(f'<text x="{left + 6}" y="{y + 14}" class="tick">disconnected (left out)</text>')
@@ -253,11 +255,13 @@ def render_html(data: ReportData) -> str:
                     for name, t in sorted(doc["by_event_type"].items(), key=lambda kv: -kv[1]["bytes"]))
     trim = data.trimming
     trim_text = ""
-    if trim is not None:
-        holder = "no connected client" if trim.holder is None else f"client {_e(trim.holder or '(the image)')}"
-        trim_text = (f"<p id=\"trimming\">minimum_set {trim.minimum_set} is held by {holder}; a disconnect of it lets "
-                     f"librbd trim {trim.freed_objects} objects ({_e(byte_units(trim.freed_bytes))}, "
-                     f"{trim.freed_bytes} bytes).</p>")
+    if trim is not None and trim.holder is None:
+        trim_text = (f'<p id="trimming">minimum_set {trim.minimum_set} is held by no connected client '
+                     f"(librbd trims up to set {trim.trimmable_now}).</p>")
+    elif trim is not None:
+        trim_text = (f'<p id="trimming">minimum_set {trim.minimum_set} is held by client '
+                     f"{_e(trim.holder or '(the image)')}; a disconnect of it lets librbd trim {trim.freed_objects} "
+                     f"objects ({_e(byte_units(trim.freed_bytes))}, {trim.freed_bytes} bytes).</p>")
     title = f"journal {data.journal_id}" + (f" (image {data.image})" if data.image else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
