@@ -288,6 +288,29 @@ def test_from_snapshot_starts_right_after_its_snap_create(tmp_path: Path) -> Non
     assert result.by_type["OpFinish"].applied == 0  # S1's finish: its op was before the start
 
 
+def test_from_snapshot_is_the_snapshot_that_exists_now() -> None:
+    """A name removed and created again, or given by a rename: the SnapCreate that made today's snapshot."""
+    from journaltools.journal.replay import snapshot_create_ordinal
+
+    def ops(n: int, kind: int, op_tid: int, result: int = 0, **fields: Any) -> list[bytes]:
+        return [event(kind, n, op_tid=op_tid, **fields), event(lj.OP_FINISH, n, op_tid=op_tid, result=result)]
+
+    recreated = (ops(0, lj.SNAP_CREATE, 1, snap_name="S") + ops(1, lj.SNAP_REMOVE, 2, snap_name="S")
+                 + ops(2, lj.SNAP_CREATE, 3, snap_name="other") + ops(3, lj.SNAP_CREATE, 4, snap_name="S")
+                 + ops(4, lj.SNAP_CREATE, 5, result=-errno.EEXIST, snap_name="S"))
+    renamed = (ops(0, lj.SNAP_CREATE, 1, snap_name="S") + ops(1, lj.SNAP_CREATE, 2, snap_name="X")
+               + ops(2, lj.SNAP_RENAME, 3, dest_snap_name="S2", src_snap_id=5, src_snap_name="X"))
+    removed = ops(0, lj.SNAP_CREATE, 1, snap_name="S") + ops(1, lj.SNAP_REMOVE, 2, snap_name="S")
+    for payloads, name, expected in ((recreated, "S", 2), (renamed, "S2", 1), (renamed, "X", None), (renamed, "S", 0),
+                                     (removed, "S", None)):
+        _, pool = journal_of(payloads)
+        assert snapshot_create_ordinal(Journal.open(pool, "j1").walk(), name) == expected, (name, expected)
+    _, pool = journal_of(recreated + [event(lj.AIO_WRITE, 9, offset=0, length=1, data=b"x")])
+    target = NullTarget(16)
+    result = replay(Journal.open(pool, "j1").walk(), target, ReplayOptions(from_snapshot="S", from_snapshot_ordinal=2))
+    assert result.before_start == 7 and result.by_type["AioWrite"].applied == 1
+
+
 def test_missing_start_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     _, pool = journal_of(_writes(3))
     path = tmp_path / "t.raw"

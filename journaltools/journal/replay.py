@@ -634,6 +634,9 @@ class RbdImageTarget(ReplayTarget):
 @dataclass
 class ReplayOptions:
     from_snapshot: str | None = None
+    #: which SnapCreate of ``from_snapshot`` (0-based, among all SnapCreate events of the walk);
+    #: :func:`snapshot_create_ordinal` finds the one that made the snapshot existing now
+    from_snapshot_ordinal: int | None = None
     from_position: tuple[int, int] | None = None
     until_ns: int | None = None
     to_position: tuple[int, int] | None = None
@@ -782,6 +785,7 @@ class Replayer:
         problems = self.walk.problems
         seen = len(problems)
         held: list[Problem] = []  # damage the walk found ahead of the entries it yields (it reads whole objects)
+        creates = 0  # SnapCreate events met before the start
         width = max(self.walk.journal.splay_width or 1, 1)
         entries = iter(self.walk)
         try:
@@ -812,9 +816,16 @@ class Replayer:
                         started = True
                         self._start()
                     else:
-                        if event.type_id == lj.SNAP_CREATE and event.fields.get("snap_name") == options.from_snapshot:
-                            started = True
-                            self._start()
+                        if event.type_id == lj.SNAP_CREATE:
+                            creates += 1
+                            wanted = options.from_snapshot_ordinal
+                            if (creates - 1 == wanted if wanted is not None
+                                    else event.fields.get("snap_name") == options.from_snapshot):
+                                if event.fields.get("snap_name") != options.from_snapshot:
+                                    raise ReplayError(f"the journal changed while it was read: SnapCreate number {wanted} "
+                                                      f"is not of {options.from_snapshot!r}")
+                                started = True
+                                self._start()
                         continue
                     result.before_start -= 1
                 if options.until_ns is not None and event.timestamp_ns and event.timestamp_ns >= options.until_ns:
@@ -1070,6 +1081,50 @@ class ReplayStop(Exception):  # noqa: N818 - control flow inside the replayer
     """--strict met an event the target cannot apply."""
 
 
+def snapshot_create_ordinal(walk: JournalWalk, name: str) -> int | None:
+    """Which SnapCreate event (0-based, among all SnapCreate events in walk order) made snapshot ``name`` as it exists
+    at the end of the journal: a name can be removed and created again, or given by a rename.
+
+    Follows successful ops only (OpFinish result 0).  None: the journal's entries do not create it
+    (taken before the first entry the walk replays, or removed since).  Reads the whole journal
+    (event types only, but for snapshot events).
+    """
+    from ..format.event_fastpath import fast_event_type
+
+    creates = 0
+    names: dict[str, int] = {}  # snapshot name now -> ordinal of the SnapCreate that made it
+    ops: dict[int, tuple[int, dict[str, Any], int]] = {}
+    snap_ops = (lj.SNAP_CREATE, lj.SNAP_REMOVE, lj.SNAP_RENAME)
+    for entry in walk:
+        kind = fast_event_type(entry.payload)
+        if kind is not None and kind not in (lj.OP_FINISH, *snap_ops):
+            continue
+        try:
+            event = read_event(entry.payload)
+        except FormatError:
+            continue
+        if event.type_id in snap_ops:
+            ordinal = creates
+            if event.type_id == lj.SNAP_CREATE:
+                creates += 1
+            ops.setdefault(int(event.fields.get("op_tid", 0)), (event.type_id, event.fields, ordinal))
+        elif event.type_id == lj.OP_FINISH:
+            op = ops.pop(int(event.fields.get("op_tid", 0)), None)
+            if op is None or int(event.fields.get("result", 0)) != 0:
+                continue
+            kind, fields, ordinal = op
+            if kind == lj.SNAP_CREATE:
+                names[str(fields.get("snap_name"))] = ordinal
+            elif kind == lj.SNAP_REMOVE:
+                names.pop(str(fields.get("snap_name")), None)
+            elif fields.get("src_snap_name") is not None and str(fields["src_snap_name"]) in names:
+                names[str(fields["dest_snap_name"])] = names.pop(str(fields["src_snap_name"]))
+    for _op_tid, (kind, fields, ordinal) in ops.items():  # a SnapCreate not finished yet: the snapshot is being made
+        if kind == lj.SNAP_CREATE and str(fields.get("snap_name")) not in names:
+            names[str(fields.get("snap_name"))] = ordinal
+    return names.get(name)
+
+
 def replay(walk: JournalWalk, target: ReplayTarget, options: ReplayOptions,
            on_start: Callable[[], None] | None = None) -> ReplayResult:
     """Apply ``walk``'s entries to ``target``; see the module docstring for the semantics."""
@@ -1092,4 +1147,5 @@ __all__ = [
     "parse_time_ns",
     "read_event",
     "replay",
+    "snapshot_create_ordinal",
 ]
