@@ -173,6 +173,9 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
         replay_target.close()
         if closer is not None:
             closer()
+    if isinstance(replay_target, FileTarget) and (replay_target.reflinks or replay_target.copies):
+        notes.append(f"snapshot copies in {snapshots_dir}: {replay_target.reflinks} reflinked, "
+                     f"{replay_target.copies} copied (the file system cannot reflink)")
     result.notes[:0] = notes
     _print(result, journal.journal_id, output_format, pretty_format, dry_run)
     return 0 if result.complete and not result.problems else 1
