@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 JOURNALTOOLS = str(ROOT / ".venv" / "bin" / "journaltools")
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of one command run to completion (it must succeed)."""
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds (user + system, all threads), peak RSS in KiB) of one command (it must succeed)."""
     subprocess.run(["sync"], check=True)
     start = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -40,7 +40,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(argv)} failed: {stderr[-2000:]}")
-    return wall, int(usage.ru_maxrss)
+    return wall, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss)
 
 
 def main() -> None:
@@ -76,7 +76,7 @@ def main() -> None:
         size = int(subprocess.run(["rbd", "info", spec, "--format", "json"], env=env, check=True, capture_output=True,
                                   text=True).stdout.split('"size":')[1].split(",")[0])
         journal_bytes = sum(p.stat().st_size for p in (store / args.pool / "objects").glob("journal_data.*"))
-        rows: dict[str, list[tuple[float, int]]] = {}
+        rows: dict[str, list[tuple[float, float, int]]] = {}
         for _ in range(args.repeat):
             for name in ("head.raw", "live.raw", "offline.raw"):
                 (out / name).unlink(missing_ok=True)
@@ -96,13 +96,14 @@ def main() -> None:
                     raise SystemExit(f"{name} differs from rbd export {spec}")
         print(f"journal: {journal_bytes} bytes of data objects; image {spec}: {size} bytes; {args.repeat} rounds; "
               f"every replayed file equal to rbd export")
-        print("| command | median s | min-max s | MB/s of journal | peak RSS MiB |")
-        print("|---|---|---|---|---|")
+        print("| command | median s | min-max s | CPU s (median) | MB/s of journal | peak RSS MiB |")
+        print("|---|---|---|---|---|---|")
         for label, values in rows.items():
-            walls = [w for w, _ in values]
+            walls = [w for w, _, _ in values]
             median = statistics.median(walls)
-            print(f"| {label} | {median:.2f} | {min(walls):.2f}-{max(walls):.2f} | "
-                  f"{journal_bytes / median / 1e6:.0f} | {max(r for _, r in values) / 1024:.0f} |")
+            cpu = statistics.median(c for _, c, _ in values)
+            print(f"| {label} | {median:.2f} | {min(walls):.2f}-{max(walls):.2f} | {cpu:.2f} | "
+                  f"{journal_bytes / median / 1e6:.0f} | {max(r for _, _, r in values) / 1024:.0f} |")
     finally:
         if not args.out_dir:
             shutil.rmtree(out, ignore_errors=True)

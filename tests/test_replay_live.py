@@ -334,6 +334,16 @@ def test_random_workloads(ceph_cluster: CephCluster, seed: int, tmp_path: Path) 
     entry = _snap_create_entry(ceph_cluster, name, "S2")
     _replay(ceph_cluster, f"rbd/{name}", base, "--from-snapshot", "S1", "--to", f"{entry['tag_tid']}:{entry['entry_tid']}")
     assert _digest(base) == _digest(s2), f"seed {seed}: S1 + replay to S2's SnapCreate differs from rbd export @S2"
+    # a live replica: a clone of S1 replayed through librbd
+    ceph_cluster.rbd("snap", "protect", f"rbd/{name}@S1")
+    ceph_cluster.rbd("clone", f"rbd/{name}@S1", f"rbd/{name}-replica", "--image-feature", "layering,exclusive-lock")
+    try:
+        _replay(ceph_cluster, f"rbd/{name}", "--from-snapshot", "S1", "--to-image", f"rbd/{name}-replica")
+        replica = _export(ceph_cluster, f"rbd/{name}-replica", tmp_path / "replica.raw")
+        assert _digest(replica) == _digest(head), f"seed {seed}: --to-image onto a clone of S1 differs from rbd export"
+    finally:
+        ceph_cluster.rbd("snap", "purge", f"rbd/{name}-replica", check=False)
+        ceph_cluster.rbd("rm", f"rbd/{name}-replica", check=False)
     # offline, on an acquired directory: the same bytes
     store = tmp_path / "acquired"
     code, _, err = ceph_cluster.journaltools("acquire", store, "-p", "rbd", "--image", name)

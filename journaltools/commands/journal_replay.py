@@ -26,6 +26,7 @@ from ..journal.replay import (
     parse_position,
     parse_time_ns,
     replay,
+    snapshot_create_ordinal,
 )
 from ..output import ceph_json, echo, format_options, progress
 from ..spec import combine_spec, image_id
@@ -121,6 +122,16 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
     if stripe_count > 1:
         notes.append(f"the image has fancy striping (stripe count {stripe_count}): discard granularity is applied "
                      "as if objects were laid out linearly")
+    if from_snapshot is not None:
+        # the snapshot as it exists now: its name may have been removed and created again, or come from a rename
+        finder = journal.walk(all_entries=all_entries, check_events=False)
+        with progress(finder.total_bytes() if sys.stderr.isatty() else None, f"finding {from_snapshot}") as advance:
+            finder.progress = advance
+            options.from_snapshot_ordinal = snapshot_create_ordinal(finder, from_snapshot)
+        if options.from_snapshot_ordinal is None:
+            raise ReplayError(f"snapshot {from_snapshot!r} is not created by the journal's replayable entries (taken "
+                              "before the first one, or removed since): replay cannot start after it",
+                              errno=errno.ENOENT)
     walk = journal.walk(all_entries=all_entries)
     replay_target: ReplayTarget
     closer: Any = None
@@ -162,6 +173,9 @@ def replay_command(app: AppContext, journal_spec: str | None, pool: str | None, 
         replay_target.close()
         if closer is not None:
             closer()
+    if isinstance(replay_target, FileTarget) and (replay_target.reflinks or replay_target.copies):
+        notes.append(f"snapshot copies in {snapshots_dir}: {replay_target.reflinks} reflinked, "
+                     f"{replay_target.copies} copied (the file system cannot reflink)")
     result.notes[:0] = notes
     _print(result, journal.journal_id, output_format, pretty_format, dry_run)
     return 0 if result.complete and not result.problems else 1

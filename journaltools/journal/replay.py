@@ -300,17 +300,38 @@ class FileTarget(ReplayTarget):
         if self.snapshots_dir is not None:
             self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         self._snap_sizes: dict[str, int | None] = {}  # image size of the copies taken here (None: not known then)
+        self._pending = bytearray()  # writes not yet issued, continuing one another from _pending_at
+        self._pending_at = 0
         self.punch_holes = True
         self.reflinks = 0
         self.copies = 0
 
     def write(self, offset: int, data: BytesLike) -> None:
+        """Writes that continue one another are combined (up to :data:`COMBINE` bytes) into one pwrite."""
+        pending = self._pending
+        if pending and offset == self._pending_at + len(pending) and len(pending) + len(data) <= COMBINE:
+            pending += data
+            return
+        self._drain()
+        if len(data) < COMBINE // 4:
+            self._pending_at = offset
+            self._pending = bytearray(data)
+        else:
+            self._pwrite(offset, data)
+
+    def _drain(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, bytearray()
+            self._pwrite(self._pending_at, pending)
+
+    def _pwrite(self, offset: int, data: BytesLike | bytearray) -> None:
         view = memoryview(data)
         while view:
             done = os.pwrite(self.fd, view, offset)
             view, offset = view[done:], offset + done
 
     def zero(self, offset: int, length: int) -> None:
+        self._drain()
         end = min(offset + length, os.fstat(self.fd).st_size)  # bytes past the end already read as zeroes
         if end <= offset:
             return
@@ -322,21 +343,25 @@ class FileTarget(ReplayTarget):
                 self.punch_holes = False
         zeros = bytes(min(end - offset, 1 << 20))
         while offset < end:
-            self.write(offset, zeros[: end - offset])
+            self._pwrite(offset, zeros[: end - offset])
             offset += min(len(zeros), end - offset)
 
     def read(self, offset: int, length: int) -> bytes:
+        self._drain()
         return os.pread(self.fd, length, offset)
 
     def flush(self) -> None:
+        self._drain()
         os.fsync(self.fd)
 
     def resize(self, size: int) -> None:
+        self._drain()
         os.ftruncate(self.fd, size)
         self.size = size
 
     def finish_size(self, size: int) -> None:
         """Give a file of unknown size its image size at the end (it may have been written short)."""
+        self._drain()
         if self.size is None:
             os.ftruncate(self.fd, max(size, 0))
             self.size = size
@@ -385,6 +410,7 @@ class FileTarget(ReplayTarget):
         if self.snapshots_dir is None or not self._snap_path(name).exists():
             super().snap_rollback(name)
         source = self._snap_path(name)
+        self._drain()
         with open(source, "rb") as src:
             os.ftruncate(self.fd, 0)
             self._clone_or_copy(src.fileno(), self.fd)
@@ -394,6 +420,7 @@ class FileTarget(ReplayTarget):
         self.size = self._snap_sizes.get(name, length)
 
     def _copy_out(self, dest: Path) -> None:
+        self._drain()
         tmp = dest.with_name(dest.name + ".tmp")
         with open(tmp, "wb") as out:
             self._clone_or_copy(self.fd, out.fileno())
@@ -412,11 +439,14 @@ class FileTarget(ReplayTarget):
 
     def close(self) -> None:
         if self.fd >= 0:
+            self._drain()
             os.fsync(self.fd)
             os.close(self.fd)
             self.fd = -1
 
 
+#: most bytes of successive writes combined into one pwrite
+COMBINE = 4 << 20
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 _FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
 
@@ -604,6 +634,9 @@ class RbdImageTarget(ReplayTarget):
 @dataclass
 class ReplayOptions:
     from_snapshot: str | None = None
+    #: which SnapCreate of ``from_snapshot`` (0-based, among all SnapCreate events of the walk);
+    #: :func:`snapshot_create_ordinal` finds the one that made the snapshot existing now
+    from_snapshot_ordinal: int | None = None
     from_position: tuple[int, int] | None = None
     until_ns: int | None = None
     to_position: tuple[int, int] | None = None
@@ -741,6 +774,8 @@ class Replayer:
         self.on_start = on_start
         self.result = ReplayResult(target.description)
         self._ops: dict[int, _PendingOp] = {}
+        self._first: tuple[JournalEntry, int | None] | None = None
+        self._last: tuple[JournalEntry, int | None] | None = None
 
     def run(self) -> ReplayResult:
         options, result = self.options, self.result
@@ -750,6 +785,7 @@ class Replayer:
         problems = self.walk.problems
         seen = len(problems)
         held: list[Problem] = []  # damage the walk found ahead of the entries it yields (it reads whole objects)
+        creates = 0  # SnapCreate events met before the start
         width = max(self.walk.journal.splay_width or 1, 1)
         entries = iter(self.walk)
         try:
@@ -780,9 +816,16 @@ class Replayer:
                         started = True
                         self._start()
                     else:
-                        if event.type_id == lj.SNAP_CREATE and event.fields.get("snap_name") == options.from_snapshot:
-                            started = True
-                            self._start()
+                        if event.type_id == lj.SNAP_CREATE:
+                            creates += 1
+                            wanted = options.from_snapshot_ordinal
+                            if (creates - 1 == wanted if wanted is not None
+                                    else event.fields.get("snap_name") == options.from_snapshot):
+                                if event.fields.get("snap_name") != options.from_snapshot:
+                                    raise ReplayError(f"the journal changed while it was read: SnapCreate number {wanted} "
+                                                      f"is not of {options.from_snapshot!r}")
+                                started = True
+                                self._start()
                         continue
                     result.before_start -= 1
                 if options.until_ns is not None and event.timestamp_ns and event.timestamp_ns >= options.until_ns:
@@ -824,6 +867,9 @@ class Replayer:
             self._skip(op.position, op.event.name, "in flight at the stop point (no OpFinish yet)",
                        data=op.event.type_id not in METADATA_ONLY)
         self._ops.clear()
+        if self._first is not None and self._last is not None:
+            result.first_replayed = EntryPosition.of(*self._first)
+            result.last_replayed = EntryPosition.of(*self._last)
         if result.problems and options.policy.mode == "skip":
             result.complete = False
         result.size = self.target.size
@@ -900,10 +946,9 @@ class Replayer:
             counter.applied += 1
             result.applied += 1
         # the target is now the image as of right after this entry (whether or not the event changed it)
-        position = EntryPosition.of(entry, event.timestamp_ns)
-        if result.first_replayed is None:
-            result.first_replayed = position
-        result.last_replayed = position
+        if self._first is None:
+            self._first = (entry, event.timestamp_ns)
+        self._last = (entry, event.timestamp_ns)
 
     def _apply_io(self, event: Event, counter: TypeCount) -> bool:
         target, t, fields = self.target, event.type_id, event.fields
@@ -1036,6 +1081,50 @@ class ReplayStop(Exception):  # noqa: N818 - control flow inside the replayer
     """--strict met an event the target cannot apply."""
 
 
+def snapshot_create_ordinal(walk: JournalWalk, name: str) -> int | None:
+    """Which SnapCreate event (0-based, among all SnapCreate events in walk order) made snapshot ``name`` as it exists
+    at the end of the journal: a name can be removed and created again, or given by a rename.
+
+    Follows successful ops only (OpFinish result 0).  None: the journal's entries do not create it
+    (taken before the first entry the walk replays, or removed since).  Reads the whole journal
+    (event types only, but for snapshot events).
+    """
+    from ..format.event_fastpath import fast_event_type
+
+    creates = 0
+    names: dict[str, int] = {}  # snapshot name now -> ordinal of the SnapCreate that made it
+    ops: dict[int, tuple[int, dict[str, Any], int]] = {}
+    snap_ops = (lj.SNAP_CREATE, lj.SNAP_REMOVE, lj.SNAP_RENAME)
+    for entry in walk:
+        kind = fast_event_type(entry.payload)
+        if kind is not None and kind not in (lj.OP_FINISH, *snap_ops):
+            continue
+        try:
+            event = read_event(entry.payload)
+        except FormatError:
+            continue
+        if event.type_id in snap_ops:
+            ordinal = creates
+            if event.type_id == lj.SNAP_CREATE:
+                creates += 1
+            ops.setdefault(int(event.fields.get("op_tid", 0)), (event.type_id, event.fields, ordinal))
+        elif event.type_id == lj.OP_FINISH:
+            op = ops.pop(int(event.fields.get("op_tid", 0)), None)
+            if op is None or int(event.fields.get("result", 0)) != 0:
+                continue
+            kind, fields, ordinal = op
+            if kind == lj.SNAP_CREATE:
+                names[str(fields.get("snap_name"))] = ordinal
+            elif kind == lj.SNAP_REMOVE:
+                names.pop(str(fields.get("snap_name")), None)
+            elif fields.get("src_snap_name") is not None and str(fields["src_snap_name"]) in names:
+                names[str(fields["dest_snap_name"])] = names.pop(str(fields["src_snap_name"]))
+    for _op_tid, (kind, fields, ordinal) in ops.items():  # a SnapCreate not finished yet: the snapshot is being made
+        if kind == lj.SNAP_CREATE and str(fields.get("snap_name")) not in names:
+            names[str(fields.get("snap_name"))] = ordinal
+    return names.get(name)
+
+
 def replay(walk: JournalWalk, target: ReplayTarget, options: ReplayOptions,
            on_start: Callable[[], None] | None = None) -> ReplayResult:
     """Apply ``walk``'s entries to ``target``; see the module docstring for the semantics."""
@@ -1058,4 +1147,5 @@ __all__ = [
     "parse_time_ns",
     "read_event",
     "replay",
+    "snapshot_create_ordinal",
 ]
