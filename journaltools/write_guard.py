@@ -84,7 +84,13 @@ def in_use_by(pool: Pool, image_id: str, ignore_mirror_daemon: bool = False) -> 
 def check_not_in_use(pool: Pool, image_id: str, force: bool, ignore_mirror_daemon: bool = False) -> None:
     users = in_use_by(pool, image_id, ignore_mirror_daemon)
     if users and not force:
-        raise BusyError(f"image {image_id} in pool {pool.describe()} is in use by {', '.join(users)}: refusing to "
+        from .spec import image_name
+
+        try:
+            name = f"{image_name(pool, image_id)} ({image_id})"
+        except JournalToolsError:
+            name = image_id
+        raise BusyError(f"image {name} in pool {pool.describe()} is in use by {', '.join(users)}: refusing to "
                         f"change it under a running client (stop it, or use --force)")
 
 
