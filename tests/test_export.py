@@ -146,7 +146,7 @@ def test_filters_are_anded():
     both = EntryFilter.build(tags=(0,), from_tid=2)
     data, result = export_bytes(journal, JsonExportWriter, entry_filter=both)
     assert [(e["tag_tid"], e["entry_tid"]) for e in json.loads(data)["entries"]] == [(0, 2), (0, 3), (0, 4)]
-    none = EntryFilter.build(tags=(1,), event_types=("Discard",))
+    none = EntryFilter.build(tags=(1,), event_types=("AioDiscard",))
     assert json.loads(export_bytes(journal, JsonExportWriter, entry_filter=none)[0])["entries"] == []
     by_number = EntryFilter.build(event_types=("1",), to_tid=0)
     assert len(json.loads(export_bytes(journal, JsonExportWriter, entry_filter=by_number)[0])["entries"]) == 2
