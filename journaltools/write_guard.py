@@ -56,10 +56,12 @@ def lock_oid(pool: Pool, image_or_journal_id: str) -> str:
 
 def mirror_daemon_clients(pool: Pool) -> set[str]:
     """``client.<id>`` of the rbd-mirror instances registered in the pool (empty when none or unknown)."""
-    try:
-        keys = [k for k, _ in pool.omap_items(MIRROR_LEADER_OID, prefix="instance_")]
-    except JournalToolsError:
-        return set()
+    keys: list[str] = []
+    for oid in (MIRROR_LEADER_OID, "rbd_mirroring"):  # rbd-mirror registers on rbd_mirror_leader (InstanceWatcher.cc)
+        try:
+            keys += [k for k, _ in pool.omap_items(oid, prefix="instance_")]
+        except JournalToolsError:
+            continue
     return {"client." + k.removeprefix("instance_") for k in keys}
 
 
