@@ -21,6 +21,7 @@ import base64
 import binascii
 import contextlib
 import math
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -429,6 +430,48 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     return bytes(buf)
 
 
+#: the shape rbd (and RbdExportWriter) give every record: read a large one without holding its text
+_RBD_RECORD_HEAD = re.compile(rb'\{"tag_id":(\d{1,20}),"commit_tid":(\d{1,20}),"type":(-?\d{1,11}),"entry":"')
+
+
+def _stream_record(stream: IO[bytes], size: int, n: int) -> tuple[bytes, ImportRecord | None]:
+    """Read a large record of rbd's shape, decoding its base64 entry chunk by chunk.
+
+    Memory is the entry's bytes plus one chunk, not the record's text and its copies.  Returns
+    (b"", record), or (the bytes read, None) when the record has another shape (the caller
+    then reads the rest and parses it whole).
+    """
+    head = _read_exactly(stream, min(size, 128))
+    match = _RBD_RECORD_HEAD.match(head)
+    if match is None or size - match.end() < 2:
+        return head, None
+    fields = {"tag_id": int(match.group(1)), "commit_tid": int(match.group(2)), "type": int(match.group(3))}
+    for name in fields:
+        _u64_field(fields, name, n, required=True, signed_ok=name == "type")
+    to_read = size - len(head) - 2  # the rest of the base64 text, then '"}'
+    pending = bytearray(head[match.end():])
+    payload = bytearray()
+    try:
+        while True:
+            if to_read > 0:
+                chunk = stream.read(min(_READ_CHUNK, to_read))
+                if not chunk:
+                    raise FormatError(f"error reading import data: truncated at record {n}")
+                pending += chunk
+                to_read -= len(chunk)
+            usable = len(pending) if to_read == 0 else len(pending) - len(pending) % 4
+            payload += base64.b64decode(bytes(pending[:usable]), validate=True)
+            del pending[:usable]
+            if to_read == 0:
+                break
+    except (ValueError, binascii.Error) as exc:
+        raise FormatError(f"error json decoding import data (entry {n}): field entry is not valid base64 ({exc})") from exc
+    tail = _read_exactly(stream, 2)
+    if tail != b'"}':
+        raise FormatError(f"error parsing input (entry {n}): expected '\"}}' after the entry, found {tail!r}")
+    return b"", ImportRecord(n, fields["tag_id"], fields["commit_tid"], None, bytes(payload), fields["type"])
+
+
 def _u64_field(doc: dict[str, Any], name: str, n: int, required: bool, signed_ok: bool = False) -> int | None:
     if name not in doc:
         if required:
@@ -488,7 +531,15 @@ def read_rbd_export(stream: IO[bytes], max_payload: int | None = None) -> Iterat
             raise FormatError(f"record {n}: size {size} bytes is larger than any entry of this journal can be "
                               f"(at most {limit} bytes for entries up to {max_payload or MAX_OBJECT_SIZE} bytes); "
                               f"nothing read past its size field")
-        text = _read_exactly(stream, size)
+        if size > _READ_CHUNK:
+            head, streamed = _stream_record(stream, size, n)
+            if streamed is not None:
+                offset += size
+                yield streamed
+                continue
+            text = head + _read_exactly(stream, size - len(head))
+        else:
+            text = _read_exactly(stream, size)
         offset += len(text)
         if len(text) != size:
             raise FormatError(f"error reading import data: truncated at record {n} ({len(text)} of {size} bytes)")

@@ -56,10 +56,12 @@ def lock_oid(pool: Pool, image_or_journal_id: str) -> str:
 
 def mirror_daemon_clients(pool: Pool) -> set[str]:
     """``client.<id>`` of the rbd-mirror instances registered in the pool (empty when none or unknown)."""
-    try:
-        keys = [k for k, _ in pool.omap_items(MIRROR_LEADER_OID, prefix="instance_")]
-    except JournalToolsError:
-        return set()
+    keys: list[str] = []
+    for oid in (MIRROR_LEADER_OID, "rbd_mirroring"):  # rbd-mirror registers on rbd_mirror_leader (InstanceWatcher.cc)
+        try:
+            keys += [k for k, _ in pool.omap_items(oid, prefix="instance_")]
+        except JournalToolsError:
+            continue
     return {"client." + k.removeprefix("instance_") for k in keys}
 
 
@@ -84,7 +86,13 @@ def in_use_by(pool: Pool, image_id: str, ignore_mirror_daemon: bool = False) -> 
 def check_not_in_use(pool: Pool, image_id: str, force: bool, ignore_mirror_daemon: bool = False) -> None:
     users = in_use_by(pool, image_id, ignore_mirror_daemon)
     if users and not force:
-        raise BusyError(f"image {image_id} in pool {pool.describe()} is in use by {', '.join(users)}: refusing to "
+        from .spec import image_name
+
+        try:
+            name = f"{image_name(pool, image_id)} ({image_id})"
+        except JournalToolsError:
+            name = image_id
+        raise BusyError(f"image {name} in pool {pool.describe()} is in use by {', '.join(users)}: refusing to "
                         f"change it under a running client (stop it, or use --force)")
 
 

@@ -224,3 +224,32 @@ def test_rerun_after_a_kill_at_any_fsync_equals_an_uninterrupted_import(tmp_path
         rerun = journaltools("--store", store, "journal", "import", source, f"rbd/{JID}")
         assert rerun.returncode == 0, (n, rerun.stderr)
         assert snapshot(store) == expected, f"killed at fsync {n} of {total}: the rerun differs from one whole run"
+
+
+def test_a_large_record_is_decoded_chunk_by_chunk_to_the_same_entry():
+    """rbd's record shape is read without holding its text; any other shape still parses, to the same entry."""
+    import io
+    import tracemalloc
+
+    from journaltools.export import read_rbd_export
+    from journaltools.format.librbd_journal import AIO_WRITE, make_event
+
+    size = 3 << 20
+    payload = make_event(AIO_WRITE, timestamp=(1, 2), offset=0, length=size, data=bytes(range(256)) * (size // 256))
+    entry = base64.b64encode(payload).decode()
+    standard = json.dumps({"tag_id": 5, "commit_tid": 9, "type": 1, "entry": entry}, separators=(",", ":")).encode()
+    reordered = json.dumps({"entry": entry, "type": 1, "commit_tid": 9, "tag_id": 5}).encode()
+    results = []
+    for text in (standard, reordered):
+        data = b"# journal_id: x\n%d %s\n" % (len(text), text)
+        tracemalloc.start()
+        (record,) = read_rbd_export(io.BytesIO(data), max_payload=16 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        results.append((record.tag_tid, record.commit_tid, record.declared_type, record.payload, peak))
+    (tag, commit, kind, got, streamed_peak), (*other, generic_peak) = results
+    assert (tag, commit, kind, got) == (5, 9, 1, payload) and other == [5, 9, 1, payload]
+    assert streamed_peak < 3 * len(payload) < generic_peak, (streamed_peak, generic_peak)
+    broken = standard.replace(b'"entry":"B', b'"entry":"!', 1)
+    with pytest.raises(Exception, match="field entry is not valid base64"):
+        list(read_rbd_export(io.BytesIO(b"%d %s\n" % (len(broken), broken)), max_payload=16 << 20))

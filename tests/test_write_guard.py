@@ -184,3 +184,26 @@ store.close()
     # released: nobody holds it any more
     info = json.loads(ceph.rados("-p", "rbd", "lock", "info", f"rbd_header.{iid}", "journaltools").stdout)
     assert info["lockers"] == []
+
+
+def test_in_use_names_every_client_once_and_ignores_rbd_mirror_only_where_asked():
+    from journaltools.errors import BusyError
+    from journaltools.store.memory import MemoryPool, MemoryStore
+    from journaltools.write_guard import check_not_in_use, in_use_by
+
+    class LivePool(MemoryPool):
+        def image_users(self, image_id):
+            return [{"client": "client.7", "address": "10.0.0.7:0/1", "cookie": "auto 1", "what": "exclusive lock"},
+                    {"client": "client.7", "address": "10.0.0.7:0/1", "cookie": "1", "what": "watcher"},
+                    {"client": "client.9", "address": "10.0.0.9:0/2", "cookie": "2", "what": "watcher"}]
+
+    store = MemoryStore()
+    store.add_pool("rbd")
+    pool = LivePool(store, "rbd", 1)
+    pool.omap_set("rbd_mirror_leader", {"instance_7": b""})  # client.7 is the pool's rbd-mirror daemon
+    assert in_use_by(pool, "abc") == ["client.7 at 10.0.0.7:0/1 (exclusive lock and watcher)",
+                                      "client.9 at 10.0.0.9:0/2 (watcher)"]
+    assert in_use_by(pool, "abc", ignore_mirror_daemon=True) == ["client.9 at 10.0.0.9:0/2 (watcher)"]
+    with pytest.raises(BusyError, match="client.7 at .* client.9 at .*use --force"):
+        check_not_in_use(pool, "abc", force=False)
+    check_not_in_use(pool, "abc", force=True)
