@@ -15,6 +15,7 @@ from ..mirroring import (
     describe_state,
     image_role,
     image_statuses,
+    mirror_daemons,
     mirror_snapshots,
     pool_info,
     pool_info_text,
@@ -71,13 +72,14 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
     state = read_mirror_pool(pool)
     if state.mode == 0:
         raise SpecError("mirroring not enabled on the pool")  # rbd's words, every release
-    doc = pool_status(pool, state)
+    daemons = mirror_daemons(pool)
+    doc = pool_status(pool, state, daemons)
     if output_format == "json":
         if not verbose:
             doc = {"summary": doc["summary"]}
         echo(ceph_json(doc, pretty_format))
     else:
-        echo(pool_status_text(doc, image_statuses(pool, state), verbose))
+        echo(pool_status_text(doc, image_statuses(pool, state, daemons), verbose, daemons, app.release()))
 
 
 @mirror_image_group.command("status")
@@ -89,10 +91,11 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     """Show RBD mirroring status for an image (as rbd mirror image status)."""
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
-    if iid not in state.images:
+    if iid not in state.images or state.images[iid].state != IMAGE_ENABLED:
         raise SpecError("mirroring not enabled on the image")
     record = state.images[iid]
-    status = next(s for s in image_statuses(header_pool, state) if s.global_id == record.global_image_id)
+    status = next(s for s in image_statuses(header_pool, state, mirror_daemons(header_pool))
+                  if s.global_id == record.global_image_id)
     if record.mode == IMAGE_MODE_SNAPSHOT and record.state == IMAGE_ENABLED:
         snaps = mirror_snapshots(header_pool, iid)
         if snapshot_mode_primary(snaps):  # rbd lists them for a primary only
