@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,41 @@ def test_status_lists_the_watchers_rbd_lists(release_cluster):
         assert json.loads(doc)["watchers"] == json.loads(ceph.rbd("status", "wat/watched", "--format", "json").stdout)["watchers"]
     finally:
         holder.communicate("", timeout=60)
+
+
+def _same_soon(site, *args: str) -> None:
+    """Like same_as_rbd, retried: the daemon rewrites its statuses (rates, last_update) every few seconds."""
+    for _ in range(5):
+        theirs = site.rbd(*args, check=False)
+        code, ours, err = site.journaltools(*args)
+        if (ours, code) == (theirs.stdout, theirs.returncode):
+            return
+        time.sleep(1)
+    assert ours == theirs.stdout, (args, err)
+
+
+def test_live_mirroring_status_is_rbds_with_the_daemon(two_sites):
+    """With that release's rbd-mirror on site b: up+replaying, service:, DAEMONS and summaries equal its rbd on both
+    sites; a script waiting for up+replaying through journaltools (as Ceph's journal-mirroring workunit) gets there."""
+    from .test_mirror_daemon import wait_with_restart
+
+    a, b, daemon = two_sites
+    for site in (a, b):
+        if "Mode: disabled" in site.rbd("mirror", "pool", "info", "rbd").stdout:
+            site.rbd("mirror", "pool", "enable", "rbd", "image")
+    if "site-a" not in b.rbd("mirror", "pool", "info", "rbd").stdout:
+        b.rbd("mirror", "pool", "peer", "add", "rbd", "client.admin@site-a")
+    a.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock,journaling", "rbd/live")
+    a.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "64K", "rbd/live")
+    a.rbd("mirror", "image", "enable", "rbd/live")
+
+    def ours_replaying() -> bool:
+        code, out, _ = b.journaltools("mirror", "image", "status", "rbd/live")
+        return code == 0 and "state:       up+replaying" in out and "service:     admin on " in out
+
+    wait_with_restart(daemon, ours_replaying, "journaltools to see rbd/live up+replaying on site b")
+    for site in (a, b):
+        for args in (["mirror", "image", "status", "rbd/live"], ["mirror", "image", "status", "rbd/live", "--format", "json"],
+                     ["mirror", "pool", "status", "rbd"], ["mirror", "pool", "status", "rbd", "--verbose"],
+                     ["mirror", "pool", "status", "rbd", "--verbose", "--format", "json"]):
+            _same_soon(site, *args)
