@@ -261,15 +261,44 @@ def _image_change(app: AppContext, image_spec: str | None, pool: str | None, nam
 
 @mirror_image_group.command("enable")
 @image_options
-@click.argument("mode", metavar="[journal]", required=False, type=click.Choice(["journal"]))
+@click.argument("mode", metavar="[journal|snapshot]", required=False, type=click.Choice(["journal", "snapshot"]))
 @pass_app
 def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, mode: str | None) -> None:
-    """Enable RBD mirroring for an image (journal mode; the image needs journaling)."""
-    from ..mirror_changes import image_enable
+    """Enable RBD mirroring for an image: journal mode (the image needs journaling) or snapshot mode."""
+    if mode == "snapshot":
+        from .. import snapshot_mirroring
 
-    image_enable(*_image_change(app, image_spec, pool, namespace, image))
+        snapshot_mirroring.enable(*_image_change(app, image_spec, pool, namespace, image))
+    else:
+        from ..mirror_changes import image_enable
+
+        image_enable(*_image_change(app, image_spec, pool, namespace, image))
     click.echo("Mirroring enabled")
+
+
+@mirror_image_group.command("snapshot")
+@image_options
+@pass_app
+def image_snapshot_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                       image: str | None) -> None:
+    """Create an RBD mirroring image snapshot (a snapshot-mode image; prints its snapshot id)."""
+    from .. import snapshot_mirroring
+
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
+    _snapshot_mode(header_pool, iid, required=True)
+    click.echo(f"Snapshot ID: {snapshot_mirroring.create_snapshot(header_pool, iid)}")
+
+
+def _snapshot_mode(pool: Pool, image_id: str, required: bool = False) -> bool:
+    """Whether the image is mirrored in snapshot mode (its changes go through librbd)."""
+    record = read_mirror_pool(pool).images.get(image_id)
+    if required and (record is None or record.state != IMAGE_ENABLED):
+        raise SpecError("mirroring not enabled on the image")
+    snapshot = record is not None and record.mode == IMAGE_MODE_SNAPSHOT
+    if required and not snapshot:
+        raise SpecError("snapshot based mirroring not enabled")
+    return snapshot
 
 
 @mirror_image_group.command("disable")
@@ -279,9 +308,15 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
     """Disable RBD mirroring for an image."""
-    from ..mirror_changes import image_disable
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    image_disable(*_image_change(app, image_spec, pool, namespace, image), force=force)
+        snapshot_mirroring.disable(header_pool, iid, force=force)
+    else:
+        from ..mirror_changes import image_disable
+
+        image_disable(header_pool, iid, force=force)
     click.echo("Mirroring disabled")
 
 
@@ -291,10 +326,17 @@ def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None,
 @pass_app
 def image_promote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
-    """Promote an image to primary for RBD mirroring (a new journal epoch, as librbd writes it)."""
-    from ..mirror_changes import promote
+    """Promote an image to primary for RBD mirroring (journal mode: a new journal epoch, as librbd writes it;
+    snapshot mode: a new primary mirror snapshot)."""
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    promote(*_image_change(app, image_spec, pool, namespace, image), force=force)
+        snapshot_mirroring.promote(header_pool, iid, force=force)
+    else:
+        from ..mirror_changes import promote
+
+        promote(header_pool, iid, force=force)
     click.echo("Image promoted to primary")
 
 
@@ -303,10 +345,17 @@ def image_promote_cmd(app: AppContext, image_spec: str | None, pool: str | None,
 @pass_app
 def image_demote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None) -> None:
-    """Demote an image to non-primary for RBD mirroring (an orphan epoch, as librbd writes it)."""
-    from ..mirror_changes import demote
+    """Demote an image to non-primary for RBD mirroring (journal mode: an orphan epoch, as librbd writes it;
+    snapshot mode: a demoted primary mirror snapshot)."""
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    demote(*_image_change(app, image_spec, pool, namespace, image))
+        snapshot_mirroring.demote(header_pool, iid)
+    else:
+        from ..mirror_changes import demote
+
+        demote(header_pool, iid)
     click.echo("Image demoted to non-primary")
 
 
@@ -316,7 +365,13 @@ def image_demote_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 def image_resync_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None) -> None:
     """Force resync to primary image for RBD mirroring (flags the image client's resync request)."""
-    from ..mirror_changes import resync
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    resync(*_image_change(app, image_spec, pool, namespace, image))
+        snapshot_mirroring.resync(header_pool, iid)
+    else:
+        from ..mirror_changes import resync
+
+        resync(header_pool, iid)
     click.echo("Flagged image for resync from primary")
