@@ -299,7 +299,7 @@ def _mirrored_pools(a, b, daemon) -> None:
 def test_snapshot_mirroring_through_journaltools_with_the_daemon(two_sites):
     """Snapshot-based mirroring driven by journaltools, replicated by that release's rbd-mirror: enable and
     snapshot on a, b replays; status equals rbd on both sites; failover (demote on a, promote on b)."""
-    from .test_mirror_daemon import primary, wait_with_restart
+    from .test_mirror_daemon import primary, wait_for, wait_with_restart
 
     a, b, daemon = two_sites
     _mirrored_pools(a, b, daemon)
@@ -323,9 +323,12 @@ def test_snapshot_mirroring_through_journaltools_with_the_daemon(two_sites):
     assert a.journaltools("mirror", "image", "demote", "rbd/snapm")[1] == "Image demoted to non-primary\n"
 
     def demotion_copied() -> bool:
-        return "non-primary (demoted" in b.rbd("snap", "ls", "--all", "rbd/snapm", check=False).stdout
+        listing = b.rbd("snap", "ls", "--all", "rbd/snapm", check=False).stdout
+        return any("non-primary" in line and "demoted" in line for line in listing.splitlines())
 
     wait_with_restart(daemon, demotion_copied, "site b to copy the demotion snapshot")
-    code, out, err = b.journaltools("mirror", "image", "promote", "rbd/snapm")
-    assert (code, out) == (0, "Image promoted to primary\n"), err
+    # promote without --force: librbd accepts it once the demotion snapshot is copied completely
+    promoted = wait_for(lambda: b.journaltools("mirror", "image", "promote", "rbd/snapm")[1], 120,
+                        "journaltools to promote rbd/snapm on site b")
+    assert promoted == "Image promoted to primary\n"
     assert primary(b, "snapm") is True and primary(a, "snapm") is False
