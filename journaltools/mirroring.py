@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FormatError, NotFoundError
+from .errors import FormatError, JournalToolsError, NotFoundError
 from .format import lookup
 from .format.cls_rbd import (
     DIRECTION_NAMES,
+    IMAGE_ENABLED,
     IMAGE_MODE_NAMES,
     IMAGE_STATE_NAMES,
     MIRROR_MODE_DISABLED,
@@ -39,12 +40,12 @@ from .format.librbd_journal import (
     decode_client_data,
     decode_tag_data,
 )
-from .format.primitives import CephString, decode, u32
+from .format.primitives import CephString, decode, encode, u32
 from .format.snapshot_namespace import MIRROR as MIRROR_NAMESPACE
 from .journal import Journal
 from .release import PACIFIC, TENTACLE, Release
 from .spec import image_name
-from .store.base import Pool
+from .store.base import OfflinePool, Pool
 
 HEALTH = ["OK", "UNKNOWN", "WARNING", "ERROR"]
 MIRROR_SNAPSHOT_PRIMARY, MIRROR_SNAPSHOT_PRIMARY_DEMOTED = 0, 1  # cls::rbd::MirrorSnapshotState
@@ -74,6 +75,7 @@ class MirrorPool:
     mirror_uuid: str = ""
     remote_namespace: str | None = None  # omap ``remote_namespace`` (Tentacle's rbd mirror pool enable --remote-namespace)
     peers: list[Any] = field(default_factory=list)
+    peer_records: list[bytes] = field(default_factory=list)  # the peers' stored encodings (cls inputs)
     images: dict[str, Any] = field(default_factory=dict)  # image id -> MirrorImage
     local_status: dict[str, SiteStatus] = field(default_factory=dict)  # global id -> status
     remote_status: dict[str, dict[str, SiteStatus]] = field(default_factory=dict)
@@ -105,6 +107,7 @@ def read_mirror_pool(pool: Pool) -> MirrorPool:
         raw = omap[key]
         if key.startswith("mirror_peer_"):
             state.peers.append(peer_type.decode(raw))
+            state.peer_records.append(bytes(raw))
         elif key.startswith("image_map_"):
             continue
         elif key.startswith("image_"):
@@ -114,7 +117,161 @@ def read_mirror_pool(pool: Pool) -> MirrorPool:
             state.remote_status.setdefault(gid, {})[uuid] = _status(raw)
         elif key.startswith("status_global_"):
             state.local_status[key[len("status_global_"):]] = _status(raw)
+    if not isinstance(pool, OfflinePool):
+        _live_up(pool, state)
     return state
+
+
+def _live_up(pool: Pool, state: MirrorPool) -> None:
+    """Which stored statuses are up: cls_rbd's ``mirror_image_status_get`` marks a status up while its writer
+    (the rbd-mirror daemon that stored it) still watches ``rbd_mirroring``, the way rbd learns it."""
+    status_type = lookup("cls::rbd::MirrorImageStatus")
+    for gid in sorted(set(state.local_status) | set(state.remote_status)):
+        try:
+            raw = pool.execute(RBD_MIRRORING, "rbd", "mirror_image_status_get", encode(CephString(), gid))
+            live = status_type.decode(raw)
+        except (JournalToolsError, FormatError):
+            continue
+        local = state.local_status.get(gid)
+        if local is not None and live.local_status_valid is not False:
+            local.up = bool(live.up)
+        for remote in live.remote_statuses or []:
+            site = state.remote_status.get(gid, {}).get(remote.mirror_uuid)
+            if site is not None:
+                site.up = bool(remote.up)
+
+
+def image_instance_id(pool: Pool, global_id: str) -> str:
+    """The rbd-mirror instance that replays the image (cls ``mirror_image_instance_get``: its entity number)."""
+    try:
+        raw = pool.execute(RBD_MIRRORING, "rbd", "mirror_image_instance_get", encode(CephString(), global_id))
+    except JournalToolsError:
+        return ""
+    if len(raw) < 9:
+        return ""
+    return str(int.from_bytes(raw[1:9], "little", signed=True))  # entity_name_t: u8 type, i64 num
+
+
+@dataclass
+class MirrorService:
+    """One rbd-mirror daemon as the service map and its status report it (what rbd's DAEMONS section shows)."""
+
+    service_id: str
+    client_id: str = ""
+    hostname: str = ""
+    ceph_version: str = ""
+    instance_id: str = ""
+    leader: bool = False
+    health: str = "OK"
+    callouts: list[str] = field(default_factory=list)
+
+    def image_description(self) -> str:
+        name = self.client_id or self.service_id
+        return f"{name} on {self.hostname}" if self.hostname else name
+
+    def image_json(self) -> dict[str, Any]:
+        return {"service_id": self.service_id, "instance_id": self.instance_id, "daemon_id": self.client_id,
+                "hostname": self.hostname}
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"service_id": self.service_id, "instance_id": self.instance_id,
+                               "client_id": self.client_id, "hostname": self.hostname,
+                               "ceph_version": self.ceph_version, "leader": self.leader, "health": self.health}
+        if self.callouts:
+            doc["callouts"] = list(self.callouts)
+        return doc
+
+    def text(self) -> str:
+        lines = [f"service {self.service_id}:", f"  instance_id: {self.instance_id}", f"  client_id: {self.client_id}",
+                 f"  hostname: {self.hostname}", f"  version: {self.ceph_version}",
+                 f"  leader: {'true' if self.leader else 'false'}", f"  health: {self.health}"]
+        if self.callouts:
+            lines.append(f"  callouts: {','.join(self.callouts)}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class MirrorDaemons:
+    services: list[MirrorService]
+    health: str  # daemon health of the pool
+
+    def by_instance(self, instance_id: str) -> MirrorService | None:
+        return next((s for s in self.services if instance_id and s.instance_id == instance_id), None)
+
+
+def _cluster_command(store: Any, prefix: str) -> dict[str, Any] | None:
+    import json
+
+    cluster = getattr(store, "cluster", None)
+    if cluster is None:
+        return None
+    cmd = json.dumps({"prefix": prefix, "format": "json"})
+    for send in ("mon_command", "mgr_command"):
+        try:
+            code, out, _ = getattr(cluster, send)(cmd, b"", timeout=15)
+        except Exception:  # noqa: BLE001 - an older cluster without the command: try the other daemon
+            continue
+        if code == 0:
+            try:
+                doc = json.loads(out or b"{}")
+            except ValueError:
+                return None
+            return doc if isinstance(doc, dict) else None
+    return None
+
+
+def mirror_daemons(pool: Pool) -> MirrorDaemons:
+    """The rbd-mirror daemons of a live cluster and the pool's daemon health (UNKNOWN offline or without any)."""
+    dump = _cluster_command(pool.store, "service dump") if not isinstance(pool, OfflinePool) else None
+    daemons = (((dump or {}).get("services") or {}).get("rbd-mirror") or {}).get("daemons") or {}
+    services = {}
+    for service_id, daemon in daemons.items():
+        if not isinstance(daemon, dict) or not isinstance(daemon.get("metadata"), dict):
+            continue
+        meta = daemon["metadata"]
+        services[service_id] = MirrorService(service_id, str(meta.get("id", "")), str(meta.get("hostname", "")),
+                                             str(meta.get("ceph_version_short", "")))
+    if not services:
+        return MirrorDaemons([], "UNKNOWN")
+    import json
+
+    status = (_cluster_command(pool.store, "service status") or {}).get("rbd-mirror") or {}
+    found_pool = found_leader = False
+    for service_id, daemon in status.items():
+        service = services.get(service_id)
+        if service is None or not isinstance(daemon, dict):
+            continue
+        report = (daemon.get("status") or {}).get("json")
+        if not report:
+            service.callouts.append("not reporting status")
+            service.health = "WARNING"
+            continue
+        try:
+            pool_report = json.loads(report).get(str(pool.pool_id))
+        except (ValueError, AttributeError):
+            continue
+        if not isinstance(pool_report, dict):
+            service.callouts.append("not reporting status for pool")
+            service.health = "WARNING"
+            continue
+        found_pool = True
+        service.instance_id = str(pool_report.get("instance_id", ""))
+        if pool_report.get("leader"):
+            service.leader = found_leader = True
+        health = "OK"
+        for callout in (pool_report.get("callouts") or {}).values():
+            level = callout.get("level") if isinstance(callout, dict) else None
+            if level == "error":
+                health = "ERROR"
+            elif level == "warning" and health == "OK":
+                health = "WARNING"
+            if isinstance(callout, dict) and "text" in callout:
+                service.callouts.append(str(callout["text"]))
+        service.health = health
+    overall = "OK" if found_pool and found_leader else ("WARNING" if found_pool else "ERROR")
+    for service in services.values():
+        overall = max(overall, service.health, key=HEALTH.index)
+    return MirrorDaemons([services[k] for k in sorted(services)], overall)
 
 
 def direction_name(peer: Any) -> str:
@@ -219,14 +376,22 @@ class ImageStatus:
     local: SiteStatus | None
     remote: dict[str, SiteStatus]
     snapshots: list[MirrorSnapshot] | None = None  # a primary snapshot-mode image's primary mirror snapshots
+    service: MirrorService | None = None  # the rbd-mirror daemon replaying it (live, while its status is up)
 
     def to_json(self) -> dict[str, Any]:
-        if self.local is None:
-            doc: dict[str, Any] = {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
+        if self.local is None and any(site.up for site in self.remote.values()):
+            # librbd adds a "status not found" local status only when no site has any (a remote status
+            # whose writer is gone does not count: measured, Pacific and Tentacle)
+            doc: dict[str, Any] = {"name": self.name, "global_id": self.global_id}
+        elif self.local is None:
+            doc = {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
                                    "description": "status not found", "last_update": ""}
         else:
             doc = {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
-                   "description": self.local.description, "last_update": timestr(self.local.last_update)}
+                   "description": self.local.description}
+            if self.service is not None:
+                doc["daemon_service"] = self.service.image_json()
+            doc["last_update"] = timestr(self.local.last_update)
         if self.snapshots:
             doc["snapshots"] = [{"id": s.id, "name": s.name, "demoted": s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED,
                                  "mirror_peer_uuids": s.peer_uuids} for s in self.snapshots]
@@ -234,8 +399,12 @@ class ImageStatus:
 
     def text(self) -> str:
         doc = self.to_json()
-        text = (f"{doc['name']}:\n  global_id:   {doc['global_id']}\n  state:       {doc['state']}\n"
-                f"  description: {doc['description']}\n  last_update: {doc['last_update']}\n")
+        text = f"{doc['name']}:\n  global_id:   {doc['global_id']}\n"
+        if "state" in doc:
+            text += f"  state:       {doc['state']}\n  description: {doc['description']}\n"
+            if self.service is not None:
+                text += f"  service:     {self.service.image_description()}\n"
+            text += f"  last_update: {doc['last_update']}\n"
         if self.snapshots:
             text += "  snapshots:\n" + "".join(
                 f"    {s.id} {s.name} ({'demoted ' if s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED else ''}"
@@ -252,7 +421,8 @@ class ImageStatus:
         return STATUS_STATE_NAMES.get(self.local.state, "unknown")
 
 
-def image_statuses(pool: Pool, state: MirrorPool) -> list[ImageStatus]:
+def image_statuses(pool: Pool, state: MirrorPool, daemons: MirrorDaemons | None = None) -> list[ImageStatus]:
+    """Every mirrored image's status; with ``daemons`` (live), an up image names the daemon replaying it."""
     out = []
     for image_id, record in state.images.items():
         try:
@@ -260,37 +430,68 @@ def image_statuses(pool: Pool, state: MirrorPool) -> list[ImageStatus]:
         except NotFoundError:
             name = image_id
         gid = record.global_image_id
-        out.append(ImageStatus(name, gid, state.local_status.get(gid), state.remote_status.get(gid, {})))
+        status = ImageStatus(name, gid, state.local_status.get(gid), state.remote_status.get(gid, {}))
+        if record.state != IMAGE_ENABLED:  # e.g. creating: rbd shows no status for it
+            status.local, status.remote = None, {}
+        if daemons is not None and daemons.services and status.local is not None and status.local.up:
+            status.service = daemons.by_instance(image_instance_id(pool, gid))
+        out.append(status)
     return sorted(out, key=lambda s: s.name)
 
 
-def pool_status(pool: Pool, state: MirrorPool) -> dict[str, Any]:
+def pool_status(pool: Pool, state: MirrorPool, daemons: MirrorDaemons | None = None) -> dict[str, Any]:
     """``rbd mirror pool status --verbose``'s JSON (daemons unknown offline)."""
-    images = image_statuses(pool, state)
-    states: dict[str, int] = {}
-    for image in images:
-        key = image.summary_state(state.peers)
-        states[key] = states.get(key, 0) + 1
+    daemons = daemons if daemons is not None else MirrorDaemons([], "UNKNOWN")
+    images = image_statuses(pool, state, daemons)
+    states = _live_summary(pool, state)
+    if states is None:
+        states = {}
+        for image in images:
+            key = image.summary_state(state.peers)
+            states[key] = states.get(key, 0) + 1
     image_health = "OK"
     if any(k not in ("replaying", "stopped") for k in states):
         image_health = "WARNING"
     if "error" in states:
         image_health = "ERROR"
-    daemon_health = "UNKNOWN"
+    daemon_health = daemons.health
     health = max(image_health, daemon_health, key=HEALTH.index)
     return {"summary": {"health": health, "daemon_health": daemon_health, "image_health": image_health,
                         "states": states},
-            "daemons": [], "images": [i.to_json() for i in images]}
+            "daemons": [d.to_json() for d in daemons.services], "images": [i.to_json() for i in images]}
 
 
-def pool_status_text(doc: dict[str, Any], images: list[ImageStatus], verbose: bool) -> str:
+def _live_summary(pool: Pool, state: MirrorPool) -> dict[str, int] | None:
+    """A live pool's state counts as rbd gets them: cls_rbd's ``mirror_image_status_get_summary`` given the
+    pool's peers (it knows which statuses are up); None offline or when the OSD does not answer."""
+    if isinstance(pool, OfflinePool):
+        return None
+    request = len(state.peer_records).to_bytes(4, "little") + b"".join(state.peer_records)
+    try:
+        raw = pool.execute(RBD_MIRRORING, "rbd", "mirror_image_status_get_summary", request)
+        count = int.from_bytes(raw[:4], "little")
+        counts = {raw[4 + 5 * i]: int.from_bytes(raw[5 + 5 * i:9 + 5 * i], "little", signed=True) for i in range(count)}
+    except (JournalToolsError, IndexError):
+        return None
+    return {STATUS_STATE_NAMES.get(k, f"unknown ({k})"): v for k, v in sorted(counts.items())}
+
+
+def pool_status_text(doc: dict[str, Any], images: list[ImageStatus], verbose: bool,
+                     daemons: MirrorDaemons | None = None, release: Release = PACIFIC) -> str:
     s = doc["summary"]
     lines = [f"health: {s['health']}", f"daemon health: {s['daemon_health']}", f"image health: {s['image_health']}",
              f"images: {len(doc['images'])} total"]
     lines += [f"    {count} {name}" for name, count in sorted(s["states"].items(), key=lambda kv: _state_order(kv[0]))]
     text = "\n".join(lines) + "\n"
     if verbose:
-        text += "\nDAEMONS\n  none\n\nIMAGES"
+        services = daemons.services if daemons is not None else []
+        if not services:
+            listing = "  none\n"
+        elif release >= TENTACLE:
+            listing = "".join(d.text() for d in services)
+        else:  # Pacific, Reef: a blank line after each daemon too
+            listing = "".join(d.text() + "\n" for d in services)
+        text += "\nDAEMONS\n" + listing + "\nIMAGES"
         for image in images:
             text += "\n" + image.text()
     return text

@@ -52,41 +52,54 @@ class Release:
         return None
 
 
+RELEASES_HOST = Release("pacific", "16.2.", None)
 RELEASES = {
-    "pacific": Release("pacific", "16.2.", None),
+    "pacific": RELEASES_HOST,
     "reef": Release("reef", "18.2.", "trixie"),
     "tentacle": Release("tentacle", "20.2.", "sid"),
 }
 
 
 def shared_dirs() -> list[str]:
-    """Directories seen at the same path inside a root: the temporary directory (cluster, test files), /etc/ceph."""
-    dirs = [os.path.realpath(tempfile.gettempdir())]
-    Path("/etc/ceph").mkdir(exist_ok=True)
-    dirs.append("/etc/ceph")
-    return dirs
+    """Directories seen at the same path inside a root: the temporary directory (cluster, test files)."""
+    return [os.path.realpath(tempfile.gettempdir())]
 
 
-def chroot_prefix(release: Release) -> tuple[str, ...]:
-    """The command prefix that runs a Ceph command of ``release`` (empty for the host's release)."""
+def chroot_prefix(release: Release, etc_ceph: Path | None = None) -> tuple[str, ...]:
+    """The command prefix that runs a Ceph command of ``release`` (empty for the host's release);
+    ``etc_ceph``: a directory the command sees as /etc/ceph."""
     if release.root is None:
-        return ()
+        return private_etc_ceph(etc_ceph) if etc_ceph is not None else ()
     prefix = [str(TOOLS / "release-chroot.sh"), str(release.root)]
     for path in shared_dirs():
         prefix += ["--share", path]
+    if etc_ceph is not None:
+        prefix += ["--bind", str(etc_ceph), "/etc/ceph"]
     return (*prefix,)
+
+
+def private_etc_ceph(etc_ceph: Path) -> tuple[str, ...]:
+    """A host command that sees ``etc_ceph`` as /etc/ceph, in its own mount namespace (the host's stays as it is)."""
+    Path("/etc/ceph").mkdir(exist_ok=True)  # the mount point
+    return ("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+            'mount --bind "$0" /etc/ceph && exec "$@"', str(etc_ceph))
 
 
 class ReleaseCluster(CephCluster):
     """A sandbox cluster of ``release``: its daemons and reference tools are that release's."""
 
-    def __init__(self, root: Path, release: Release) -> None:
+    def __init__(self, root: Path, release: Release = RELEASES_HOST) -> None:
         self.release = release
         super().__init__(root, wrap=chroot_prefix(release))
         version = self.ceph("version").stdout
         if self.release.version not in version:
             self.stop()
             raise AssertionError(f"the {release.name} cluster reports {version.strip()!r}")
+
+    def daemon_wrap(self, etc_ceph: Path) -> tuple[str, ...]:
+        """The prefix for a daemon of this release that reads its configs from ``etc_ceph`` as /etc/ceph
+        (rbd-mirror looks for the remote site's conf there): nothing is written to the host's /etc/ceph."""
+        return chroot_prefix(self.release, etc_ceph)
 
     @property
     def version(self) -> str:

@@ -2,7 +2,7 @@
 
 Two sandbox clusters; site b runs rbd-mirror, which finds site a's config as
 /etc/ceph/site-a.conf and its own as /etc/ceph/ceph.conf (it looks there even with -c),
-so the test writes those two files and puts back what was there before.
+so the test writes those two files into a directory that the daemon alone sees as /etc/ceph.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import pytest
 from .ceph_cluster import CephCluster, ceph_available
 
 pytestmark = pytest.mark.ceph
-ETC = Path("/etc/ceph")
 
 
 def wait_for(predicate, timeout: float, what: str, step: float = 2.0):
@@ -51,19 +50,23 @@ def two_sites():
 
 @contextlib.contextmanager
 def running_two_sites(new_site: Callable[[Path], CephCluster] = CephCluster) -> Iterator[tuple[Any, Any, Any]]:
-    """Sites a and b (``new_site(dir)``: tests/releases.py passes another release's cluster), rbd-mirror on b."""
+    """Sites a and b (``new_site(dir)``: tests/releases.py passes another release's cluster), rbd-mirror on b.
+
+    rbd-mirror sees a private directory as /etc/ceph (its own mount namespace) holding site-a.conf and
+    ceph.conf: the host's /etc/ceph is not touched, so concurrent runs cannot mix up their sites.
+    """
     root = Path(tempfile.mkdtemp(prefix="journaltools-2sites-"))
-    saved = {name: (ETC / name).read_bytes() for name in ("ceph.conf", "site-a.conf") if (ETC / name).exists()}
     sites: list[CephCluster] = []
     daemon = None
     try:
         sites.append(new_site(root / "a"))
         sites.append(new_site(root / "b"))
         a, b = sites
-        daemon = MirrorDaemon(b, root)
-        ETC.mkdir(exist_ok=True)
-        shutil.copy(a.conf, ETC / "site-a.conf")
-        shutil.copy(b.conf, ETC / "ceph.conf")
+        etc = root / "etc-ceph"
+        etc.mkdir()
+        shutil.copy(a.conf, etc / "site-a.conf")
+        shutil.copy(b.conf, etc / "ceph.conf")
+        daemon = MirrorDaemon(b, root, etc)
         daemon.start()
         yield a, b, daemon
     finally:
@@ -71,25 +74,26 @@ def running_two_sites(new_site: Callable[[Path], CephCluster] = CephCluster) -> 
             daemon.stop()
         for site in sites:
             site.stop()
-        for name in ("ceph.conf", "site-a.conf"):
-            if name in saved:
-                (ETC / name).write_bytes(saved[name])
-            else:
-                (ETC / name).unlink(missing_ok=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
 class MirrorDaemon:
     """The real rbd-mirror on site b (restartable: a fresh daemon picks up a stuck image, see two-sites.sh)."""
 
-    def __init__(self, site, root: Path) -> None:
-        self.site, self.root, self.proc = site, root, None
+    def __init__(self, site, root: Path, etc_ceph: Path) -> None:
+        self.site, self.root, self.etc_ceph, self.proc = site, root, etc_ceph, None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [*self.site.wrap, "rbd-mirror", "-c", self.site.conf, "-i", "admin", "-f", "--log-file", str(self.root / "b" / "rbd-mirror.log"),
+            [*self._wrap(), "rbd-mirror", "-c", self.site.conf, "-i", "admin", "-f", "--log-file", str(self.root / "b" / "rbd-mirror.log"),
              "--admin-socket", str(self.root / "b" / "rbd-mirror.asok")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _wrap(self) -> tuple[str, ...]:
+        from .releases import private_etc_ceph
+
+        daemon_wrap = getattr(self.site, "daemon_wrap", None)
+        return daemon_wrap(self.etc_ceph) if daemon_wrap is not None else private_etc_ceph(self.etc_ceph)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,123 @@ def test_status_lists_the_watchers_rbd_lists(release_cluster):
         assert json.loads(doc)["watchers"] == json.loads(ceph.rbd("status", "wat/watched", "--format", "json").stdout)["watchers"]
     finally:
         holder.communicate("", timeout=60)
+
+
+def _same_soon(site, *args: str) -> None:
+    """Like same_as_rbd, retried: the daemon rewrites its statuses (rates, last_update) every few seconds."""
+    for _ in range(5):
+        theirs = site.rbd(*args, check=False)
+        code, ours, err = site.journaltools(*args)
+        if (ours, code) == (theirs.stdout, theirs.returncode):
+            return
+        time.sleep(1)
+    assert ours == theirs.stdout, (args, err)
+
+
+def test_live_mirroring_status_is_rbds_with_the_daemon(two_sites):
+    """With that release's rbd-mirror on site b: up+replaying, service:, DAEMONS and summaries equal its rbd on both
+    sites; a script waiting for up+replaying through journaltools (as Ceph's journal-mirroring workunit) gets there."""
+    from .test_mirror_daemon import wait_with_restart
+
+    a, b, daemon = two_sites
+    for site in (a, b):
+        if "Mode: disabled" in site.rbd("mirror", "pool", "info", "rbd").stdout:
+            site.rbd("mirror", "pool", "enable", "rbd", "image")
+    if "site-a" not in b.rbd("mirror", "pool", "info", "rbd").stdout:
+        b.rbd("mirror", "pool", "peer", "add", "rbd", "client.admin@site-a")
+    a.rbd("create", "--size", "16M", "--image-feature", "layering,exclusive-lock,journaling", "rbd/live")
+    a.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "64K", "rbd/live")
+    a.rbd("mirror", "image", "enable", "rbd/live")
+
+    def ours_replaying() -> bool:
+        code, out, _ = b.journaltools("mirror", "image", "status", "rbd/live")
+        return code == 0 and "state:       up+replaying" in out and "service:     admin on " in out
+
+    wait_with_restart(daemon, ours_replaying, "journaltools to see rbd/live up+replaying on site b")
+    for site in (a, b):
+        for args in (["mirror", "image", "status", "rbd/live"], ["mirror", "image", "status", "rbd/live", "--format", "json"],
+                     ["mirror", "pool", "status", "rbd"], ["mirror", "pool", "status", "rbd", "--verbose"],
+                     ["mirror", "pool", "status", "rbd", "--verbose", "--format", "json"]):
+            _same_soon(site, *args)
+
+
+def test_snapshot_mode_changes_are_rbds(release_cluster):
+    """mirror image enable IMAGE snapshot, mirror image snapshot, demote, promote, resync, disable through
+    journaltools: the messages and exit codes of that release's rbd, and rbd sees the snapshots made."""
+    ceph = release_cluster
+    ceph.new_pool("msm")
+    ceph.rbd("mirror", "pool", "enable", "msm", "image")
+    ceph.rbd("mirror", "pool", "peer", "add", "msm", "client.admin@remote-site")
+    for name in ("ours", "theirs"):
+        ceph.rbd("create", "--size", "8M", f"msm/{name}")
+    steps = [["mirror", "image", "enable", "{}", "snapshot"], ["mirror", "image", "enable", "{}", "snapshot"],
+             ["mirror", "image", "snapshot", "{}"], ["mirror", "image", "promote", "{}"],
+             ["mirror", "image", "demote", "{}"], ["mirror", "image", "demote", "{}"], ["mirror", "image", "snapshot", "{}"],
+             ["mirror", "image", "promote", "{}"], ["mirror", "image", "resync", "{}"]]
+    for step in steps:
+        theirs = ceph.rbd(*[a.format("msm/theirs") for a in step], check=False)
+        code, ours, err = ceph.journaltools(*[a.format("msm/ours") for a in step])
+        # the snapshot ids differ (a pool's snapshot ids are one sequence for both images)
+        assert (code, re.sub(r"\d+", "N", ours)) == (theirs.returncode, re.sub(r"\d+", "N", theirs.stdout)), (step, err)
+        if theirs.returncode:
+            assert err.splitlines()[-1] == "journaltools: " + theirs.stderr.splitlines()[-1][len("rbd: "):], step
+    listing = ceph.rbd("snap", "ls", "--all", "msm/ours").stdout
+    assert listing.count("mirror (primary") == 3 and listing.count("mirror (demoted") == 1, listing
+    same_as_rbd(ceph, "mirror", "image", "status", "msm/ours")
+    info = json.loads(ceph.rbd("info", "msm/ours", "--format", "json").stdout)["mirroring"]
+    assert info["mode"] == "snapshot" and info["primary"] is True
+    code, out, err = ceph.journaltools("mirror", "image", "snapshot", "rbd/plain-snapshot-none")
+    assert code != 0 and "Traceback" not in err
+    assert ceph.journaltools("mirror", "image", "disable", "msm/ours")[1] == "Mirroring disabled\n"
+    assert ceph.rbd("mirror", "image", "status", "msm/ours", check=False).returncode == 22
+
+
+def _mirrored_pools(a, b, daemon) -> None:
+    """Pool rbd mirrored in image mode on both sites, b pulling from a; a knows b (rbd-mirror registers it)."""
+    from .test_mirror_daemon import wait_with_restart
+
+    for site in (a, b):
+        if "Mode: disabled" in site.rbd("mirror", "pool", "info", "rbd").stdout:
+            site.rbd("mirror", "pool", "enable", "rbd", "image")
+    if "site-a" not in b.rbd("mirror", "pool", "info", "rbd").stdout:
+        b.rbd("mirror", "pool", "peer", "add", "rbd", "client.admin@site-a")
+    wait_with_restart(daemon, lambda: json.loads(a.rbd("mirror", "pool", "info", "rbd", "--format", "json").stdout)["peers"],
+                      "rbd-mirror on b to register itself as a peer of site a")
+
+
+def test_snapshot_mirroring_through_journaltools_with_the_daemon(two_sites):
+    """Snapshot-based mirroring driven by journaltools, replicated by that release's rbd-mirror: enable and
+    snapshot on a, b replays; status equals rbd on both sites; failover (demote on a, promote on b)."""
+    from .test_mirror_daemon import primary, wait_for, wait_with_restart
+
+    a, b, daemon = two_sites
+    _mirrored_pools(a, b, daemon)
+    a.rbd("create", "--size", "16M", "rbd/snapm")
+    a.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "64K", "rbd/snapm")
+    assert a.journaltools("mirror", "image", "enable", "rbd/snapm", "snapshot")[1] == "Mirroring enabled\n"
+    code, out, err = a.journaltools("mirror", "image", "snapshot", "rbd/snapm")
+    assert code == 0 and out.startswith("Snapshot ID: "), err
+
+    def replaying() -> bool:
+        out = b.rbd("mirror", "image", "status", "rbd/snapm", check=False).stdout
+        return "up+replaying" in out and '"replay_state":"idle"' in out
+
+    wait_with_restart(daemon, replaying, "site b to replay rbd/snapm")
+    for site in (a, b):
+        for args in (["mirror", "image", "status", "rbd/snapm"], ["mirror", "image", "status", "rbd/snapm", "--format", "json"],
+                     ["mirror", "pool", "status", "rbd", "--verbose"]):
+            _same_soon(site, *args)
+    assert "snapshots:" in a.journaltools("mirror", "image", "status", "rbd/snapm")[1]
+    # failover through journaltools
+    assert a.journaltools("mirror", "image", "demote", "rbd/snapm")[1] == "Image demoted to non-primary\n"
+
+    def demotion_copied() -> bool:
+        listing = b.rbd("snap", "ls", "--all", "rbd/snapm", check=False).stdout
+        return any("non-primary" in line and "demoted" in line for line in listing.splitlines())
+
+    wait_with_restart(daemon, demotion_copied, "site b to copy the demotion snapshot")
+    # promote without --force: librbd accepts it once the demotion snapshot is copied completely
+    promoted = wait_for(lambda: b.journaltools("mirror", "image", "promote", "rbd/snapm")[1], 120,
+                        "journaltools to promote rbd/snapm on site b")
+    assert promoted == "Image promoted to primary\n"
+    assert primary(b, "snapm") is True and primary(a, "snapm") is False

@@ -15,6 +15,7 @@ from ..mirroring import (
     describe_state,
     image_role,
     image_statuses,
+    mirror_daemons,
     mirror_snapshots,
     pool_info,
     pool_info_text,
@@ -79,9 +80,11 @@ def pool_status_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None
     state = read_mirror_pool(pool)
     if state.mode == 0:
         raise SpecError("mirroring not enabled on the pool")  # rbd's words, every release
-    doc = pool_status(pool, state)
+    daemons = mirror_daemons(pool)
+    doc = pool_status(pool, state, daemons)
     emit(doc if verbose else {"summary": doc["summary"]}, output_format, pretty_format,
-         plain=lambda: pool_status_text(doc, image_statuses(pool, state), verbose), xml_root="status",
+         plain=lambda: pool_status_text(doc, image_statuses(pool, state, daemons), verbose, daemons, app.release()),
+         xml_root="status",
          xml_items={"daemons": "daemon", "images": "image", "peer_sites": "peer_site", "callouts": "callout"})
 
 
@@ -94,10 +97,11 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     """Show RBD mirroring status for an image (as rbd mirror image status)."""
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
-    if iid not in state.images:
+    if iid not in state.images or state.images[iid].state != IMAGE_ENABLED:
         raise SpecError(f"mirroring not enabled on the image {name}")
     record = state.images[iid]
-    status = next(s for s in image_statuses(header_pool, state) if s.global_id == record.global_image_id)
+    status = next(s for s in image_statuses(header_pool, state, mirror_daemons(header_pool))
+                  if s.global_id == record.global_image_id)
     if record.mode == IMAGE_MODE_SNAPSHOT and record.state == IMAGE_ENABLED:
         snaps = mirror_snapshots(header_pool, iid)
         if snapshot_mode_primary(snaps):  # rbd lists them for a primary only
@@ -323,22 +327,45 @@ def _image_change(app: AppContext, image_spec: str | None, pool: str | None, nam
 @pass_app
 def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, mode: str | None, force: bool) -> None:
-    """Enable RBD mirroring for an image (journal mode; the image needs journaling).
-
-    Snapshot mode is the real rbd's (run as rbd, it gets the command).
-    """
-    from ..mirror_changes import image_enable
-
+    """Enable RBD mirroring for an image: journal mode (the image needs journaling) or snapshot mode."""
     if image and image_spec and mode is None:  # rbd: with --image the positional is the mode
         image_spec, mode = None, image_spec
     target = _image_change(app, image_spec, pool, namespace, image, force)  # rbd opens the image before it reads the mode
     if mode not in (None, "journal", "snapshot"):
         raise SpecError(f"invalid mode name: {mode}")
     if mode == "snapshot":
-        raise DelegateToRbd("snapshot-based mirroring is not journaltools' (use rbd mirror image enable IMAGE snapshot)")
+        from .. import snapshot_mirroring
 
-    image_enable(*target)
+        snapshot_mirroring.enable(*target)
+    else:
+        from ..mirror_changes import image_enable
+
+        image_enable(*target)
     click.echo("Mirroring enabled")
+
+
+@mirror_image_group.command("snapshot")
+@image_options
+@pass_app
+def image_snapshot_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
+                       image: str | None) -> None:
+    """Create an RBD mirroring image snapshot (a snapshot-mode image; prints its snapshot id)."""
+    from .. import snapshot_mirroring
+
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
+    _snapshot_mode(header_pool, iid, required=True)
+    click.echo(f"Snapshot ID: {snapshot_mirroring.create_snapshot(header_pool, iid)}")
+
+
+def _snapshot_mode(pool: Pool, image_id: str, required: bool = False) -> bool:
+    """Whether the image is mirrored in snapshot mode (its changes go through librbd)."""
+    record = read_mirror_pool(pool).images.get(image_id)
+    if required and (record is None or record.state != IMAGE_ENABLED):
+        raise SpecError("mirroring not enabled on the image")
+    snapshot = record is not None and record.mode == IMAGE_MODE_SNAPSHOT
+    if required and not snapshot:
+        raise SpecError("snapshot based mirroring not enabled")
+    return snapshot
 
 
 @mirror_image_group.command("disable")
@@ -348,9 +375,15 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
     """Disable RBD mirroring for an image."""
-    from ..mirror_changes import image_disable
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image, force)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    image_disable(*_image_change(app, image_spec, pool, namespace, image, force), force=force)
+        snapshot_mirroring.disable(header_pool, iid, force=force)
+    else:
+        from ..mirror_changes import image_disable
+
+        image_disable(header_pool, iid, force=force)
     click.echo("Mirroring disabled")
 
 
@@ -361,10 +394,17 @@ def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None,
 @pass_app
 def image_promote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
-    """Promote an image to primary for RBD mirroring (a new journal epoch, as librbd writes it)."""
-    from ..mirror_changes import promote
+    """Promote an image to primary for RBD mirroring (journal mode: a new journal epoch, as librbd writes it;
+    snapshot mode: a new primary mirror snapshot)."""
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image, force)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    promote(*_image_change(app, image_spec, pool, namespace, image, force), force=force)
+        snapshot_mirroring.promote(header_pool, iid, force=force)
+    else:
+        from ..mirror_changes import promote
+
+        promote(header_pool, iid, force=force)
     click.echo("Image promoted to primary")
 
 
@@ -374,10 +414,17 @@ def image_promote_cmd(app: AppContext, image_spec: str | None, pool: str | None,
 @pass_app
 def image_demote_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, force: bool) -> None:
-    """Demote an image to non-primary for RBD mirroring (an orphan epoch, as librbd writes it)."""
-    from ..mirror_changes import demote
+    """Demote an image to non-primary for RBD mirroring (journal mode: an orphan epoch, as librbd writes it;
+    snapshot mode: a demoted primary mirror snapshot)."""
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image, force)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    demote(*_image_change(app, image_spec, pool, namespace, image, force))
+        snapshot_mirroring.demote(header_pool, iid)
+    else:
+        from ..mirror_changes import demote
+
+        demote(header_pool, iid)
     click.echo("Image demoted to non-primary")
 
 
@@ -388,7 +435,13 @@ def image_demote_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 def image_resync_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                      image: str | None, force: bool) -> None:
     """Force resync to primary image for RBD mirroring (flags the image client's resync request)."""
-    from ..mirror_changes import resync
+    header_pool, iid = _image_change(app, image_spec, pool, namespace, image, force)
+    if _snapshot_mode(header_pool, iid):
+        from .. import snapshot_mirroring
 
-    resync(*_image_change(app, image_spec, pool, namespace, image, force))
+        snapshot_mirroring.resync(header_pool, iid)
+    else:
+        from ..mirror_changes import resync
+
+        resync(header_pool, iid)
     click.echo("Flagged image for resync from primary")
