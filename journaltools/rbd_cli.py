@@ -7,7 +7,7 @@ group, see :mod:`journaltools.cli`):
 
 * cluster options anywhere on the line: ``-c/--conf``, ``--cluster``, ``--id``,
   ``--user``, ``-n/--name``, ``-m/--mon-host/--mon_host``, ``-K/--keyfile``,
-  ``-k/--keyring`` (and ours: ``--store``, ``--debug``), also from ``$CEPH_ARGS``;
+  ``-k/--keyring`` (and ours: ``--store``, ``--release``, ``--debug``), also from ``$CEPH_ARGS``;
 * command options before the command (``rbd --format xml journal info ...``);
 * usage errors as rbd words them, with rbd's exit codes: a missing positional
   argument ``<what> was not specified`` (22), an unknown option ``unrecognised
@@ -38,11 +38,13 @@ CLUSTER_OPTIONS: dict[str, str] = {
     "-K": "keyfile", "--keyfile": "keyfile",
     "-k": "keyring", "--keyring": "keyring",
     "--store": "store_dir",
+    "--release": "release_name",
 }
 FLAG_OPTIONS = {"--debug": "debug"}
 #: AppContext field -> the option of journaltools' top level that sets it
 MAIN_OPTION = {"conf": "--conf", "cluster": "--cluster", "client_id": "--id", "name": "--name",
-               "mon_host": "--mon-host", "keyfile": "--keyfile", "keyring": "--keyring", "store_dir": "--store"}
+               "mon_host": "--mon-host", "keyfile": "--keyfile", "keyring": "--keyring", "store_dir": "--store",
+               "release_name": "--release"}
 
 #: what rbd says when a required positional argument is missing, by the argument's metavar
 MISSING_ARGUMENT: dict[str, str] = {
