@@ -33,7 +33,7 @@ ceph-deps:
 	fi
 
 # Reef (Debian trixie) and Tentacle (Debian sid) in debootstrap roots, for the per-release live tests
-# (tests/releases.py); built once, cached outside the clone (about 1.5 GB, 2-3 minutes on a fresh machine)
+# (tests/releases.py); built once, cached outside the clone (about 1.5 GB, about 2.5 minutes measured here when missing)
 release-roots:
 	$(SUDO) tools/release-root.sh trixie >/dev/null
 	$(SUDO) tools/release-root.sh sid >/dev/null

@@ -9,7 +9,7 @@
 #
 # A root is complete when ROOT/.journaltools-ready exists; an incomplete one (an interrupted
 # build) is removed and built again.  The build needs root (debootstrap, chroot) and about
-# 1.5 GB per root; trixie took about 2 minutes here, sid about the same.
+# 0.7-0.8 GB per root; measured here: trixie 50 s, sid 65 s (plus about 30 s to install debootstrap).
 set -euo pipefail
 SUITE=${1:?usage: release-root.sh SUITE [ROOT]}
 ROOTS=${JOURNALTOOLS_ROOTS:-/var/cache/journaltools/roots}

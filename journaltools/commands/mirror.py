@@ -100,8 +100,9 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     if iid not in state.images or state.images[iid].state != IMAGE_ENABLED:
         raise SpecError(f"mirroring not enabled on the image {name}")
     record = state.images[iid]
-    status = next(s for s in image_statuses(header_pool, state, mirror_daemons(header_pool))
-                  if s.global_id == record.global_image_id)
+    local = state.local_status.get(record.global_image_id)
+    daemons = mirror_daemons(header_pool) if local is not None and local.up else None  # as rbd: only for an up image
+    status = next(s for s in image_statuses(header_pool, state, daemons) if s.global_id == record.global_image_id)
     if record.mode == IMAGE_MODE_SNAPSHOT and record.state == IMAGE_ENABLED:
         snaps = mirror_snapshots(header_pool, iid)
         if snapshot_mode_primary(snaps):  # rbd lists them for a primary only
