@@ -120,7 +120,10 @@ def import_(app: AppContext, source: str | None, journal_spec: str | None, pool:
     writer = plan.writer
     try:
         for tid in plan.new_tags:
-            writer.ensure_tag(tid, plan.tag_class, plan.tag_data.get(tid) or make_tag_data(""))
+            if not writer.ensure_tag(tid, plan.tag_class, plan.tag_data.get(tid) or make_tag_data("")) \
+                    and tid not in writer.tags:
+                raise JournalToolsError(f"tag {tid} could not be created in journal {journal.journal_id} "
+                                        f"(next tag tid is {writer.next_tag_tid})")
         for record in plan.records[plan.skip:]:
             writer.append(record.tag_tid, record.payload)
     except BaseException:
