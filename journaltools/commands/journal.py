@@ -316,4 +316,4 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
     if result.stopped_at is not None:
         click.echo(f"journaltools: export stopped at the first error ({result.stopped_at}); "
                    "use --on-error skip to go on", err=True)
-    return 1 if result.errors else 0
+    return 1 if result.errors or result.notes else 0  # any error inspect reports fails the export too
