@@ -231,3 +231,20 @@ def test_disconnected_client_is_ignored_for_the_replay_start_and_its_lag_is_a_wa
     assert Journal.open(pool, "j1").min_commit_position()[0].entry_tid == 11
     _set_state(pool, "j1", "peer", [], 0)  # connected with nothing committed: replay from the start
     assert Journal.open(pool, "j1").min_commit_position() == []
+
+
+def test_repair_keeps_the_intact_frames_after_a_bad_length():
+    """Issue 13 item 1: repair once dropped the 3 intact entries after a 0xFFFFFFFF length (inspect: truncated_entry)."""
+    from journaltools.journal.repair import apply_plan, plan_repair
+
+    pool = load_fixture_store("small_objects").pool("rbd")
+    name = f"journal_data.2.{SMALL}.14"
+    raw = bytearray(pool.read(name))
+    raw[777 + HEAD_SIZE - 4 : 777 + HEAD_SIZE] = b"\xff\xff\xff\xff"  # entry tid 8, the second of five
+    pool.write_full(name, bytes(raw))
+    before = Journal.open(pool, SMALL).walk(all_entries=True)
+    payloads = [bytes(e.payload) for e in before]
+    assert len(payloads) == 44 and [p.kind for p in _errors(before)] == ["bad_length"]
+    apply_plan(plan_repair(Journal.open(pool, SMALL)))
+    after = Journal.open(pool, SMALL).walk(all_entries=True)
+    assert [bytes(e.payload) for e in after] == payloads and _errors(after) == []

@@ -263,7 +263,7 @@ class _Scanner:
                     self.report(problem)  # the frame's extent is right (a frame, a pad or the end follows)
                     off = after
                     continue
-                nxt, _failed = self.next_frame(off + 1)  # the length itself is suspect: resynchronise
+                nxt = self.next_frame(off + 1)[0]  # the length itself is suspect: resynchronise
                 end = nxt if nxt is not None else win.end
                 problem.follow_on.append(f"{end - off - 1} bytes after its first cannot be framed"
                                          + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"))
@@ -275,7 +275,7 @@ class _Scanner:
                 off = nxt
                 continue
             if verdict in (_SHORT, _TOO_LONG):
-                nxt, _failed = self.next_frame(off + 1)
+                nxt = self.next_frame(off + 1)[0]
                 if verdict == _SHORT and nxt is None:
                     torn = self.problem("truncated_entry", f"object ends {win.end - off} bytes into an entry frame",
                                         off, tag if size >= HEAD_SIZE else None, tid if size >= HEAD_SIZE else None)

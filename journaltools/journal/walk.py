@@ -2,14 +2,23 @@
 
 Default mode replays what ``rbd journal inspect``/``export`` replay: a temporary
 client registered now would get the minimum commit position of the registered
-clients (cls ``find_min_commit_position``), and src/journal/JournalPlayer.cc plays
+clients that are not disconnected (cls ``find_min_commit_position``, as 16.2.15
+computes it), and src/journal/JournalPlayer.cc plays
 from there: per splay offset, objects of successive object sets up to the active
 set; committed entries (up to and including each offset's commit position) are
 skipped; playback goes round robin across the splay starting after the newest
 committed entry; entries of tags older than the active tag are stale; a newer
 tag takes over when its entry tid 0 comes up; entries of one tag must be
 contiguous.  Where Ceph aborts (corrupt bytes, a missing prior entry), this walk
-reports a :class:`Problem` and goes on.
+reports a :class:`Problem` and goes on: from the splay offset that holds the next
+entry of the tag (else the lowest one left), so one lost entry costs one gap.
+
+Problems come in walk order: one found in an object is attached to the frame it
+precedes and reported when the walk reaches that frame (an ``--on-error stop``
+consumer has every intact entry before it); what the walk never reaches
+(committed or pruned entries) is reported at the end.  One problem per fault: a
+gap or reorder right after a fault, a commit position naming a lost or missing
+entry, become ``follow_on`` details of that fault.
 
 ``all_entries`` mode yields every entry physically present: object set by object
 set, each set's objects merged by (tag tid, entry tid).
