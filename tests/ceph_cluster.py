@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,14 @@ class CephCluster:
         raise AssertionError("unreachable")
 
     def _cmd(self, tool: str, args: Sequence[str], check: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[Any]:
-        proc = subprocess.run([tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
-                              input=stdin, timeout=300)
+        for attempt in range(5):
+            proc = subprocess.run([tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
+                                  input=stdin, timeout=300)
+            # the ceph CLI (python-rados) may send its first command before it knows the fsid (zeros): the
+            # mon refuses it with EPERM "problem getting command descriptions"; nothing happened, run it again
+            if not (tool == "ceph" and b"problem getting command descriptions" in proc.stderr and attempt < 4):
+                break
+            time.sleep(0.2)
         if check and proc.returncode != 0:
             raise AssertionError(f"{tool} {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
         return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
