@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,14 @@ class CephCluster:
         raise AssertionError("unreachable")
 
     def _cmd(self, tool: str, args: Sequence[str], check: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[Any]:
-        proc = subprocess.run([*self.wrap, tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
-                              input=stdin, timeout=300)
+        for attempt in range(5):
+            proc = subprocess.run([*self.wrap, tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
+                                  input=stdin, timeout=300)
+            # the ceph CLI (python-rados) may send its first command before it knows the fsid (zeros): the
+            # mon refuses it with EPERM "problem getting command descriptions"; nothing happened, run it again
+            if not (tool == "ceph" and b"problem getting command descriptions" in proc.stderr and attempt < 4):
+                break
+            time.sleep(0.2)
         if check and proc.returncode != 0:
             raise AssertionError(f"{tool} {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
         return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
@@ -95,20 +102,6 @@ class CephCluster:
 
     def ceph(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._cmd("ceph", args, check)
-
-    def _ceph_retrying_transient(self, *args: Any, attempts: int = 5) -> subprocess.CompletedProcess[str]:
-        """``ceph ARGS``, retried while a freshly started mon answers "problem getting command
-        descriptions" (seen on the first cluster after installing Ceph: the mon was still settling)."""
-        import time
-
-        for attempt in range(attempts):
-            proc = self.ceph(*args, check=False)
-            if proc.returncode == 0 or "problem getting command descriptions" not in proc.stderr:
-                break
-            time.sleep(1.0 + attempt)
-        if proc.returncode != 0:
-            raise AssertionError(f"ceph {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-        return proc
 
     def rbd(self, *args: Any, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._cmd("rbd", args, check)
@@ -124,7 +117,7 @@ class CephCluster:
 
     def new_pool(self, name: str) -> str:
         if name not in self._pools:
-            self._ceph_retrying_transient("osd", "pool", "create", name, "8")
+            self.ceph("osd", "pool", "create", name, "8")
             self.rbd("pool", "init", name)
             self._pools.add(name)
         return name

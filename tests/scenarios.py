@@ -247,14 +247,7 @@ class ImageRef:
 def prepare_pools(cluster: CephCluster) -> None:
     """The scenario pools, namespace ``ns`` in both, image-mode mirroring on the image pool and its namespace."""
     for pool in (POOL, JOURNAL_POOL):
-        for attempt in range(5):
-            try:
-                cluster.new_pool(pool)
-                break
-            except AssertionError as exc:  # the ceph CLI too may send its first command with a zero fsid
-                if "problem getting command descriptions" not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.5)
+        cluster.new_pool(pool)
         if cluster.rbd("namespace", "ls", pool, "--format", "json").stdout.find(f'"{NAMESPACE}"') < 0:
             cluster.rbd("namespace", "create", f"{pool}/{NAMESPACE}")
     cluster.rbd("mirror", "pool", "enable", POOL, "image")

@@ -532,4 +532,4 @@ class RadosStore(Store):
         self.cluster.shutdown()
 
     def describe(self) -> str:
-        return f"cluster {self.fsid} ({self.where})"
+        return f"cluster {self.fsid or '(fsid unknown)'} ({self.where})"
