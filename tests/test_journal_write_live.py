@@ -121,11 +121,13 @@ def test_reset_and_client_disconnect_match_rbd(ceph_cluster, tmp_path, capsys):
     assert (code, out) == (0, "client peer1 disconnected\n"), err
     assert "id=peer1, commit_position" in ceph.rbd("journal", "status", "--image", "rs").stdout
     assert "state=disconnected" in ceph.rbd("journal", "status", "--image", "rs").stdout
-    code, out, err = ceph.journaltools("journal", "reset", "--image", "rs")
-    assert code != 0 and "--yes-i-really-mean-it" in err
-    backup = tmp_path / "backup"
-    code, out, err = ceph.journaltools("journal", "reset", "--image", "rs", "--keep-clients", "--backup", str(backup),
-                                       "--yes-i-really-mean-it")
+    # as rbd: no confirmation needed; a backup is written first and stderr says how to restore it
+    code, out, err = ceph.journaltools("journal", "reset", "--image", "rs", "--keep-clients", "--backup",
+                                       str(tmp_path / "first"))
+    assert code == 0 and "backup of journal" in err and "journal import" in err, err
+    backup = tmp_path / "first"  # the old entries; a second reset (the flag is still accepted) backs up nothing new
+    code, out, err = ceph.journaltools("journal", "reset", "--image", "rs", "--keep-clients", "--backup",
+                                       str(tmp_path / "second"), "--yes-i-really-mean-it")
     assert code == 0, err
     info = ceph.rbd("journal", "info", "--image", "rs").stdout
     assert "order: 16 (64 KiB objects)" in info and "splay_width: 2" in info

@@ -150,16 +150,17 @@ def test_cluster_options_anywhere_and_the_default_conf(ceph_cluster, tmp_path):
     for label, cmd in runs.items():
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert (proc.returncode, proc.stdout) == (0, want), f"{label}: {proc.stderr}"
-    # without -c: librados' search ($CEPH_CONF, then ./ceph.conf here), and CEPH_ARGS options
-    (tmp_path / "ceph.conf").write_text(Path(ceph.conf).read_text())
-    for extra in ({}, {"CEPH_CONF": ceph.conf}, {"CEPH_ARGS": "--id admin"}):
-        proc = subprocess.run([str(JOURNALTOOLS), "journal", "info", "--image", "rbd/copts", "--format", "json"],
+    # without -c: librados' search ($CEPH_CONF, /etc/ceph/$cluster.conf, ..., ./$cluster.conf), CEPH_ARGS options;
+    # a cluster name of our own, so that a /etc/ceph/ceph.conf of another test cannot come first
+    (tmp_path / "dropintest.conf").write_text(Path(ceph.conf).read_text())
+    for extra, args in (({}, ["--cluster", "dropintest"]), ({"CEPH_CONF": ceph.conf}, []),
+                        ({"CEPH_ARGS": "--cluster dropintest --id admin"}, [])):
+        proc = subprocess.run([str(JOURNALTOOLS), "journal", "info", "--image", "rbd/copts", "--format", "json", *args],
                               env={**env, **extra}, capture_output=True, text=True, cwd=tmp_path, timeout=120)
-        assert (proc.returncode, proc.stdout) == (0, want), f"{extra}: {proc.stderr}"
-    (tmp_path / "ceph.conf").unlink()
-    proc = subprocess.run([str(JOURNALTOOLS), "journal", "info", "--image", "rbd/copts"], env=env,
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert proc.returncode == 22 and "no ceph.conf in" in proc.stderr, proc.stderr
+        assert (proc.returncode, proc.stdout) == (0, want), f"{extra} {args}: {proc.stderr}"
+    proc = subprocess.run([str(JOURNALTOOLS), "journal", "info", "--image", "rbd/copts", "--cluster", "nosuchcluster"],
+                          env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 22 and "no ceph.conf in /etc/ceph/nosuchcluster.conf" in proc.stderr, proc.stderr
 
 
 def _mon_host(conf: str) -> str:

@@ -52,7 +52,7 @@ def open_store(
         from .directory import DirectoryStore
 
         return DirectoryStore(store_dir or env_store or "")
-    if live or default_conf(cluster):
+    if conf or options.get("mon_host") or default_conf(cluster):
         from .rados import RadosStore
 
         return RadosStore(conf=conf, client_id=client_id, cluster=cluster, options=options)
