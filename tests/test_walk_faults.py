@@ -248,3 +248,26 @@ def test_repair_keeps_the_intact_frames_after_a_bad_length():
     apply_plan(plan_repair(Journal.open(pool, SMALL)))
     after = Journal.open(pool, SMALL).walk(all_entries=True)
     assert [bytes(e.payload) for e in after] == payloads and _errors(after) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_single_fault_is_one_problem(data):
+    """Overwritten, inserted, truncated or deleted bytes of one object: at most one error (its effects are details)."""
+    name = data.draw(st.sampled_from(sorted(FIXTURE_JOURNALS)))
+    jid = FIXTURE_JOURNALS[name]
+    pool = load_fixture_store(name).pool("rbd")
+    obj = data.draw(st.sampled_from(sorted(pool.list_objects(f"journal_data.2.{jid}."))))
+    raw = pool.read(obj)
+    at = data.draw(st.integers(0, len(raw)))
+    fault = data.draw(st.sampled_from(["run", "insert", "truncate", "delete"]))
+    junk = data.draw(st.binary(min_size=1, max_size=64))
+    if fault == "delete":
+        pool.remove(obj)
+    else:
+        pool.write_full(obj, {"run": raw[:at] + junk + raw[at + len(junk):], "insert": raw[:at] + junk + raw[at:],
+                              "truncate": raw[:at]}[fault])
+    for all_entries in (False, True):
+        walk = Journal.open(pool, jid).walk(all_entries=all_entries)
+        walk.count()
+        assert len(_errors(walk)) <= 1, (fault, at, [str(p) for p in _errors(walk)])

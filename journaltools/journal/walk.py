@@ -92,6 +92,7 @@ class JournalWalk:
         self._lost: dict[int, list[Problem]] = {}  # per object: problems of lost entries in it
         self._open: Problem | None = None  # the last fault: gaps and reorders right after it are its effects
         self._gaps: list[tuple[int, int, int, Problem]] = []  # (tag, first, last missing tid, the fault behind it)
+        self._stuck: Problem | None = None  # tag_not_started_at_zero, when the replay ended on it
         self._open_until = -1
         self._position = 0  # commit tid of the entry being checked
         self.entry_count = 0
@@ -436,10 +437,11 @@ class JournalWalk:
                     stalled = 0
                     continue
                 if stalled > width:
-                    self.problems.append(Problem(
+                    self._stuck = Problem(
                         "tag_not_started_at_zero",
                         f"replay cannot continue into tag {tag}: its entry at the playback position has tid {frame.entry_tid}, not 0",
-                        self.journal.object_name(stream.number), frame.offset, tag, frame.entry_tid))
+                        self.journal.object_name(stream.number), frame.offset, tag, frame.entry_tid)
+                    self.problems.append(self._stuck)
                     return
                 stalled += 1
                 prune_tag(active)
@@ -617,9 +619,10 @@ class JournalWalk:
             if client.commit_position and self.newest is not None:
                 front = client.commit_position[0]
                 if (front.tag_tid, front.entry_tid) > self.newest:
-                    lost = self._loss_of(front)
+                    lost = self._loss_of(front) or self._missing_object_fault(front)
                     if lost is not None:
-                        lost.follow_on.append(f"client {client.id!r} committed it, past the newest entry left")
+                        lost.follow_on.append(f"client {client.id!r} committed tag {front.tag_tid} entry "
+                                              f"{front.entry_tid}, past the newest entry left")
                     else:
                         ahead = Problem(
                             "client_ahead",
@@ -658,7 +661,8 @@ class JournalWalk:
                 lost.follow_on.append(f"{who} commit position names this entry")
                 return
             cause = ahead if ahead is not None and self.newest is not None and \
-                (pos.tag_tid, pos.entry_tid) > self.newest else self._gap_of(pos.tag_tid, pos.entry_tid)
+                (pos.tag_tid, pos.entry_tid) > self.newest else \
+                self._gap_of(pos.tag_tid, pos.entry_tid) or self._missing_object_fault(pos)
             if cause is not None:  # the entry is one the walk found missing
                 cause.follow_on.append(f"{who} commit position names missing entry tid {pos.entry_tid} of tag {pos.tag_tid} "
                                        f"({name})")
@@ -674,6 +678,16 @@ class JournalWalk:
             if gap_tag == tag and first <= tid <= last:
                 return problem
         return None
+
+    def _missing_object_fault(self, pos: Position) -> Problem | None:
+        """When ``pos`` names an entry of an object that is missing: the gap its lost entries left in that tag."""
+        if pos.object_number not in self._absent:
+            return None
+        same_tag = [problem for tag, _first, _last, problem in self._gaps if tag == pos.tag_tid]
+        if same_tag:
+            return same_tag[-1]
+        # else what the object's loss did to the replay: a gap in another tag, or a tag that cannot start
+        return self._gaps[-1][3] if self._gaps else self._stuck
 
     def _loss_of(self, pos: Position) -> Problem | None:
         """The problem of the lost entry ``pos`` names: by its tids, else the one loss of its object."""
