@@ -204,17 +204,18 @@ def test_group_remove_with_images_as_rbd(ceph_cluster, rbd_dir, tmp_path):
     """rbd group remove unlinks the images (they stay, free to join a group) and removes the group's snapshots."""
     ceph = ceph_cluster
     ours = Shell(ceph.conf, rbd_dir, tmp_path)
-    ceph.rbd("create", "--size", "8M", "rbd/gri")
-    assert ours.ok("group", "create", "rbd/grg") and ours.ok("group", "image", "add", "rbd/grg", "rbd/gri")
-    assert ours.ok("group", "snap", "create", "rbd/grg@s")
-    assert "group" in ceph.rbd("snap", "ls", "--all", "rbd/gri").stdout
-    proc = ours.rbd("group", "remove", "rbd/grg")
+    pool = ceph.new_pool("grpool")  # its own pool: other tests list the groups of rbd
+    ceph.rbd("create", "--size", "8M", f"{pool}/gri")
+    assert ours.ok("group", "create", f"{pool}/grg") and ours.ok("group", "image", "add", f"{pool}/grg", f"{pool}/gri")
+    assert ours.ok("group", "snap", "create", f"{pool}/grg@s")
+    assert "group" in ceph.rbd("snap", "ls", "--all", f"{pool}/gri").stdout
+    proc = ours.rbd("group", "remove", f"{pool}/grg")
     assert proc.returncode == 0, proc.stderr
-    assert "grg" not in ceph.rbd("group", "list").stdout
-    assert ceph.rbd("snap", "ls", "--all", "rbd/gri").stdout == ""
-    ceph.rbd("group", "create", "rbd/grg2")
-    ceph.rbd("group", "image", "add", "rbd/grg2", "rbd/gri")  # the real rbd agrees the image is free
-    assert ours.rbd("group", "remove", "rbd/nosuch").returncode == 0  # as rbd
+    assert "grg" not in ceph.rbd("group", "list", pool).stdout
+    assert ceph.rbd("snap", "ls", "--all", f"{pool}/gri").stdout == ""
+    ceph.rbd("group", "create", f"{pool}/grg2")
+    ceph.rbd("group", "image", "add", f"{pool}/grg2", f"{pool}/gri")  # the real rbd agrees the image is free
+    assert ours.rbd("group", "remove", f"{pool}/nosuch").returncode == 0  # as rbd
 
 
 def test_rbd_option_table_is_rbds_help(tmp_path):
