@@ -242,6 +242,94 @@ done:
     return result;
 }
 
+/* ---- event_type: journaltools/format/event_fastpath.py's fast_event_type ------------------------- */
+
+/* per event type id: the offset of the trailing bufferlist's u32 length (0: none) and the body bytes
+ * besides the bufferlist's data, or blob_at -1 when the type has no compiled layout; given by
+ * event_fastpath.py (set_event_shapes), which compiles them from the EventEntry declaration */
+#define MAX_SHAPES 256
+static Py_ssize_t shape_blob_at[MAX_SHAPES];
+static Py_ssize_t shape_fixed_body[MAX_SHAPES];
+static Py_ssize_t n_shapes;
+static int event_version = -1;
+static unsigned char meta_head[6];
+#define META_SIZE 14
+#define MIN_EVENT 24  /* envelope (10) + metadata block (14) */
+static PyObject *small_ints[MAX_SHAPES];
+
+static PyObject *set_event_shapes(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *shapes;
+    int version;
+    Py_buffer head;
+    if (!PyArg_ParseTuple(args, "O!iy*", &PyList_Type, &shapes, &version, &head))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(shapes);
+    int ok = head.len == 6 && n <= MAX_SHAPES;
+    Py_ssize_t blob_at[MAX_SHAPES], fixed_body[MAX_SHAPES];
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(shapes, i);
+        if (item == Py_None) {
+            blob_at[i] = -1;
+            fixed_body[i] = 0;
+        } else if (!PyArg_ParseTuple(item, "nn", &blob_at[i], &fixed_body[i]) || blob_at[i] < 0 || fixed_body[i] < 0) {
+            ok = 0;
+        }
+    }
+    if (ok) {
+        memcpy(meta_head, head.buf, 6);
+        memcpy(shape_blob_at, blob_at, sizeof(Py_ssize_t) * (size_t)n);
+        memcpy(shape_fixed_body, fixed_body, sizeof(Py_ssize_t) * (size_t)n);
+        n_shapes = n;
+        event_version = version;
+        for (Py_ssize_t i = 0; i < n && small_ints[i] == NULL; i++)
+            if ((small_ints[i] = PyLong_FromSsize_t(i)) == NULL)
+                ok = 0;
+    }
+    PyBuffer_Release(&head);
+    if (!ok) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "set_event_shapes(shapes, version, meta_head): bad shapes");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* event_type(payload) -> int | None */
+static PyObject *event_type(PyObject *self, PyObject *payload)
+{
+    (void)self;
+    Py_buffer buf;
+    if (PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *p = buf.buf;
+    Py_ssize_t size = buf.len;
+    PyObject *result = Py_None;
+    if (event_version < 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_RuntimeError, "event_type() before set_event_shapes()");
+        return NULL;
+    }
+    if (size >= MIN_EVENT && p[0] == event_version && p[1] == 1) {
+        Py_ssize_t body = (Py_ssize_t)le32(p + 2);
+        uint32_t type = le32(p + 6);
+        if (body == size - 6 - META_SIZE && type < (uint64_t)n_shapes && shape_blob_at[type] >= 0) {
+            Py_ssize_t blob_at = shape_blob_at[type], fixed_body = shape_fixed_body[type];
+            int fits;
+            if (blob_at)
+                fits = body >= fixed_body && blob_at + 4 <= size && (Py_ssize_t)le32(p + blob_at) == body - fixed_body;
+            else
+                fits = body == fixed_body;
+            if (fits && memcmp(p + size - META_SIZE, meta_head, 6) == 0)
+                result = small_ints[type];
+        }
+    }
+    PyBuffer_Release(&buf);
+    Py_INCREF(result);
+    return result;
+}
+
 /* crc32c(data, seed=0) -> int: Ceph's ceph_crc32c (register seed as is, no final inversion) */
 static PyObject *ceph_crc32c(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -290,6 +378,10 @@ static PyMethodDef methods[] = {
     {"set_frame_type", set_frame_type, METH_O, "set_frame_type(cls): the slots class ok_run builds frames of"},
     {"ceph_crc32c", (PyCFunction)(void (*)(void))ceph_crc32c, METH_FASTCALL,
      "ceph_crc32c(data, seed=0) -> int: Ceph's crc32c convention (no inversion)"},
+    {"set_event_shapes", set_event_shapes, METH_VARARGS,
+     "set_event_shapes(shapes, version, meta_head): the compiled event layouts event_type checks against"},
+    {"event_type", event_type, METH_O,
+     "event_type(payload) -> int | None: the event type of a payload in a compiled shape (event_fastpath.fast_event_type)"},
     {"hardware_crc", hardware_crc, METH_NOARGS, "hardware_crc() -> bool: whether the SSE4.2 crc32 instruction is in use"},
     {"set_hardware_crc", set_hardware_crc, METH_O, "set_hardware_crc(flag): use the SSE4.2 instruction (if present) or the table"},
     {NULL, NULL, 0, NULL},

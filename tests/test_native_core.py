@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journaltools import _native  # type: ignore[attr-defined]  # not built is a failure, not a skip
+from journaltools.format import event_fastpath
 from journaltools.format.crc import ceph_crc32c
 from journaltools.format.journal_entry import encode_entry
 from journaltools.journal import Journal, Problem
@@ -31,6 +32,7 @@ from journaltools.journal.walk import JournalWalk
 from .cli_helpers import cli
 from .corruption import damaged_journals
 from .journal_factory import FIXTURES
+from .test_event_fastpath import compiled_events
 
 STORES = sorted(p.name for p in (FIXTURES / "stores").iterdir() if p.is_dir())
 PATHS = {"native": _native.ok_run, "python": scan_module._ok_run_python}
@@ -84,14 +86,59 @@ def _fixture_objects() -> Iterator[tuple[str, bytes]]:
 
 def test_the_native_core_is_built_and_chosen():
     """Unless JOURNALTOOLS_PURE_PYTHON is set, scan.py uses the C loop (a fresh process decides)."""
-    probe = "from journaltools.journal import scan; print(scan.NATIVE, scan._ok_run is scan._ok_run_python)"
+    probe = ("from journaltools.journal import scan; from journaltools.format import event_fastpath as e; "
+             "print(scan.NATIVE, scan._ok_run is scan._ok_run_python, e.fast_event_type is e.fast_event_type_python)")
     env = {k: v for k, v in os.environ.items() if k != "JOURNALTOOLS_PURE_PYTHON"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "False"]
+    assert out.split() == ["True", "False", "False"]
     for value, native in (("1", False), ("yes", False), ("0", True), ("", True)):
         out = subprocess.run([sys.executable, "-c", probe], env={**env, "JOURNALTOOLS_PURE_PYTHON": value},
                              capture_output=True, text=True, check=True).stdout
-        assert out.split() == [str(native), str(not native)], value
+        assert out.split() == [str(native), str(not native), str(not native)], value
+
+
+def _event_types_agree(payload: bytes) -> int | None:
+    _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
+    expected = event_fastpath.fast_event_type_python(payload)
+    assert _native.event_type(payload) == expected
+    assert _native.event_type(memoryview(b"x" + payload)[1:]) == expected
+    return expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(payload=compiled_events(), data=st.data())
+def test_event_type_equals_the_python_check(payload, data):
+    """On every compiled event librbd writes, and on damaged ones (each byte of the envelope, the blob
+    length and the metadata head matters)."""
+    assert _event_types_agree(payload) is not None
+    blob = bytearray(payload)
+    action = data.draw(st.sampled_from(["flip", "truncate", "extend", "set", "type"]))
+    if action == "flip":
+        blob[data.draw(st.integers(0, len(blob) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    elif action == "truncate":
+        del blob[data.draw(st.integers(0, len(blob) - 1)):]
+    elif action == "extend":
+        blob += data.draw(st.binary(min_size=1, max_size=8))
+    elif action == "set":
+        blob[data.draw(st.integers(0, min(len(blob) - 1, 40)))] = data.draw(st.integers(0, 255))
+    else:
+        blob[6:10] = data.draw(st.integers(0, 2**32 - 1)).to_bytes(4, "little")
+    _event_types_agree(bytes(blob))
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.binary(max_size=64))
+def test_event_type_of_any_bytes_equals_the_python_check(payload):
+    _event_types_agree(payload)
+
+
+def test_event_type_of_every_fixture_entry():
+    taken = 0
+    for _, data in _fixture_objects():
+        for item in scan_object(data, "obj"):
+            if isinstance(item, Frame):
+                taken += _event_types_agree(bytes(item.payload)) is not None
+    assert taken
 
 
 def test_set_frame_type_refuses_a_class_without_slots():

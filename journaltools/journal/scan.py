@@ -83,21 +83,17 @@ def _ok_run_python(buf: memoryview, off: int, end: int, base: int, frames: list[
 
 
 def _native_ok_run() -> Callable[[memoryview, int, int, int, list[Frame]], int] | None:
-    """The C version of :func:`_ok_run_python` (journaltools/_native.c), or None: not built, or
-    ``JOURNALTOOLS_PURE_PYTHON`` set (to anything but empty or 0)."""
-    import os
+    """The C version of :func:`_ok_run_python` (journaltools/_native.c), unless :func:`~journaltools.native.core` says no."""
+    from ..native import core
 
-    if os.environ.get("JOURNALTOOLS_PURE_PYTHON", "") not in ("", "0"):
+    native = core()
+    if native is None:
         return None
-    try:
-        from .. import _native  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    _native.set_frame_type(Frame)
-    return _native.ok_run  # type: ignore[no-any-return]
+    native.set_frame_type(Frame)
+    return native.ok_run  # type: ignore[no-any-return]
 
 
-#: the one switch between the native core and the pure-Python reference: the same frames, offsets and stops
+#: the native loop or the pure-Python reference: the same frames, offsets and stops
 _ok_run = _native_ok_run() or _ok_run_python
 NATIVE = _ok_run is not _ok_run_python
 
