@@ -6,21 +6,32 @@ PY := $(VENV)/bin/python
 # with --system-site-packages so that `import rados` works inside.
 SYSTEM_PYTHON := /usr/bin/python3
 CEPH_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd rbd-mirror strace
+# gcc and the headers build the optional C core (journaltools/_native.c, setup.py); without them the
+# install still works, on the pure-Python path
+BUILD_PACKAGES := gcc python3-dev
 # headless Chromium renders `journal report` pages in tests/test_journal_report.py
 REPORT_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install ceph-deps release-roots demo test test-releases test-slow lint clean
+.PHONY: install build-deps ceph-deps release-roots demo test test-releases test-slow lint clean
 
-$(VENV)/bin/journaltools: pyproject.toml
+$(VENV)/bin/journaltools: pyproject.toml setup.py journaltools/_native.c
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/bin/journaltools
+install: build-deps $(VENV)/bin/journaltools
 
-ceph-deps:
+# a C compiler and the Python headers, for the optional C core
+build-deps:
+	@if ! command -v gcc >/dev/null || ! test -f "$$($(SYSTEM_PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h"; then \
+		echo "installing $(BUILD_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BUILD_PACKAGES) >/dev/null; \
+	fi
+
+ceph-deps: build-deps
 	@if ! command -v rbd >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v strace >/dev/null || ! $(SYSTEM_PYTHON) -c 'import rados, rbd' 2>/dev/null; then \
 		echo "installing Ceph ($(CEPH_PACKAGES))"; \
 		$(SUDO) apt-get update -qq && \

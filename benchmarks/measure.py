@@ -38,6 +38,7 @@ class Run:
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu_seconds: float = 0.0  # user + sys of the child (wait4): what the machine's load distorts least
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Timing:
     @property
     def seconds(self) -> float:
         return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(r.cpu_seconds for r in self.runs)
 
     @property
     def peak_rss(self) -> int:
@@ -77,7 +82,7 @@ def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None, stdout_
     finally:
         if out_fh is not None:
             out_fh.close()
-    return Run(seconds, usage.ru_maxrss * 1024, proc.returncode, stdout, stderr)
+    return Run(seconds, usage.ru_maxrss * 1024, proc.returncode, stdout, stderr, usage.ru_utime + usage.ru_stime)
 
 
 def repeat(argv_for: Callable[[int], Sequence[str]], times: int, *, env: dict[str, str] | None = None,

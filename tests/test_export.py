@@ -65,6 +65,30 @@ def test_rbd_writer_frames_every_record_with_its_json_length():
     assert [json.loads(line.split(b" ", 1)[1])["commit_tid"] for line in lines[1:-1]] == list(range(1, 9))
 
 
+def test_rbd_export_of_fast_path_events_decodes_none_and_writes_the_same_bytes(monkeypatch):
+    """rbd's format needs only the event type: events on the fast path are not decoded (the hot loop of
+    an rbd-format export); the bytes are those of the decoding path (every fixture journal)."""
+    from journaltools import export as export_module
+    from journaltools.store import DirectoryStore
+
+    from .journal_factory import FIXTURES
+
+    for store, jid in (("all_events", "108bbb69e2b9"), ("small_objects", "10abe81d9984")):
+        journal = Journal.open(DirectoryStore(FIXTURES / "stores" / store).pool("rbd"), jid)
+        fast, _ = export_bytes(journal, RbdExportWriter)
+        decoded: list[int] = []
+        monkeypatch.setattr(export_module, "fast_event_type", lambda payload, d=decoded: d.append(1))  # never fast
+        slow, _ = export_bytes(journal, RbdExportWriter)
+        monkeypatch.undo()
+        assert fast == slow and decoded
+        calls: list[int] = []
+        real = export_module.decode_event
+        monkeypatch.setattr(export_module, "decode_event", lambda payload, c=calls, r=real: c.append(1) or r(payload))
+        again, result = export_bytes(journal, RbdExportWriter)
+        monkeypatch.undo()
+        assert again == fast and len(calls) < result.written  # only events off the fast path are decoded
+
+
 def test_rbd_export_reads_back_record_for_record():
     journal = small_journal()
     data, _ = export_bytes(journal, RbdExportWriter)

@@ -23,6 +23,7 @@ which gives the same answer for every payload the fast path accepts
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +127,7 @@ _meta_head = struct.Struct("<HI").unpack_from  # struct_v and struct_compat as o
 _META_HEAD_VALUES = _meta_head(_META_HEAD)
 
 
-def fast_event_type(payload: BytesLike) -> int | None:
+def fast_event_type_python(payload: BytesLike) -> int | None:
     """The event type id when ``payload`` is a compiled event that decodes cleanly, else None.
 
     The same conditions as :func:`_match` plus the metadata head, in one frame: this runs for
@@ -148,6 +149,25 @@ def fast_event_type(payload: BytesLike) -> int | None:
     elif body != fixed_body:
         return None
     return event_type if _meta_head(payload, size - _META_SIZE) == _META_HEAD_VALUES else None
+
+
+def _native_event_type() -> Callable[[BytesLike], int | None] | None:
+    """The C version of :func:`fast_event_type_python` over the same shapes, unless
+    :func:`~journaltools.native.core` says no."""
+    from ..native import core
+
+    native = core()
+    if native is None:
+        return None
+    try:
+        native.set_event_shapes(_SHAPES, EVENT_VERSION, _META_HEAD)
+    except ValueError:  # more event types than the C table holds
+        return None
+    return native.event_type  # type: ignore[no-any-return]
+
+
+#: the event type id when ``payload`` is a compiled event that decodes cleanly, else None (native or Python)
+fast_event_type = _native_event_type() or fast_event_type_python
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ class Frame:
     problems: list[Problem] | None = None  # set by the walk: findings that precede this frame in its object
 
 
-def _ok_run(buf: memoryview, off: int, end: int, base: int, frames: list[Frame]) -> int:
+def _ok_run_python(buf: memoryview, off: int, end: int, base: int, frames: list[Frame]) -> int:
     """Append the well-formed frames from ``off`` on (offsets shifted by ``base``); return where they stop.
 
     The crc is checked over the frame *with* its stored crc: Ceph's crc32c (no final inversion) of
@@ -80,6 +80,22 @@ def _ok_run(buf: memoryview, off: int, end: int, base: int, frames: list[Frame])
         append(new_frame(base + off, length + overhead, tag_tid, entry_tid, buf[off + head_size : crc_at]))
         off = after
     return off
+
+
+def _native_ok_run() -> Callable[[memoryview, int, int, int, list[Frame]], int] | None:
+    """The C version of :func:`_ok_run_python` (journaltools/_native.c), unless :func:`~journaltools.native.core` says no."""
+    from ..native import core
+
+    native = core()
+    if native is None:
+        return None
+    native.set_frame_type(Frame)
+    return native.ok_run  # type: ignore[no-any-return]
+
+
+#: the native loop or the pure-Python reference: the same frames, offsets and stops
+_ok_run = _native_ok_run() or _ok_run_python
+NATIVE = _ok_run is not _ok_run_python
 
 
 class _Window:
@@ -170,6 +186,30 @@ class _Scanner:
             return _VERSION, size, tag_tid, entry_tid, length
         return _OK, size, tag_tid, entry_tid, length
 
+    def bridge(self, at: int) -> Frame | None:
+        """The well-formed frame at ``at`` that runs from the window into the next chunk, framed from a
+        copy of just its own bytes; the window moves on to that chunk (no copy of the chunk).  None, and
+        the window holds the bytes from ``at`` on joined with the next chunk (as :meth:`_Window.ensure`
+        would), when the frame is not well-formed or does not end in the next chunk."""
+        win = self.win
+        tail = win.buf[at - win.base :]
+        end = win.end
+        data = win.read_at(end, win.chunk)
+        eof = len(data) < win.chunk
+        frames: list[Frame] = []
+        if len(tail) + len(data) >= HEAD_SIZE:
+            length = _unpack_head((tail + data[:HEAD_SIZE])[:HEAD_SIZE])[4]
+            size = length + OVERHEAD
+            if len(tail) < size <= min(len(tail) + len(data), self.max_entry):
+                own = tail + data[: size - len(tail)]
+                _ok_run(memoryview(own), 0, size, at, frames)
+        if frames:
+            win.buf, win.base, win.eof = data, end, eof
+        else:
+            win.buf, win.base, win.eof = tail + data, at, eof
+        win.view = memoryview(win.buf)
+        return frames[0] if frames else None
+
     def frame(self, at: int, size: int, tag_tid: int, entry_tid: int) -> Frame:
         rel = at - self.win.base
         return Frame(at, size, tag_tid, entry_tid, self.win.view[rel + HEAD_SIZE : rel + size - 4])
@@ -242,6 +282,10 @@ class _Scanner:
                 yield from self.held()
                 yield frames
                 off = win.base + stop
+                continue
+            if not win.eof and (bridged := self.bridge(off)) is not None:
+                yield bridged
+                off = bridged.offset + bridged.size
                 continue
             verdict, size, tag, tid, length = self.classify(off, off)
             if verdict == _OK:  # a frame the run could not take whole (it straddled the window's end)

@@ -1,0 +1,409 @@
+/*
+ * journaltools._native: the per-entry hot loop of the frame scanner in C.
+ *
+ * One function, ok_run(), does what journaltools/journal/scan.py's _ok_run does in
+ * Python (the pure-Python function stays the reference and the fallback; scan.py
+ * picks one of the two, tests/test_native_core.py runs both on the same inputs):
+ * from a byte offset in a buffer, frame after frame, check the preamble, the
+ * version, that the frame fits in the buffer and the crc32c, and append a Frame
+ * for each well-formed one; stop at the first frame that is not.  Everything
+ * irregular stays with the careful Python scanner.
+ *
+ * Frame layout (src/journal/Entry.cc), little-endian:
+ *   u64 preamble | u8 version | u64 entry_tid | u64 tag_tid | u32 data_len | data | u32 crc
+ * The crc is crc32c (Castagnoli) with register seed 0 and no final inversion over
+ * everything before it.  Our own implementation: SSE4.2's crc32 instruction when the
+ * CPU has it (checked at import), a table otherwise.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PREAMBLE 0x3141592653589793ULL
+#define VERSION 1
+#define HEAD_SIZE 29
+#define OVERHEAD 33
+
+/* ---- crc32c ---------------------------------------------------------------------------------- */
+
+static uint32_t crc_table[8][256];
+static int have_sse42;
+
+static void crc_table_init(void)
+{
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_table[0][n] = c;
+    }
+    for (uint32_t n = 0; n < 256; n++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][n] = (crc_table[t - 1][n] >> 8) ^ crc_table[0][crc_table[t - 1][n] & 0xff];
+}
+
+/* the raw register update: no inversion before or after (Ceph's ceph_crc32c convention) */
+static uint32_t crc_update_table(uint32_t crc, const unsigned char *p, size_t len)
+{
+    while (len && ((uintptr_t)p & 7)) {
+        crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        len--;
+    }
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        v ^= crc;  /* little-endian host assumed (checked at import) */
+        crc = crc_table[7][v & 0xff] ^ crc_table[6][(v >> 8) & 0xff] ^ crc_table[5][(v >> 16) & 0xff]
+            ^ crc_table[4][(v >> 24) & 0xff] ^ crc_table[3][(v >> 32) & 0xff] ^ crc_table[2][(v >> 40) & 0xff]
+            ^ crc_table[1][(v >> 48) & 0xff] ^ crc_table[0][v >> 56];
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return crc;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_X86_CRC 1
+__attribute__((target("sse4.2")))
+static uint32_t crc_update_hw(uint32_t crc, const unsigned char *p, size_t len)
+{
+    uint64_t c = crc;
+    while (len && ((uintptr_t)p & 7)) {
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+        len--;
+    }
+    while (len >= 32) {
+        uint64_t a, b, d, e;
+        memcpy(&a, p, 8); memcpy(&b, p + 8, 8); memcpy(&d, p + 16, 8); memcpy(&e, p + 24, 8);
+        c = __builtin_ia32_crc32di(c, a);
+        c = __builtin_ia32_crc32di(c, b);
+        c = __builtin_ia32_crc32di(c, d);
+        c = __builtin_ia32_crc32di(c, e);
+        p += 32;
+        len -= 32;
+    }
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    return (uint32_t)c;
+}
+#endif
+
+static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t len)
+{
+#ifdef HAVE_X86_CRC
+    if (have_sse42)
+        return crc_update_hw(crc, p, len);
+#endif
+    return crc_update_table(crc, p, len);
+}
+
+/* ---- Frame construction ------------------------------------------------------------------------ */
+
+/* Frame is a slots dataclass (journaltools/journal/scan.py); its fields are member descriptors
+ * of type T_OBJECT_EX at fixed offsets: ok_run fills them directly, as Frame(...) would. */
+static const char *const frame_fields[] = {"offset", "size", "tag_tid", "entry_tid", "payload", "problems"};
+#define N_FIELDS 6
+
+static PyTypeObject *frame_type;
+static Py_ssize_t frame_offsets[N_FIELDS];
+
+static PyObject *set_frame_type(PyObject *self, PyObject *type)
+{
+    (void)self;
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "set_frame_type() needs a class");
+        return NULL;
+    }
+    Py_ssize_t offsets[N_FIELDS];
+    for (int i = 0; i < N_FIELDS; i++) {
+        PyObject *descr = PyObject_GetAttrString(type, frame_fields[i]);
+        if (descr == NULL)
+            return NULL;
+        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
+                 && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+        if (ok)
+            offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "field %s of the frame class is not a slot", frame_fields[i]);
+            return NULL;
+        }
+    }
+    memcpy(frame_offsets, offsets, sizeof offsets);
+    Py_INCREF(type);
+    Py_XSETREF(frame_type, (PyTypeObject *)type);
+    Py_RETURN_NONE;
+}
+
+static inline void set_slot(PyObject *obj, int field, PyObject *value)
+{
+    PyObject **slot = (PyObject **)((char *)obj + frame_offsets[field]);
+    Py_XSETREF(*slot, value);
+}
+
+static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, uint64_t tag_tid,
+                           uint64_t entry_tid, Py_ssize_t payload_start, Py_ssize_t payload_end)
+{
+    PyObject *frame = frame_type->tp_alloc(frame_type, 0);
+    if (frame == NULL)
+        return NULL;
+    PyObject *values[N_FIELDS];
+    values[0] = PyLong_FromSsize_t(offset);
+    values[1] = PyLong_FromSsize_t(size);
+    values[2] = PyLong_FromUnsignedLongLong(tag_tid);
+    values[3] = PyLong_FromUnsignedLongLong(entry_tid);
+    values[4] = PySequence_GetSlice(view, payload_start, payload_end);
+    Py_INCREF(Py_None);
+    values[5] = Py_None;
+    int failed = 0;
+    for (int i = 0; i < N_FIELDS; i++) {
+        if (values[i] == NULL)
+            failed = 1;
+        set_slot(frame, i, values[i]);
+    }
+    if (failed) {
+        Py_DECREF(frame);
+        return NULL;
+    }
+    return frame;
+}
+
+/* ---- ok_run ------------------------------------------------------------------------------------ */
+
+static inline uint64_t le64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t le32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* ok_run(view, off, end, base, frames) -> int: scan.py's _ok_run */
+static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "ok_run(view, off, end, base, frames) takes 5 arguments");
+        return NULL;
+    }
+    if (frame_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ok_run() before set_frame_type()");
+        return NULL;
+    }
+    PyObject *view = args[0], *frames = args[4];
+    Py_ssize_t off = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t base = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(frames)) {
+        PyErr_SetString(PyExc_TypeError, "ok_run() needs a list of frames");
+        return NULL;
+    }
+    Py_buffer buf;
+    if (PyObject_GetBuffer(view, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *data = buf.buf;
+    if (end > buf.len)
+        end = buf.len;  /* the Python loop's unpack would fail past the buffer: the callers never ask */
+    if (off < 0)
+        off = 0;
+    PyObject *result = NULL;
+    while (off + HEAD_SIZE <= end) {
+        const unsigned char *p = data + off;
+        if (le64(p) != PREAMBLE || p[8] != VERSION)
+            break;
+        uint32_t length = le32(p + 25);
+        Py_ssize_t after = off + HEAD_SIZE + (Py_ssize_t)length + 4;
+        if (after > end)
+            break;
+        /* Ceph's crc32c of bytes followed by their own crc (little-endian) is 0 */
+        if (crc_update(0, p, (size_t)(after - off)) != 0)
+            break;
+        PyObject *frame = new_frame(view, base + off, (Py_ssize_t)length + OVERHEAD, le64(p + 17), le64(p + 9),
+                                    off + HEAD_SIZE, after - 4);
+        if (frame == NULL)
+            goto done;
+        int appended = PyList_Append(frames, frame);
+        Py_DECREF(frame);
+        if (appended < 0)
+            goto done;
+        off = after;
+    }
+    result = PyLong_FromSsize_t(off);
+done:
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+/* ---- event_type: journaltools/format/event_fastpath.py's fast_event_type ------------------------- */
+
+/* per event type id: the offset of the trailing bufferlist's u32 length (0: none) and the body bytes
+ * besides the bufferlist's data, or blob_at -1 when the type has no compiled layout; given by
+ * event_fastpath.py (set_event_shapes), which compiles them from the EventEntry declaration */
+#define MAX_SHAPES 256
+static Py_ssize_t shape_blob_at[MAX_SHAPES];
+static Py_ssize_t shape_fixed_body[MAX_SHAPES];
+static Py_ssize_t n_shapes;
+static int event_version = -1;
+static unsigned char meta_head[6];
+#define META_SIZE 14
+#define MIN_EVENT 24  /* envelope (10) + metadata block (14) */
+static PyObject *small_ints[MAX_SHAPES];
+
+static PyObject *set_event_shapes(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *shapes;
+    int version;
+    Py_buffer head;
+    if (!PyArg_ParseTuple(args, "O!iy*", &PyList_Type, &shapes, &version, &head))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(shapes);
+    int ok = head.len == 6 && n <= MAX_SHAPES;
+    Py_ssize_t blob_at[MAX_SHAPES], fixed_body[MAX_SHAPES];
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(shapes, i);
+        if (item == Py_None) {
+            blob_at[i] = -1;
+            fixed_body[i] = 0;
+        } else if (!PyArg_ParseTuple(item, "nn", &blob_at[i], &fixed_body[i]) || blob_at[i] < 0 || fixed_body[i] < 0) {
+            ok = 0;
+        }
+    }
+    if (ok) {
+        memcpy(meta_head, head.buf, 6);
+        memcpy(shape_blob_at, blob_at, sizeof(Py_ssize_t) * (size_t)n);
+        memcpy(shape_fixed_body, fixed_body, sizeof(Py_ssize_t) * (size_t)n);
+        n_shapes = n;
+        event_version = version;
+        for (Py_ssize_t i = 0; i < n && small_ints[i] == NULL; i++)
+            if ((small_ints[i] = PyLong_FromSsize_t(i)) == NULL)
+                ok = 0;
+    }
+    PyBuffer_Release(&head);
+    if (!ok) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "set_event_shapes(shapes, version, meta_head): bad shapes");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* event_type(payload) -> int | None */
+static PyObject *event_type(PyObject *self, PyObject *payload)
+{
+    (void)self;
+    Py_buffer buf;
+    if (PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *p = buf.buf;
+    Py_ssize_t size = buf.len;
+    PyObject *result = Py_None;
+    if (event_version < 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_RuntimeError, "event_type() before set_event_shapes()");
+        return NULL;
+    }
+    if (size >= MIN_EVENT && p[0] == event_version && p[1] == 1) {
+        Py_ssize_t body = (Py_ssize_t)le32(p + 2);
+        uint32_t type = le32(p + 6);
+        if (body == size - 6 - META_SIZE && type < (uint64_t)n_shapes && shape_blob_at[type] >= 0) {
+            Py_ssize_t blob_at = shape_blob_at[type], fixed_body = shape_fixed_body[type];
+            int fits;
+            if (blob_at)
+                fits = body >= fixed_body && blob_at + 4 <= size && (Py_ssize_t)le32(p + blob_at) == body - fixed_body;
+            else
+                fits = body == fixed_body;
+            if (fits && memcmp(p + size - META_SIZE, meta_head, 6) == 0)
+                result = small_ints[type];
+        }
+    }
+    PyBuffer_Release(&buf);
+    Py_INCREF(result);
+    return result;
+}
+
+/* crc32c(data, seed=0) -> int: Ceph's ceph_crc32c (register seed as is, no final inversion) */
+static PyObject *ceph_crc32c(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "ceph_crc32c(data, seed=0)");
+        return NULL;
+    }
+    unsigned long seed = 0;
+    if (nargs == 2) {
+        seed = PyLong_AsUnsignedLongMask(args[1]);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    Py_buffer buf;
+    if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    uint32_t crc = crc_update((uint32_t)seed, buf.buf, (size_t)buf.len);
+    PyBuffer_Release(&buf);
+    return PyLong_FromUnsignedLong(crc);
+}
+
+static PyObject *hardware_crc(PyObject *self, PyObject *unused)
+{
+    (void)self; (void)unused;
+    return PyBool_FromLong(have_sse42);
+}
+
+static PyObject *set_hardware_crc(PyObject *self, PyObject *flag)
+{
+    (void)self;
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+#ifdef HAVE_X86_CRC
+    have_sse42 = on && __builtin_cpu_supports("sse4.2");
+#else
+    have_sse42 = 0;
+#endif
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"ok_run", (PyCFunction)(void (*)(void))ok_run, METH_FASTCALL,
+     "ok_run(view, off, end, base, frames) -> int: append the well-formed frames from off on; return where they stop"},
+    {"set_frame_type", set_frame_type, METH_O, "set_frame_type(cls): the slots class ok_run builds frames of"},
+    {"ceph_crc32c", (PyCFunction)(void (*)(void))ceph_crc32c, METH_FASTCALL,
+     "ceph_crc32c(data, seed=0) -> int: Ceph's crc32c convention (no inversion)"},
+    {"set_event_shapes", set_event_shapes, METH_VARARGS,
+     "set_event_shapes(shapes, version, meta_head): the compiled event layouts event_type checks against"},
+    {"event_type", event_type, METH_O,
+     "event_type(payload) -> int | None: the event type of a payload in a compiled shape (event_fastpath.fast_event_type)"},
+    {"hardware_crc", hardware_crc, METH_NOARGS, "hardware_crc() -> bool: whether the SSE4.2 crc32 instruction is in use"},
+    {"set_hardware_crc", set_hardware_crc, METH_O, "set_hardware_crc(flag): use the SSE4.2 instruction (if present) or the table"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "journaltools._native",
+    "The frame scanner's hot loop in C (journaltools/journal/scan.py is the reference).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    const uint16_t probe = 1;
+    if (*(const unsigned char *)&probe != 1) {
+        PyErr_SetString(PyExc_ImportError, "journaltools._native supports little-endian hosts only");
+        return NULL;
+    }
+    crc_table_init();
+#ifdef HAVE_X86_CRC
+    __builtin_cpu_init();
+    have_sse42 = __builtin_cpu_supports("sse4.2");
+#endif
+    return PyModule_Create(&module);
+}

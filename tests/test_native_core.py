@@ -1,0 +1,293 @@
+"""The native core (journaltools/_native.c) and its pure-Python reference give identical results.
+
+Every test here runs both paths on the same input, whatever ``JOURNALTOOLS_PURE_PYTHON``
+says for the rest of the suite: the scanner's tight loop (``ok_run`` next to
+``scan._ok_run_python``), the crc32c (hardware and table, next to the crc32c package),
+whole scans of every fixture object and of damaged ones, walks of damaged journals
+(entries and problems) and the bytes of every export format.  The extension must be
+built: an install without it runs, on the pure-Python path, but is not what is tested.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from journaltools import _native  # type: ignore[attr-defined]  # not built is a failure, not a skip
+from journaltools.format import event_fastpath
+from journaltools.format.crc import ceph_crc32c
+from journaltools.format.journal_entry import encode_entry
+from journaltools.journal import Journal, Problem
+from journaltools.journal import scan as scan_module
+from journaltools.journal.scan import Frame, scan_chunked, scan_object
+from journaltools.journal.walk import JournalWalk
+
+from .cli_helpers import cli
+from .corruption import damaged_journals
+from .journal_factory import FIXTURES
+from .test_event_fastpath import compiled_events
+
+STORES = sorted(p.name for p in (FIXTURES / "stores").iterdir() if p.is_dir())
+PATHS = {"native": _native.ok_run, "python": scan_module._ok_run_python}
+
+
+@contextlib.contextmanager
+def path(name: str) -> Iterator[None]:
+    """Scan with the native loop or the pure-Python one."""
+    _native.set_frame_type(Frame)
+    saved = scan_module._ok_run
+    scan_module._ok_run = PATHS[name]
+    try:
+        yield
+    finally:
+        scan_module._ok_run = saved
+
+
+def both(run):
+    """``run()`` on each path; asserts the results are equal and returns one."""
+    results = {}
+    for name in PATHS:
+        with path(name):
+            results[name] = run()
+    assert results["native"] == results["python"]
+    return results["python"]
+
+
+def _item(item: Frame | Problem) -> tuple:
+    if isinstance(item, Problem):
+        return ("problem", *item.to_json().values(), tuple(item.follow_on))
+    return ("frame", item.offset, item.size, item.tag_tid, item.entry_tid, bytes(item.payload), item.problems)
+
+
+def _reader(data: bytes):
+    def read_at(offset: int, length: int | None) -> bytes:
+        return data[offset:] if length is None else data[offset : offset + length]
+
+    return read_at
+
+
+def _chunked(data: bytes, chunk: int, max_entry: int = scan_module.MAX_ENTRY) -> tuple[list[tuple], list[tuple], int]:
+    frames, rest, size = scan_chunked(_reader(data), "obj", chunk, max_entry)
+    return [_item(i) for i in frames], [_item(i) for i in rest], size
+
+
+def _fixture_objects() -> Iterator[tuple[str, bytes]]:
+    for store in STORES:
+        for obj in sorted((FIXTURES / "stores" / store).glob("*/objects/journal_data.*")):
+            yield f"{store}/{obj.name}", obj.read_bytes()
+
+
+def test_the_native_core_is_built_and_chosen():
+    """Unless JOURNALTOOLS_PURE_PYTHON is set, scan.py uses the C loop (a fresh process decides)."""
+    probe = ("from journaltools.journal import scan; from journaltools.format import event_fastpath as e; "
+             "print(scan.NATIVE, scan._ok_run is scan._ok_run_python, e.fast_event_type is e.fast_event_type_python)")
+    env = {k: v for k, v in os.environ.items() if k != "JOURNALTOOLS_PURE_PYTHON"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "False"]
+    for value, native in (("1", False), ("yes", False), ("0", True), ("", True)):
+        out = subprocess.run([sys.executable, "-c", probe], env={**env, "JOURNALTOOLS_PURE_PYTHON": value},
+                             capture_output=True, text=True, check=True).stdout
+        assert out.split() == [str(native), str(not native), str(not native)], value
+
+
+def _event_types_agree(payload: bytes) -> int | None:
+    _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
+    expected = event_fastpath.fast_event_type_python(payload)
+    assert _native.event_type(payload) == expected
+    assert _native.event_type(memoryview(b"x" + payload)[1:]) == expected
+    return expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(payload=compiled_events(), data=st.data())
+def test_event_type_equals_the_python_check(payload, data):
+    """On every compiled event librbd writes, and on damaged ones (each byte of the envelope, the blob
+    length and the metadata head matters)."""
+    assert _event_types_agree(payload) is not None
+    blob = bytearray(payload)
+    action = data.draw(st.sampled_from(["flip", "truncate", "extend", "set", "type"]))
+    if action == "flip":
+        blob[data.draw(st.integers(0, len(blob) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    elif action == "truncate":
+        del blob[data.draw(st.integers(0, len(blob) - 1)):]
+    elif action == "extend":
+        blob += data.draw(st.binary(min_size=1, max_size=8))
+    elif action == "set":
+        blob[data.draw(st.integers(0, min(len(blob) - 1, 40)))] = data.draw(st.integers(0, 255))
+    else:
+        blob[6:10] = data.draw(st.integers(0, 2**32 - 1)).to_bytes(4, "little")
+    _event_types_agree(bytes(blob))
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.binary(max_size=64))
+def test_event_type_of_any_bytes_equals_the_python_check(payload):
+    _event_types_agree(payload)
+
+
+def test_event_type_of_every_fixture_entry():
+    taken = 0
+    for _, data in _fixture_objects():
+        for item in scan_object(data, "obj"):
+            if isinstance(item, Frame):
+                taken += _event_types_agree(bytes(item.payload)) is not None
+    assert taken
+
+
+def test_set_frame_type_refuses_a_class_without_slots():
+    class Plain:
+        pass
+
+    with pytest.raises((TypeError, AttributeError)):
+        _native.set_frame_type(Plain)
+    _native.set_frame_type(Frame)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=2000), seed=st.integers(0, 0xFFFFFFFF), start=st.integers(0, 7))
+def test_crc32c_hardware_and_table_agree_with_the_crc32c_package(data, seed, start):
+    view = memoryview(data)[start:]  # unaligned starts: the loops' head and tail bytes
+    expected = ceph_crc32c(view, seed)
+    try:
+        assert _native.ceph_crc32c(view, seed) == expected
+        _native.set_hardware_crc(False)
+        assert _native.ceph_crc32c(view, seed) == expected
+    finally:
+        _native.set_hardware_crc(True)
+
+
+def test_crc32c_of_every_fixture_object():
+    for _, data in _fixture_objects():
+        expected = ceph_crc32c(data)
+        assert _native.ceph_crc32c(data) == expected
+        _native.set_hardware_crc(False)
+        try:
+            assert _native.ceph_crc32c(data) == expected
+        finally:
+            _native.set_hardware_crc(True)
+
+
+def _other_version(tag_tid: int, entry_tid: int, data: bytes, version: int) -> bytes:
+    """A frame with another version byte and a crc that matches it."""
+    body = bytearray(encode_entry(tag_tid, entry_tid, data)[:-4])
+    body[8] = version
+    return bytes(body) + ceph_crc32c(body).to_bytes(4, "little")
+
+
+pieces = st.one_of(
+    st.builds(_other_version, st.integers(0, 3), st.integers(0, 50), st.binary(max_size=40),
+              st.sampled_from([0, 2, 255])),
+    st.builds(encode_entry, st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.binary(max_size=300)),
+    st.builds(encode_entry, st.integers(0, 3), st.integers(0, 50), st.binary(max_size=40)),
+    st.binary(min_size=1, max_size=20),  # garbage
+    st.integers(1, 9).map(lambda n: b"\x00" * n),  # padding
+)
+
+
+def _damaged(parts: list[bytes], cut: int, flips: list[int]) -> bytes:
+    data = bytearray(b"".join(parts))
+    if cut:
+        del data[max(0, len(data) - cut):]
+    for flip in flips:
+        if flip < len(data):
+            data[flip] ^= 1 << (flip % 8)
+    return bytes(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(pieces, max_size=12), cut=st.integers(0, 40), flips=st.lists(st.integers(0, 4000), max_size=3),
+       off=st.integers(0, 60), trim=st.integers(0, 60), base=st.integers(0, 1 << 40))
+def test_ok_run_equals_the_python_loop(parts, cut, flips, off, trim, base):
+    data = _damaged(parts, cut, flips)
+    end = max(0, len(data) - trim)
+    view = memoryview(data)
+    runs = {}
+    for name, ok_run in PATHS.items():
+        frames: list[Frame] = []
+        stop = ok_run(view, off, end, base, frames)
+        runs[name] = stop, [_item(f) for f in frames]
+    assert runs["native"] == runs["python"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(pieces, max_size=12), cut=st.integers(0, 40), flips=st.lists(st.integers(0, 4000), max_size=3),
+       chunk=st.sampled_from([29, 33, 40, 64, 100, 333, 4096]), max_entry=st.sampled_from([33, 200, 1 << 26]))
+def test_scans_of_damaged_objects_are_identical(parts, cut, flips, chunk, max_entry):
+    data = _damaged(parts, cut, flips)
+    both(lambda: _chunked(data, chunk, max_entry))
+    both(lambda: [_item(i) for i in scan_object(data, "obj", max_entry=max_entry)])
+
+
+def test_scans_of_every_fixture_object_are_identical():
+    for _, data in _fixture_objects():
+        for chunk in (64, 1000, 1 << 20):
+            frames, rest, size = both(lambda data=data, chunk=chunk: _chunked(data, chunk))
+            assert size == len(data)
+        assert both(lambda data=data: [_item(i) for i in scan_object(data, "obj")])
+
+
+def _walk_view(journal: Journal, all_entries: bool, chunk: int) -> tuple[list[tuple], list[dict]]:
+    walk = JournalWalk(journal, all_entries=all_entries, read_chunk=chunk)
+    entries = [(e.object_name, e.offset, e.size, e.tag_tid, e.entry_tid, e.commit_tid, bytes(e.payload)) for e in walk]
+    return entries, [p.to_json() for p in walk.problems]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damage=damaged_journals(), all_entries=st.booleans(), chunk=st.sampled_from([50, 700, 1 << 20]))
+def test_walks_of_damaged_journals_are_identical(damage, all_entries, chunk):
+    def walk():
+        try:
+            journal = Journal.open(damage.store.pool("rbd"), damage.journal_id)
+        except Exception as exc:  # noqa: BLE001 - a header the damage made unreadable: the same on both paths
+            return repr(exc)
+        return _walk_view(journal, all_entries, chunk)
+
+    both(walk)
+
+
+def _journal_ids(store: str) -> list[str]:
+    return sorted(p.name[len("journal."):] for p in (FIXTURES / "stores" / store).glob("*/objects/journal.*"))
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_inspect_and_exports_of_every_fixture_journal_are_byte_identical(store, tmp_path, capsys):
+    root = FIXTURES / "stores" / store
+    pool = next(p.name for p in root.iterdir() if p.is_dir())
+    checked = 0
+    for jid in _journal_ids(store):
+        for args in (("inspect", "--verbose"), ("inspect", "--verbose", "--format", "json"),
+                     ("export", "--format", "rbd"), ("export", "--format", "json"), ("export", "--format", "jsonl")):
+            def run(args=args, jid=jid) -> tuple[int, str, str, bytes]:
+                out = tmp_path / "out"
+                out.unlink(missing_ok=True)
+                extra = (str(out),) if args[0] == "export" else ()
+                code, stdout, stderr = cli(capsys, "--store", str(root), "journal", *args, f"{pool}/{jid}", *extra)
+                return code, stdout, stderr, out.read_bytes() if out.exists() else b""
+
+            result = both(run)
+            checked += bool(result[1] or result[3])
+    assert checked
+
+
+def test_a_frame_across_two_chunks_is_framed_from_its_own_bytes():
+    """A frame that straddles a chunk boundary is copied on its own: the window does not join the next chunk
+    (a 1 MiB copy per boundary before), so its payload views only the frame's bytes."""
+    frames = [encode_entry(1, tid, bytes([tid]) * 300) for tid in range(40)]
+    data = b"".join(frames)
+    chunk = 1000
+    for name in PATHS:
+        with path(name):
+            healthy, rest, size = scan_chunked(_reader(data), "obj", chunk)
+        assert rest == [] and size == len(data) and [f.entry_tid for f in healthy] == list(range(40))
+        for frame in healthy:
+            straddles = frame.offset // chunk != (frame.offset + frame.size - 1) // chunk
+            assert isinstance(frame.payload, memoryview)
+            first = frame.offset // chunk * chunk
+            assert len(frame.payload.obj) == (frame.size if straddles else min(chunk, len(data) - first)), name
