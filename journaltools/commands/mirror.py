@@ -98,7 +98,7 @@ def image_status_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     state = read_mirror_pool(header_pool)
     if iid not in state.images or state.images[iid].state != IMAGE_ENABLED:
-        raise SpecError(f"mirroring not enabled on the image {name}")
+        raise SpecError("mirroring not enabled on the image")  # rbd names no image
     record = state.images[iid]
     local = state.local_status.get(record.global_image_id)
     daemons = mirror_daemons(header_pool) if local is not None and local.up else None  # as rbd: only for an up image
