@@ -325,7 +325,9 @@ def test_snapshot_mirroring_through_journaltools_with_the_daemon(two_sites):
 
     def demotion_copied() -> bool:
         listing = b.rbd("snap", "ls", "--all", "rbd/snapm", check=False).stdout
-        return any("non-primary" in line and "demoted" in line for line in listing.splitlines())
+        # e.g. ".mirror.non_primary.<gid>.<uuid>  ...  mirror (demoted peer_uuids:[...] <uuid>:6 copied)"
+        return any(".mirror.non_primary." in line and "(demoted" in line and " copied)" in line
+                   for line in listing.splitlines())
 
     wait_with_restart(daemon, demotion_copied, "site b to copy the demotion snapshot")
     # promote without --force: librbd accepts it once the demotion snapshot is copied completely
