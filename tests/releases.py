@@ -110,6 +110,15 @@ class ReleaseCluster(CephCluster):
         return f"ReleaseCluster({self.release.name}, {self.conf})"
 
 
-def start_release_cluster(release: Release) -> tuple[ReleaseCluster, Path]:
-    root = Path(tempfile.mkdtemp(prefix=f"journaltools-{release.name}-"))
-    return ReleaseCluster(root / "cluster", release), root
+def start_release_cluster(release: Release, attempts: int = 2) -> tuple[ReleaseCluster, Path]:
+    """A fresh cluster of ``release``; a start that fails (a busy machine: "problem getting command descriptions
+    from mon", a port race) is tried once more in a new directory."""
+    for attempt in range(attempts):
+        root = Path(tempfile.mkdtemp(prefix=f"journaltools-{release.name}-"))
+        try:
+            return ReleaseCluster(root / "cluster", release), root
+        except (AssertionError, RuntimeError, OSError):
+            shutil.rmtree(root, ignore_errors=True)
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -270,8 +270,9 @@ def test_snapshot_mode_changes_are_rbds(release_cluster):
         code, ours, err = ceph.journaltools(*[a.format("msm/ours") for a in step])
         # the snapshot ids differ (a pool's snapshot ids are one sequence for both images)
         assert (code, re.sub(r"\d+", "N", ours)) == (theirs.returncode, re.sub(r"\d+", "N", theirs.stdout)), (step, err)
-        if theirs.returncode:  # rbd's own line (librbd's log lines come before or after it)
-            rbd_line = next(line for line in theirs.stderr.splitlines() if line.startswith("rbd: "))
+        if theirs.returncode:  # rbd's own line (librbd's log lines come before, after or even inside it)
+            stderr = re.sub(r"\d{4}-\d\d-\d\dT[\d:.+]+ \w+ +-?\d+ [^\n]*\n?", "", theirs.stderr)
+            rbd_line = next(line for line in stderr.splitlines() if line.startswith("rbd: "))
             assert "journaltools: " + rbd_line[len("rbd: "):] in err.splitlines(), (step, err)
     listing = ceph.rbd("snap", "ls", "--all", "msm/ours").stdout
     assert listing.count("mirror (primary") == 3 and listing.count("mirror (demoted") == 1, listing
@@ -325,7 +326,9 @@ def test_snapshot_mirroring_through_journaltools_with_the_daemon(two_sites):
 
     def demotion_copied() -> bool:
         listing = b.rbd("snap", "ls", "--all", "rbd/snapm", check=False).stdout
-        return any("non-primary" in line and "demoted" in line for line in listing.splitlines())
+        # e.g. ".mirror.non_primary.<gid>.<uuid>  ...  mirror (demoted peer_uuids:[...] <uuid>:6 copied)"
+        return any(".mirror.non_primary." in line and "(demoted" in line and " copied)" in line
+                   for line in listing.splitlines())
 
     wait_with_restart(daemon, demotion_copied, "site b to copy the demotion snapshot")
     # promote without --force: librbd accepts it once the demotion snapshot is copied completely
