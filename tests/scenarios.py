@@ -439,8 +439,9 @@ class Runner:
             if a["tool"] == "rbd":
                 self.cluster.rbd("journal", "client", "disconnect", *ref.rbd_args, "--client-id", a["client"])
             else:
+                # the workload holds the image open (as a running VM would): the write guard wants --force
                 code, _, err = self.cluster.journaltools("journal", "client", "disconnect", *ref.rbd_args,
-                                                         "--client-id", a["client"])
+                                                         "--client-id", a["client"], "--force")
                 assert code == 0, f"{step}: {err}"
         elif op == "client_commit":
             self._close_image()  # librbd flushes its commit position on close: what the client copies is then fixed

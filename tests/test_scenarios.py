@@ -22,26 +22,17 @@ from .scenarios import Geometry, KiB, MiB, Runner, Scenario, Step, compare, gene
 #: seeds that pass, chosen to cover the geometry and the steps (see test_ci_seeds_cover_the_generator)
 CI_SEEDS = [10, 22, 24, 26, 38]
 
-WALK_REPLAY_START = ("issue 12 item 1 (helper 'walk', journal/walk.py): after a lagging client is disconnected "
-                     "rbd's replay ignores it and starts at the image client's commit position (and librbd trims); "
-                     "journaltools still starts at the disconnected client's position: extra entries, or "
-                     "tid_gap/tid_reorder errors over the trimmed sets, and exports that differ")
-JOURNAL_POOL_NAMESPACE = ("journal objects in a separate pool, image in a namespace: librbd (Journaler::init_complete, "
-                          "ioctx_create2 with no set_namespace) writes journal_data.* in the journal pool's DEFAULT "
-                          "namespace; Journal.open (journal/model.py) looks for them in the image's namespace, so "
-                          "journaltools sees no entries (or dangling_commit_position errors) where rbd lists them")
-
 TAG_PRUNING = ("replay start and tag pruning with a lagging client (journal/walk.py, next to item 1): libjournal's "
                "JournalPlayer starts at the splay offset of the commit position's front object; when the next entry "
                "there has a newer tag it takes the older tag as complete and prunes its remaining entries from the "
                "other objects; journaltools replays them (rbd: 1 entry of the new tag; ours: the old tag's "
                "uncommitted entries too)")
 
+#: seeds of the generator that diverged, kept as regressions: 29 (a disconnected lagging client: rbd 85
+#: entries, 0 errors; we had 112 entries, 99 errors) and 34 (journal pool + namespace: we saw no entries)
+REGRESSION_SEEDS = [29, 34]
 #: seeds of the generator that diverge, with the divergence
-KNOWN_SEEDS = {
-    29: WALK_REPLAY_START,  # rbd: 85 entries, 0 errors; ours: 112 entries, 99 errors (tid_reorder/tid_gap)
-    34: JOURNAL_POOL_NAMESPACE,  # no client steps at all; ours: no entries, rbd's exports hold them
-}
+KNOWN_SEEDS: dict[int, str] = {}
 
 
 def _geometry(**changes: object) -> Geometry:
@@ -60,11 +51,11 @@ KNOWN_CASES = [
     pytest.param(Scenario(None, _geometry(), [
         _writes(256), Step("reopen"), Step("client_disconnect", (("client", "peer-0"), ("tool", "journaltools"))),
         _writes(16)],
-        name="disconnect-then-trim"), marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=WALK_REPLAY_START),
+        name="disconnect-then-trim"),  # fixed (walk): was a divergence
         id="disconnect-then-trim"),  # the issue's r9: rbd 0 entries, 0 errors; ours 34 entries, 15 errors
     pytest.param(Scenario(None, _geometry(), [
         _writes(12), Step("client_disconnect", (("client", "peer-0"), ("tool", "rbd")))],
-        name="disconnect-no-trim"), marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=WALK_REPLAY_START),
+        name="disconnect-no-trim"),
         id="disconnect-no-trim"),  # rbd lists 0 entries, ours 12
     pytest.param(Scenario(None, _geometry(splay_width=2), [
         _writes(4), Step("reopen"),
@@ -74,7 +65,7 @@ KNOWN_CASES = [
         marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=TAG_PRUNING), id="tag-pruning"),
     pytest.param(Scenario(None, _geometry(journal_pool=True, namespace=True), [_writes(20), Step("flush")],
                           name="journal-pool-namespace"),
-                 marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=JOURNAL_POOL_NAMESPACE), id="journal-pool-namespace"),
+                 id="journal-pool-namespace"),  # fixed: the data objects are in the journal pool's default namespace
 ]
 
 
@@ -141,7 +132,7 @@ def test_ci_seeds_cover_the_generator():
 
 # -- against the real rbd ---------------------------------------------------------------------------------
 @pytest.mark.ceph
-@pytest.mark.parametrize("seed", CI_SEEDS + [pytest.param(seed, marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=reason))
+@pytest.mark.parametrize("seed", CI_SEEDS + REGRESSION_SEEDS + [pytest.param(seed, marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=reason))
                                              for seed, reason in KNOWN_SEEDS.items()])
 def test_scenario_reads_equal_rbd(runner, seed, tmp_path):
     check(runner, generate(seed), tmp_path)
@@ -165,11 +156,6 @@ def _slow_seeds() -> list[int]:
 
 def known_category(scenario: Scenario) -> str | None:
     """The known divergence a scenario's shape can produce (the slow run reports those as xfail, not failures)."""
-    g = scenario.geometry
-    if g.journal_pool and g.namespace:
-        return JOURNAL_POOL_NAMESPACE
-    if any(step.op == "client_disconnect" for step in scenario.steps):
-        return WALK_REPLAY_START
     if any(step.op == "client_commit" for step in scenario.steps):
         return TAG_PRUNING
     return None

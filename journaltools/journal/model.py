@@ -243,7 +243,9 @@ class Journal:
         data_pool = header_pool
         if header.pool_id is not None and header.pool_id >= 0 and header.pool_id != header_pool.pool_id:
             try:
-                data_pool = header_pool.store.pool_by_id(header.pool_id, header_pool.namespace)
+                # librbd opens the journal pool without the image's namespace (Journaler::init_complete:
+                # ioctx_create2, no set_namespace): the data objects are in its default namespace
+                data_pool = header_pool.store.pool_by_id(header.pool_id, "")
             except NotFoundError:
                 header.problems.append(Problem("malformed_header", f"pool_id {header.pool_id} names no existing pool", oid))
         return cls(header_pool, journal_id, header, data_pool)
