@@ -11,14 +11,18 @@ import pytest
 from .ceph_cluster import CephCluster, ceph_available, start_cluster
 
 
+def require(missing: str | None) -> None:
+    """Skip a test whose Ceph parts are missing here; in CI a missing cluster is a failure, not a skip."""
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
 @pytest.fixture(scope="session")
 def ceph_cluster() -> CephCluster:
     missing = ceph_available()
-    if missing:
-        message = f"Ceph is not installed here ({missing}); run `make ceph-deps`"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)  # in CI a missing cluster is a failure, not a skip
-        pytest.skip(message)
+    require(f"Ceph is not installed here ({missing}); run `make ceph-deps`" if missing else None)
     cluster, root = start_cluster()
     try:
         yield cluster
@@ -34,11 +38,7 @@ def release_cluster(request):
     from .releases import RELEASES, start_release_cluster
 
     release = RELEASES[request.param]
-    missing = ceph_available() or release.missing()
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(missing)
-        pytest.skip(missing)
+    require(ceph_available() or release.missing())
     cluster, root = start_release_cluster(release)
     try:
         yield cluster

@@ -11,7 +11,6 @@ same records.  Needs the release roots: `make release-roots` (tools/release-root
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ import pytest
 
 from .ceph_cluster import ceph_available
 from .cli_helpers import cli
+from .conftest import require
 from .releases import RELEASES, ReleaseCluster
 from .test_groups import test_both_directions_against_rbd  # noqa: F401
 from .test_journal_write_live import (  # noqa: F401  (collected here against each release)
@@ -59,11 +59,7 @@ def ceph_cluster(release_cluster):
 def two_sites(request):
     """Two sites of the release in turn, that release's rbd-mirror on site b (writes /etc/ceph/site-a.conf, ceph.conf)."""
     release = RELEASES[request.param]
-    missing = ceph_available() or release.missing()
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(missing)
-        pytest.skip(missing)
+    require(ceph_available() or release.missing())
     with running_two_sites(lambda root: ReleaseCluster(root, release)) as sites:
         yield sites
 
