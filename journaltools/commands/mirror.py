@@ -314,10 +314,16 @@ def _pool_change(app: AppContext, pool_spec: str | None, pool_opt: str | None = 
 
 
 def _image_change(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                  image: str | None, force: bool = False) -> tuple[Pool, str]:
-    """The image of a mirroring change, held for the command (the write guard; rbd-mirror may have it open)."""
+                  image: str | None, force: bool = False, snapshot_mode: bool | None = None) -> tuple[Pool, str]:
+    """The image of a mirroring change, held for the command (the write guard; rbd-mirror may have it open).
+
+    A snapshot-mode change goes through librbd, which takes the image's exclusive lock from its
+    holder itself (a peer site's rbd-mirror watches a primary image): it is not refused as in use.
+    """
     header_pool, iid, _ = resolve_image(app, image_spec, pool, namespace, image)
-    hold_image(header_pool, iid, force, ignore_mirror_daemon=True)
+    if snapshot_mode is None:
+        snapshot_mode = _snapshot_mode(header_pool, iid)
+    hold_image(header_pool, iid, force or snapshot_mode, ignore_mirror_daemon=True)
     return header_pool, iid
 
 
@@ -331,7 +337,8 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     """Enable RBD mirroring for an image: journal mode (the image needs journaling) or snapshot mode."""
     if image and image_spec and mode is None:  # rbd: with --image the positional is the mode
         image_spec, mode = None, image_spec
-    target = _image_change(app, image_spec, pool, namespace, image, force)  # rbd opens the image before it reads the mode
+    # rbd opens the image before it reads the mode
+    target = _image_change(app, image_spec, pool, namespace, image, force, snapshot_mode=mode == "snapshot")
     if mode not in (None, "journal", "snapshot"):
         raise SpecError(f"invalid mode name: {mode}")
     if mode == "snapshot":
