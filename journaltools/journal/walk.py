@@ -6,8 +6,9 @@ clients that are not disconnected (cls ``find_min_commit_position``, as 16.2.15
 computes it), and src/journal/JournalPlayer.cc plays
 from there: per splay offset, objects of successive object sets up to the active
 set; committed entries (up to and including each offset's commit position) are
-skipped; playback goes round robin across the splay starting after the newest
-committed entry; entries of tags older than the active tag are stale; a newer
+skipped; playback goes round robin across the splay starting at the newest
+committed entry's splay offset (past it when what is left there is nothing or
+more of the committed tag); entries of tags older than the active tag are stale; a newer
 tag takes over when its entry tid 0 comes up; entries of one tag must be
 contiguous.  Where Ceph aborts (corrupt bytes, a missing prior entry), this walk
 reports a :class:`Problem` and goes on: from the splay offset that holds the next
