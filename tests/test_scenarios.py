@@ -22,12 +22,6 @@ from .scenarios import Geometry, KiB, MiB, Runner, Scenario, Step, compare, gene
 #: seeds that pass, chosen to cover the geometry and the steps (see test_ci_seeds_cover_the_generator)
 CI_SEEDS = [10, 22, 24, 26, 38]
 
-TAG_PRUNING = ("replay start and tag pruning with a lagging client (journal/walk.py, next to item 1): libjournal's "
-               "JournalPlayer starts at the splay offset of the commit position's front object; when the next entry "
-               "there has a newer tag it takes the older tag as complete and prunes its remaining entries from the "
-               "other objects; journaltools replays them (rbd: 1 entry of the new tag; ours: the old tag's "
-               "uncommitted entries too)")
-
 #: seeds of the generator that diverged, kept as regressions: 29 (a disconnected lagging client: rbd 85
 #: entries, 0 errors; we had 112 entries, 99 errors) and 34 (journal pool + namespace: we saw no entries)
 REGRESSION_SEEDS = [29, 34]
@@ -62,7 +56,7 @@ KNOWN_CASES = [
         # peer-0 has seen (1,2) in object 0 and (1,1) in object 1, not (1,3) in object 1
         Step("client_commit", (("client", "peer-0"), ("positions", ((0, 1, 2), (1, 1, 1))))),
         _writes(1)], name="tag-pruning"),  # the new epoch's entry (2,0) goes to object 0
-        marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=TAG_PRUNING), id="tag-pruning"),
+        id="tag-pruning"),  # fixed (walk): playback starts at object 0's offset, (2,0) prunes (1,3); rbd 1 entry, we had 2
     pytest.param(Scenario(None, _geometry(journal_pool=True, namespace=True), [_writes(20), Step("flush")],
                           name="journal-pool-namespace"),
                  id="journal-pool-namespace"),  # fixed: the data objects are in the journal pool's default namespace
@@ -156,8 +150,7 @@ def _slow_seeds() -> list[int]:
 
 def known_category(scenario: Scenario) -> str | None:
     """The known divergence a scenario's shape can produce (the slow run reports those as xfail, not failures)."""
-    if any(step.op == "client_commit" for step in scenario.steps):
-        return TAG_PRUNING
+    del scenario  # none is known now
     return None
 
 

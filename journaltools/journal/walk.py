@@ -6,8 +6,9 @@ clients that are not disconnected (cls ``find_min_commit_position``, as 16.2.15
 computes it), and src/journal/JournalPlayer.cc plays
 from there: per splay offset, objects of successive object sets up to the active
 set; committed entries (up to and including each offset's commit position) are
-skipped; playback goes round robin across the splay starting after the newest
-committed entry; entries of tags older than the active tag are stale; a newer
+skipped; playback goes round robin across the splay starting at the newest
+committed entry's splay offset (past it when what is left there is nothing or
+more of the committed tag); entries of tags older than the active tag are stale; a newer
 tag takes over when its entry tid 0 comes up; entries of one tag must be
 contiguous.  Where Ceph aborts (corrupt bytes, a missing prior entry), this walk
 reports a :class:`Problem` and goes on: from the splay offset that holds the next
@@ -361,7 +362,7 @@ class JournalWalk:
         for offset in range(width):
             start = by_offset[offset].object_number if offset in by_offset else offset
             streams.append(self._offset_stream(offset, start))
-        splay = (positions[0].object_number + 1) % width if positions else 0
+        splay = positions[0].object_number % width if positions else 0
         self._schedule_reads(streams, [*by_offset, *((splay + k) % width for k in range(width))])
         active: int | None = None
         prune: int | None = None
@@ -370,6 +371,12 @@ class JournalWalk:
             active = front.tag_tid
             for offset, pos in by_offset.items():
                 self._skip_committed(streams[offset], pos)
+            # playback starts at the front position's splay offset, and moves past it only when
+            # what is left there is nothing or more of the committed tag; a newer tag's entry there
+            # comes first (its entry 0 makes the older tag complete: the rest of it is pruned)
+            head = streams[splay].peek()
+            if head is None or head.tag_tid == front.tag_tid:
+                splay = (splay + 1) % width
 
         def prune_tag(tag: int) -> bool:
             nonlocal prune
