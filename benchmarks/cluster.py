@@ -158,19 +158,21 @@ def register_lagging_client(conf: Path, pool: str, journal_id: str, client_id: s
 
 
 def make_journal(box: Sandbox, *, io_total: int, image_size: int, splay_width: int = 4,
-                 pool: str = "rbd", image: str = "bench") -> BenchJournal:
-    """Create a journaled image, register a lagging client, then ``rbd bench`` 4 KiB writes."""
+                 pool: str = "rbd", image: str = "bench", io_pattern: str = "seq", io_size: str = "4K") -> BenchJournal:
+    """Create a journaled image, register a lagging client, then ``rbd bench`` writes of ``io_size`` bytes
+    (``io_pattern`` seq or rand, as ``rbd bench --io-pattern``)."""
     conf = str(box.conf)
-    _run("ceph", "-c", conf, "osd", "pool", "create", pool, "8")
-    box.rbd("pool", "init", pool)
+    if pool not in _run("ceph", "-c", conf, "osd", "pool", "ls").stdout.split():
+        _run("ceph", "-c", conf, "osd", "pool", "create", pool, "8")
+        box.rbd("pool", "init", pool)
     box.rbd("create", f"{pool}/{image}", "--size", f"{image_size // (1 << 20)}M",
             "--image-feature", "layering,exclusive-lock")
     box.rbd("feature", "enable", f"{pool}/{image}", "journaling", "--journal-splay-width", str(splay_width))
     info = json.loads(box.rbd("info", f"{pool}/{image}", "--format", "json").stdout)
     journal_id = info["id"]
     register_lagging_client(box.conf, pool, journal_id)
-    box.rbd("bench", f"{pool}/{image}", "--io-type", "write", "--io-size", "4K", "--io-threads", "16",
-            "--io-total", str(io_total), "--io-pattern", "seq")
+    box.rbd("bench", f"{pool}/{image}", "--io-type", "write", "--io-size", io_size, "--io-threads", "16",
+            "--io-total", str(io_total), "--io-pattern", io_pattern)
     stats = json.loads(_run("ceph", "-c", conf, "osd", "pool", "stats", pool, "--format", "json").stdout)
     pool_id = int(stats[0]["pool_id"])
     return BenchJournal(pool, pool_id, image, journal_id, splay_width)

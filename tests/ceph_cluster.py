@@ -89,7 +89,7 @@ class CephCluster:
     def _cmd(self, tool: str, args: Sequence[str], check: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[Any]:
         for attempt in range(5):
             proc = subprocess.run([*self.wrap, tool, "-c", self.conf, *map(str, args)], env=self.env, capture_output=True,
-                                  input=stdin, timeout=300)
+                                  input=stdin, timeout=300, cwd=self.root)
             # the ceph CLI (python-rados) may send its first command before it knows the fsid (zeros): the
             # mon refuses it with EPERM "problem getting command descriptions"; nothing happened, run it again
             if not (tool == "ceph" and b"problem getting command descriptions" in proc.stderr and attempt < 4):
@@ -126,7 +126,10 @@ class CephCluster:
         """Run our CLI against this cluster in a subprocess: (exit code, stdout, stderr)."""
         exe = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "journaltools"
         cmd = [str(exe) if exe.exists() else "journaltools", "-c", self.conf, *map(str, args)]
-        proc = subprocess.run(cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600)
+        # in the sandbox's directory: files a command writes to its working directory (reset's default
+        # backup) never land in the checkout
+        proc = subprocess.run(cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600,
+                              cwd=self.root)
         return proc.returncode, proc.stdout, proc.stderr
 
     def connect(self) -> Any:

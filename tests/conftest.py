@@ -19,6 +19,24 @@ def require(missing: str | None) -> None:
         pytest.skip(missing)
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _backups_in_checkout() -> set[str]:
+    return {name for name in os.listdir(REPO) if name.startswith("journaltools-backup-")}
+
+
+@pytest.fixture(autouse=True)
+def _no_backup_left_in_the_checkout():
+    """A test that runs reset/repair must give it a working directory of its own: reset's default backup
+    (./journaltools-backup-<id>-<time>) once landed in the checkout and was committed."""
+    before = _backups_in_checkout()
+    yield
+    left = _backups_in_checkout() - before
+    if left:
+        pytest.fail(f"the test left {sorted(left)} in {REPO}")
+
+
 @pytest.fixture(scope="session")
 def ceph_cluster() -> CephCluster:
     missing = ceph_available()
