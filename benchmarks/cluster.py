@@ -65,7 +65,13 @@ def _run(*argv: str, conf: Path | None = None, check: bool = True, timeout: floa
     env = dict(os.environ)
     if conf is not None:
         env["CEPH_CONF"] = str(conf)
-    proc = subprocess.run([*wrap, *argv], env=env, capture_output=True, text=True, timeout=timeout)
+    for attempt in range(5):
+        proc = subprocess.run([*wrap, *argv], env=env, capture_output=True, text=True, timeout=timeout)
+        # the ceph CLI may send its first command before it knows the fsid (zeros); the mon refuses it
+        # ("problem getting command descriptions") and nothing happened: run it again
+        if not (argv[0] == "ceph" and "problem getting command descriptions" in proc.stderr and attempt < 4):
+            break
+        time.sleep(0.2)
     if check and proc.returncode != 0:
         raise ClusterError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc
@@ -162,9 +168,8 @@ def make_journal(box: Sandbox, *, io_total: int, image_size: int, splay_width: i
     """Create a journaled image, register a lagging client, then ``rbd bench`` writes of ``io_size`` bytes
     (``io_pattern`` seq or rand, as ``rbd bench --io-pattern``)."""
     conf = str(box.conf)
-    if pool not in _run("ceph", "-c", conf, "osd", "pool", "ls").stdout.split():
-        _run("ceph", "-c", conf, "osd", "pool", "create", pool, "8")
-        box.rbd("pool", "init", pool)
+    _run("ceph", "-c", conf, "osd", "pool", "create", pool, "8")  # exit 0 when it exists already
+    box.rbd("pool", "init", pool)
     box.rbd("create", f"{pool}/{image}", "--size", f"{image_size // (1 << 20)}M",
             "--image-feature", "layering,exclusive-lock")
     box.rbd("feature", "enable", f"{pool}/{image}", "journaling", "--journal-splay-width", str(splay_width))

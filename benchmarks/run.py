@@ -3,9 +3,10 @@
 What it does, end to end:
 
 1. starts a throwaway single-node cluster (mon, mgr, one memstore OSD; loopback only),
-2. per journal size, creates a journaled image (splay width 4), registers a lagging
-   journal client so nothing is trimmed, and fills the journal with the real
-   ``rbd bench --io-type write --io-size 4K``,
+2. per journal (``--journals``: by default 200 MiB of sequential and of random 4 KiB
+   writes, and 1 GiB of sequential ones), creates a journaled image (splay width 4),
+   registers a lagging journal client so nothing is trimmed, and fills the journal with
+   the real ``rbd bench --io-type write --io-size 4K --io-pattern seq|rand``,
 3. acquires the journal into a directory store (``journaltools acquire`` when the
    command exists, else :mod:`benchmarks.acquire`),
 4. times, interleaved round by round: ``rbd journal inspect``, ``rbd journal export``,
@@ -15,7 +16,7 @@ What it does, end to end:
 5. prints the table (tool, command, backend, seconds, MB/s, share of the limit, peak RSS,
    ratio to rbd, goal, verdict) and writes it as Markdown and JSON.
 
-Seconds are the median wall time of ``--repeat`` runs (after ``--warmup`` rounds that are not counted), each a fresh process (start-up
+Seconds are the median wall time of ``--repeat`` runs (spread: the fastest and slowest round) (after ``--warmup`` rounds that are not counted), each a fresh process (start-up
 included, as a user sees it); peak RSS is the child's ``ru_maxrss``; MB/s is journal
 bytes (the data objects) / seconds, MB = 10^6 bytes.
 
@@ -59,6 +60,8 @@ INSPECT_GOAL = 0.6
 INSPECT_GOAL_1G = 0.5
 EXPORT_GOAL = 0.25
 RSS_GOAL = 150 * MiB
+#: the library walk's speed as a share of the read + crc32c limit of the same backend
+WALK_GOAL = 0.8
 #: the tool column of rows run with JOURNALTOOLS_PURE_PYTHON=1
 PURE_PYTHON = "journaltools (pure Python)"
 
@@ -73,6 +76,37 @@ def parse_size(text: str) -> int:
 
 def size_label(n: int) -> str:
     return f"{n >> 30} GiB" if n >= 1 << 30 and n % (1 << 30) == 0 else f"{n >> 20} MiB"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One journal to measure: ``size`` bytes of ``rbd bench`` writes of ``io_size``, ``pattern`` seq or rand."""
+
+    size: int
+    pattern: str = "seq"
+    io_size: str = "4K"
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        """``SIZE[:PATTERN[:IO_SIZE]]``, e.g. ``200M``, ``200M:rand``, ``200M:seq:512``."""
+        parts = text.split(":")
+        size, pattern, io_size = parts + ["seq", "4K"][len(parts) - 1:] if 1 <= len(parts) <= 3 else ("", "", "")
+        if pattern not in ("seq", "rand"):
+            raise argparse.ArgumentTypeError(f"io pattern {pattern!r} is not seq or rand")
+        parse_size(io_size)
+        return cls(parse_size(size), pattern, io_size.upper())
+
+    @property
+    def label(self) -> str:
+        return f"{size_label(self.size)} {self.pattern} {self.io_size}"
+
+    @property
+    def image(self) -> str:
+        return f"bench-{self.size >> 20}m-{self.pattern}-{self.io_size.lower()}"
+
+
+#: the issue's journals: 4 KiB writes, 200 MiB sequential and random, and 1 GiB sequential
+DEFAULT_JOURNALS = "200M:seq,200M:rand,1G:seq"
 
 
 def journaltools_exe() -> str:
@@ -224,6 +258,9 @@ def rows_for(journal: Journal) -> list[Row]:
         if case.goal is not None and ratio is not None:
             goals.append(f"<= {case.goal:g}x rbd")
             verdicts.append("met" if ratio <= case.goal else f"missed by {ratio / case.goal - 1:.0%}")
+        if case.tool == "library" and of_limit is not None:
+            goals.append(f">= {WALK_GOAL:.0%} of limit")
+            verdicts.append("met" if of_limit >= WALK_GOAL else f"missed by {1 - of_limit / WALK_GOAL:.0%}")
         if case.tool == "journaltools" and journal.data_bytes >= 1 << 30:
             goals.append(f"RSS < {RSS_GOAL // MiB} MB")
             verdicts.append("met" if rss < RSS_GOAL else f"RSS missed by {rss / RSS_GOAL - 1:.0%}")
@@ -236,12 +273,13 @@ def rows_for(journal: Journal) -> list[Row]:
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    head = ("| journal | tool | command | backend | seconds | CPU s | MB/s | of limit | peak RSS (MiB) | ratio to rbd "
-            "| goal | verdict |")
-    lines = [head, "|" + "---|" * 12]
+    head = ("| journal | tool | command | backend | seconds | spread | CPU s | MB/s | of limit | peak RSS (MiB) "
+            "| ratio to rbd | goal | verdict |")
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
+        spread = f"{min(r.runs):.3f}-{max(r.runs):.3f}" if r.runs else ""
         lines.append(
-            f"| {r.journal} | {r.tool} | {r.command} | {r.backend} | {r.seconds:.3f} | {r.cpu_seconds:.2f} | "
+            f"| {r.journal} | {r.tool} | {r.command} | {r.backend} | {r.seconds:.3f} | {spread} | {r.cpu_seconds:.2f} | "
             f"{r.mb_per_s:,.0f} | "
             f"{'' if r.of_limit is None else f'{r.of_limit:.0%}'} | {r.peak_rss_mb:.0f} | "
             f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.goal} | "
@@ -269,7 +307,11 @@ def machine_summary() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small journal (20 MiB of writes), 2 rounds")
-    parser.add_argument("--sizes", default="200M,1G", help="bytes of 4 KiB writes per journal (default 200M,1G)")
+    parser.add_argument("--sizes", help="bytes of sequential 4 KiB writes per journal, e.g. 200M,1G (instead of "
+                        "--journals)")
+    parser.add_argument("--journals", default=DEFAULT_JOURNALS,
+                        help="journals to measure, SIZE[:seq|rand[:IO_SIZE]] each, comma separated "
+                             f"(default {DEFAULT_JOURNALS})")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row reports the median (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted (default 1)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/h-bench-g1"), help="sandbox directory (wiped)")
@@ -281,10 +323,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every row as JSON here")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     args = parser.parse_args(argv)
-    sizes = [parse_size("20M")] if args.quick else [parse_size(s) for s in args.sizes.split(",")]
+    if args.quick:
+        shapes = [Shape(parse_size("20M"))]
+    elif args.sizes:
+        shapes = [Shape(parse_size(s)) for s in args.sizes.split(",")]
+    else:
+        shapes = [Shape.parse(s) for s in args.journals.split(",")]
     repeat = 2 if args.quick and args.repeat == 3 else args.repeat
 
-    memstore = sum(int(s * 1.2) + IMAGE_SIZE for s in sizes) + (1 << 30)
+    memstore = sum(int(s.size * 1.2) + IMAGE_SIZE for s in shapes) + (1 << 30)
     print(f"starting sandbox in {args.dir} on 127.0.0.1:{args.port} (memstore {memstore >> 20} MiB)", file=sys.stderr)
     box = Sandbox.start(args.dir, args.port, memstore)
     env = dict(os.environ, CEPH_CONF=str(box.conf), PYTHONPATH=str(REPO))
@@ -294,13 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    check=False, capture_output=True)
     journals: list[Journal] = []
     try:
-        for size in sizes:
-            label = size_label(size)
-            image = f"bench-{size >> 20}m"
+        for shape in shapes:
+            label, image = shape.label, shape.image
             started = time.perf_counter()
-            bench = make_journal(box, io_total=size, image_size=IMAGE_SIZE, splay_width=args.splay_width, image=image)
-            print(f"{label}: rbd bench wrote {size // 4096} writes in {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr)
+            bench = make_journal(box, io_total=shape.size, image_size=IMAGE_SIZE, splay_width=args.splay_width,
+                                 image=image, io_pattern=shape.pattern, io_size=shape.io_size)
+            print(f"{label}: rbd bench wrote {shape.size // parse_size(shape.io_size)} writes in "
+                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
             store_dir = args.dir / f"store-{image}"
             shutil.rmtree(store_dir, ignore_errors=True)
             data_bytes = acquire(box, bench, store_dir)
