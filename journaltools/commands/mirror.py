@@ -28,7 +28,7 @@ from ..output import echo, emit, format_options
 from ..rbd_cli import DelegateToRbd, rbd_mode
 from ..store.base import Pool
 from ..write_guard import hold_image, hold_pool
-from .specs import image_options, resolve_image, resolve_pool
+from .specs import image_options, pool_spec_names, resolve_image, resolve_pool
 
 
 @main.group("mirror")
@@ -210,6 +210,7 @@ def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, po
     from ..mirror_changes import pool_enable
 
     pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
+    pool_spec_names(pool_spec, pool_opt, namespace, validate=True)  # as rbd: the pool before the mode
     if mode not in ("image", "pool"):
         raise SpecError("must specify 'image' or 'pool' mode.")
     if site_name:
@@ -266,10 +267,11 @@ def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None
         raise DelegateToRbd("the peer's mon host and key are kept in the monitors' config-key store, which "
                             "journaltools does not write (use rbd mirror pool peer add)")
     pool_spec, remote_spec = _pool_and_next(pool_spec, remote_spec, pool_opt)
+    pool_spec_names(pool_spec, pool_opt, validate=True, namespaces=False)  # as rbd: the pool comes first
     remote = remote_spec or remote_cluster
     if not remote:
         raise SpecError("remote cluster was not specified")
-    pool = _pool_change(app, pool_spec, pool_opt, None)
+    pool = _pool_change(app, pool_spec, pool_opt, None, namespaces=False)
     if read_mirror_pool(pool).mode == 0:
         raise SpecError("mirroring not enabled on the pool")
     match = _PEER_SPEC.match(remote)
@@ -298,17 +300,18 @@ def peer_remove_cmd(app: AppContext, pool_spec: str | None, peer_uuid: str | Non
     from ..mirror_changes import peer_remove
 
     pool_spec, peer_uuid = _pool_and_next(pool_spec, peer_uuid, pool_opt)
+    pool_spec_names(pool_spec, pool_opt, validate=True, namespaces=False)  # as rbd: the pool comes first
     if not peer_uuid:
         raise SpecError("must specify peer uuid")
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(_pool_change(app, pool_spec, pool_opt, None), peer_uuid)
+    peer_remove(_pool_change(app, pool_spec, pool_opt, None, namespaces=False), peer_uuid)
 
 
 def _pool_change(app: AppContext, pool_spec: str | None, pool_opt: str | None = None,
-                 namespace: str | None = None) -> Pool:
+                 namespace: str | None = None, namespaces: bool = True) -> Pool:
     """The pool of a mirroring change, its rbd_mirroring metadata held for the command (the write guard)."""
-    pool = resolve_pool(app, pool_spec, pool_opt, namespace)
+    pool = resolve_pool(app, pool_spec, pool_opt, namespace, validate=True, namespaces=namespaces)
     hold_pool(pool, "rbd_mirroring")
     return pool
 
