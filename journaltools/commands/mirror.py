@@ -28,7 +28,7 @@ from ..output import echo, emit, format_options
 from ..rbd_cli import DelegateToRbd, rbd_mode
 from ..store.base import Pool
 from ..write_guard import hold_image, hold_pool
-from .specs import image_options, pool_spec_names, resolve_image, resolve_pool
+from .specs import image_options, image_spec_names, pool_spec_names, resolve_image, resolve_pool
 
 
 @main.group("mirror")
@@ -357,15 +357,21 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 
 @mirror_image_group.command("snapshot")
 @image_options
+@click.option("--skip-quiesce", is_flag=True, help="Do not run quiesce hooks.")
+@click.option("--ignore-quiesce-error", is_flag=True, help="Ignore quiesce hook error.")
 @pass_app
 def image_snapshot_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                       image: str | None) -> None:
+                       image: str | None, skip_quiesce: bool, ignore_quiesce_error: bool) -> None:
     """Create an RBD mirroring image snapshot (a snapshot-mode image; prints its snapshot id)."""
     from .. import snapshot_mirroring
 
+    image_spec_names(image_spec, pool, namespace, image)  # as rbd: the spec before the quiesce flags
+    if skip_quiesce and ignore_quiesce_error:
+        raise SpecError("ignore-quiesce-error cannot be used together with skip-quiesce")
     header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
     _snapshot_mode(header_pool, iid, required=True)
-    click.echo(f"Snapshot ID: {snapshot_mirroring.create_snapshot(header_pool, iid)}")
+    flags = (1 if skip_quiesce else 0) | (2 if ignore_quiesce_error else 0)  # RBD_SNAP_CREATE_SKIP/IGNORE_QUIESCE
+    click.echo(f"Snapshot ID: {snapshot_mirroring.create_snapshot(header_pool, iid, flags)}")
 
 
 def _snapshot_mode(pool: Pool, image_id: str, required: bool = False) -> bool:
