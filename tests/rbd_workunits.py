@@ -398,6 +398,11 @@ CRAM_CASES: list[tuple[tuple[str, ...], str, int]] = [
     (("group", "snap", "create", "--skip-quiesce", "--ignore-quiesce-error", "g@s"),
      "rbd: ignore-quiesce-error cannot be used together with skip-quiesce\n", 22),
     (("mirror", "image", "snapshot", "foo@snap"), "rbd: snapshot name specified for a command that doesn't use it\n", 22),
+    # a typed option's bad value is refused while rbd parses the line, before any argument is looked at
+    (("feature", "enable", "--journal-object-size", "nosuch"),
+     "rbd: the argument for option '--journal-object-size' is invalid\n", 1),
+    (("feature", "enable", "foo@snap", "journaling", "--journal-object-size", "2K"),
+     "rbd: the argument for option '--journal-object-size' is invalid\n", 1),
 ]
 
 

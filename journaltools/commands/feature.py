@@ -45,6 +45,12 @@ def parse_object_size(text: str) -> int:
     return order
 
 
+def _valid_object_size(text: str) -> str:
+    """As rbd (a typed option): a bad ``--journal-object-size`` is refused while the line is parsed."""
+    parse_object_size(text)
+    return text
+
+
 def mirror_image_enabled(pool: Pool, image: str) -> bool:
     """Whether ``rbd_mirroring`` holds an enabled (or disabling) mirror record for the image."""
     from ..format.cls_rbd import IMAGE_DISABLING, IMAGE_ENABLED
@@ -66,6 +72,7 @@ def feature_group() -> None:
 @click.option("--journal-splay-width", type=click.IntRange(1, 255), default=4, show_default=True,
               help="Number of active journal objects.")
 @click.option("--journal-object-size", default="16M", show_default=True,
+              callback=lambda _ctx, _param, value: _valid_object_size(value),
               help="Size of journal objects [4K <= size <= 64M] (B/K/M suffix).")
 @click.option("--journal-pool", "--journal-object-pool", "journal_pool", metavar="POOL",
               help="Pool for journal objects (default: the image's pool).")
