@@ -109,6 +109,7 @@ RBD_OPTIONS: dict[tuple[str, ...], frozenset[str]] = {k: frozenset(v) for k, v i
     ("mirror", "image", "promote"): _SPEC_OPTS + ("force",),
     ("mirror", "image", "demote"): _SPEC_OPTS,
     ("mirror", "image", "resync"): _SPEC_OPTS,
+    ("mirror", "image", "snapshot"): _SPEC_OPTS + ("skip-quiesce", "ignore-quiesce-error"),
 }.items()}
 #: journaltools' options that stay available when run as rbd: the safety of destructive commands
 SAFETY_OPTIONS = frozenset({"backup", "no-backup", "yes-i-really-mean-it", "keep-clients"})

@@ -56,15 +56,15 @@ def enable(pool: Pool, image_id: str) -> None:
                 lambda image: image.mirror_image_enable(rbd.RBD_MIRROR_IMAGE_MODE_SNAPSHOT))
 
 
-def create_snapshot(pool: Pool, image_id: str) -> int:
-    """``mirror image snapshot IMAGE``: a new primary mirror snapshot; its snapshot id."""
+def create_snapshot(pool: Pool, image_id: str, flags: int = 0) -> int:
+    """``mirror image snapshot IMAGE``: a new primary mirror snapshot (``flags``: rbd's quiesce flags); its id."""
     import os
 
     import rbd
 
     image = _open_image(pool, image_id)
     try:
-        return int(image.mirror_image_create_snapshot())
+        return int(image.mirror_image_create_snapshot(flags))
     except rbd.Error as exc:
         code = getattr(exc, "errno", None) or E.EIO
         raise JournalToolsError(f"error creating snapshot: ({code}) {os.strerror(code)}", errno=code) from exc

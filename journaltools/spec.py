@@ -21,8 +21,13 @@ RBD_DIRECTORY = "rbd_directory"
 RBD_ID_PREFIX = "rbd_id."
 RBD_HEADER_PREFIX = "rbd_header."
 
-# rbd's SPEC regex without the snapshot part: [pool/[namespace/]]name
-_SPEC = re.compile(r"^(?:([^/@]+)/(?:([^/@]+)/)?)?([^/@]+)$")
+# rbd's two spec patterns (Utils.cc extract_spec), [pool/[namespace/]]name[@snap]: the full one allows no
+# '/' or '@' in any part; the relaxed one (commands that open an existing image: status, mirror image,
+# feature, journal --image) takes the pool before the first '/', the namespace before the second, the
+# snapshot after the first '@' and the rest, slashes included, as the name
+_FULL_SPEC = re.compile(r"(?:([^/@]+)/(?:([^/@]+)/)?)?([^/@]+)(?:@([^/@]+))?")
+_RELAXED_SPEC = re.compile(r"(?:([^/]+)/(?:([^/@]+)/)?)?([^@]+)(?:@(.+))?")
+NO_SNAPSHOT = "snapshot name specified for a command that doesn't use it"
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,20 @@ class Spec:
         return f"{self.pool}/{ns}{self.name}"
 
 
-def parse_spec(text: str, *, default_pool: str = DEFAULT_POOL) -> Spec:
-    """Parse ``[<pool>/[<namespace>/]]<name>``; an invalid spec raises :class:`SpecError`."""
-    match = _SPEC.match(text or "")
+def split_spec(text: str, *, relaxed: bool = False) -> tuple[str | None, str | None, str, str | None]:
+    """(pool, namespace, name, snapshot) of a spec, None for a part not given; no match is "invalid spec"."""
+    match = (_RELAXED_SPEC if relaxed else _FULL_SPEC).fullmatch(text or "")
     if not match:
         raise SpecError(f"invalid spec '{text}'")
-    pool, namespace, name = match.groups()
+    pool, namespace, name, snap = match.groups()
+    return pool, namespace, name, snap
+
+
+def parse_spec(text: str, *, default_pool: str = DEFAULT_POOL, relaxed: bool = False) -> Spec:
+    """Parse ``[<pool>/[<namespace>/]]<name>``; an invalid spec or a snapshot part raises :class:`SpecError`."""
+    pool, namespace, name, snap = split_spec(text, relaxed=relaxed)
+    if snap is not None:
+        raise SpecError(NO_SNAPSHOT)
     return Spec(pool or default_pool, namespace or "", name)
 
 
@@ -54,28 +67,24 @@ def combine_spec(
     namespace: str | None = None,
     name: str | None = None,
     what: str = "image",
+    relaxed: bool = False,
 ) -> Spec:
     """Combine a positional spec with ``--pool``/``--namespace``/``--<what>`` as rbd does.
 
-    An option value for the name may itself be a full spec; explicit ``--pool`` and
-    ``--namespace`` win over the pool and namespace inside it.
+    A name option is itself a spec, and the positional spec is read only when no
+    name option was given; a pool or namespace written in the spec replaces the
+    option's (rbd 16.2: ``--pool other rbd/img`` is ``rbd/img``).
     """
-    spec: Spec | None = None
-    if name:
-        spec = parse_spec(name)
-        if "/" not in name:
-            spec = Spec(pool or DEFAULT_POOL, namespace or "", spec.name)
-    elif positional:
-        spec = parse_spec(positional)
-        if "/" not in positional:
-            spec = Spec(pool or DEFAULT_POOL, namespace or "", spec.name)
-    if spec is None:
+    text = name or positional
+    if not text:
         raise SpecError(f"{what} was not specified")
-    if pool and "/" in (name or positional or ""):
-        spec = Spec(pool, namespace if namespace is not None else spec.namespace, spec.name)
-    elif namespace:
-        spec = Spec(spec.pool, namespace, spec.name)
-    return spec
+    spec_pool, spec_namespace, spec_name, snap = split_spec(text, relaxed=relaxed)
+    if snap is not None:
+        raise SpecError(NO_SNAPSHOT)
+    resolved_namespace = spec_namespace if spec_namespace is not None else (namespace or "")
+    if "/" in resolved_namespace or "@" in resolved_namespace:
+        raise SpecError(f"invalid namespace name '{resolved_namespace}'")
+    return Spec(spec_pool or pool or DEFAULT_POOL, resolved_namespace, spec_name)
 
 
 def _directory_value(pool: Pool, key: str) -> bytes | None:

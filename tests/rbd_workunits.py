@@ -2,7 +2,7 @@
 
 Ported from the Pacific-era workunits (qa/workunits/rbd/journal.sh,
 rbd_groups.sh, the single-cluster parts of rbd_mirror_helpers.sh) and rbd's
-cram cases (src/test/cli/rbd/not-enough-args.t, too-many-args.t): each step a
+cram cases (src/test/cli/rbd/not-enough-args.t, too-many-args.t, invalid-snap-usage.t): each step a
 workunit runs under ``set -e`` (or tests with ``expect_false``) is one check
 here, recorded instead of aborting so that a run reports how many pass.
 
@@ -285,7 +285,8 @@ def groups_workunit(sh: Shell, tag: str = "", snap_counts: Sequence[int] = (10, 
 
 
 # -- cram cases: usage errors ----------------------------------------------------------------
-#: rbd's cram cases for the commands journaltools implements (not-enough-args.t, too-many-args.t),
+#: rbd's cram cases for the commands journaltools implements (not-enough-args.t, too-many-args.t,
+#: invalid-snap-usage.t),
 #: completed with the other missing/extra/invalid-argument cases of these commands: (args, stderr, status)
 CRAM_CASES: list[tuple[tuple[str, ...], str, int]] = [
     (("status",), "rbd: image name was not specified\n", 22),
@@ -362,6 +363,46 @@ CRAM_CASES: list[tuple[tuple[str, ...], str, int]] = [
     (("mirror", "image", "promote"), "rbd: image name was not specified\n", 22),
     (("mirror", "image", "demote"), "rbd: image name was not specified\n", 22),
     (("mirror", "image", "resync"), "rbd: image name was not specified\n", 22),
+    # invalid-snap-usage.t: a snapshot part where the command takes none; the spec is checked first,
+    # before any other argument (feature names, the mirror mode, a peer)
+    *[((*cmd, spec), "rbd: snapshot name specified for a command that doesn't use it\n", 22)
+      for cmd in (("status",), ("feature", "enable"), ("feature", "disable"), ("journal", "info"),
+                  ("journal", "status"), ("journal", "inspect"), ("journal", "export"), ("journal", "reset"),
+                  ("journal", "client", "disconnect"), ("mirror", "image", "status"), ("mirror", "image", "enable"),
+                  ("mirror", "image", "disable"), ("mirror", "image", "promote"), ("mirror", "image", "demote"),
+                  ("mirror", "image", "resync"))
+      for spec in ("foo@snap", "rbd/foo@snap")],
+    (("feature", "enable", "foo@snap", "journaling"),
+     "rbd: snapshot name specified for a command that doesn't use it\n", 22),
+    (("feature", "disable", "foo@snap", "journaling"),
+     "rbd: snapshot name specified for a command that doesn't use it\n", 22),
+    (("journal", "info", "--image", "img1@snap"), "rbd: snapshot name specified for a command that doesn't use it\n", 22),
+    # the image commands' relaxed spec still wants a name before '@' and a snapshot after it
+    (("feature", "enable", "@snap"), "rbd: invalid spec '@snap'\n", 22),
+    (("feature", "disable", "foo@"), "rbd: invalid spec 'foo@'\n", 22),
+    (("status", "@snap"), "rbd: invalid spec '@snap'\n", 22),
+    (("journal", "info", "a/b/c/d"), "rbd: invalid spec 'a/b/c/d'\n", 22),
+    # a pool spec is split at its last '/'; commands that change the pool refuse '/' or '@' in its name,
+    # every command refuses them in a namespace, all before the other arguments
+    (("mirror", "pool", "enable", "foo@snap"), "rbd: invalid pool 'foo@snap'\n", 22),
+    (("mirror", "pool", "enable", "a/b/c/d", "image"), "rbd: invalid pool 'a/b/c'\n", 22),
+    (("mirror", "pool", "disable", "rbd/ns@x"), "rbd: invalid namespace 'ns@x'\n", 22),
+    (("mirror", "pool", "info", "rbd/ns@x"), "rbd: invalid namespace 'ns@x'\n", 22),
+    (("mirror", "pool", "status", "rbd/ns@x"), "rbd: invalid namespace 'ns@x'\n", 22),
+    (("group", "list", "rbd/ns@x"), "rbd: invalid namespace 'ns@x'\n", 22),
+    (("mirror", "pool", "peer", "add", "/foo"), "rbd: invalid pool '/foo'\n", 22),
+    (("mirror", "pool", "peer", "add", "p@x", "site-b"), "rbd: invalid pool 'p@x'\n", 22),
+    (("mirror", "pool", "peer", "remove", "pool/"), "rbd: invalid pool 'pool/'\n", 22),
+    (("mirror", "image", "snapshot", "--skip-quiesce", "--ignore-quiesce-error", "foo"),
+     "rbd: ignore-quiesce-error cannot be used together with skip-quiesce\n", 22),
+    (("group", "snap", "create", "--skip-quiesce", "--ignore-quiesce-error", "g@s"),
+     "rbd: ignore-quiesce-error cannot be used together with skip-quiesce\n", 22),
+    (("mirror", "image", "snapshot", "foo@snap"), "rbd: snapshot name specified for a command that doesn't use it\n", 22),
+    # a typed option's bad value is refused while rbd parses the line, before any argument is looked at
+    (("feature", "enable", "--journal-object-size", "nosuch"),
+     "rbd: the argument for option '--journal-object-size' is invalid\n", 1),
+    (("feature", "enable", "foo@snap", "journaling", "--journal-object-size", "2K"),
+     "rbd: the argument for option '--journal-object-size' is invalid\n", 1),
 ]
 
 

@@ -19,7 +19,7 @@ from ..journal import Journal
 from ..journal.lifecycle import Geometry, create_journal, remove_journal
 from ..store.base import Pool
 from ..write_guard import hold_image
-from .specs import image_spec_options, resolve_image
+from .specs import image_spec_names, image_spec_options, resolve_image
 
 MIN_ORDER, MAX_ORDER = 12, 26  # rbd: --journal-object-size 4K <= size <= 64M
 # strict_iecstrtoll: digits, then an optional IEC unit (K, Ki, KiB; B alone)
@@ -45,6 +45,12 @@ def parse_object_size(text: str) -> int:
     return order
 
 
+def _valid_object_size(text: str) -> str:
+    """As rbd (a typed option): a bad ``--journal-object-size`` is refused while the line is parsed."""
+    parse_object_size(text)
+    return text
+
+
 def mirror_image_enabled(pool: Pool, image: str) -> bool:
     """Whether ``rbd_mirroring`` holds an enabled (or disabling) mirror record for the image."""
     from ..format.cls_rbd import IMAGE_DISABLING, IMAGE_ENABLED
@@ -61,11 +67,12 @@ def feature_group() -> None:
 
 @feature_group.command("enable")
 @click.argument("image_spec", metavar="<image-spec>")
-@click.argument("features", nargs=-1, required=True, metavar="<features>...")
+@click.argument("features", nargs=-1, metavar="<features>...")
 @image_spec_options
 @click.option("--journal-splay-width", type=click.IntRange(1, 255), default=4, show_default=True,
               help="Number of active journal objects.")
 @click.option("--journal-object-size", default="16M", show_default=True,
+              callback=lambda _ctx, _param, value: _valid_object_size(value),
               help="Size of journal objects [4K <= size <= 64M] (B/K/M suffix).")
 @click.option("--journal-pool", "--journal-object-pool", "journal_pool", metavar="POOL",
               help="Pool for journal objects (default: the image's pool).")
@@ -79,6 +86,7 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     Creates the journal exactly as librbd does: header geometry, the image client
     "" with its image client data, and the first tag.
     """
+    image_spec_names(image_spec, pool, namespace, image)  # as rbd: the spec is checked before the feature names
     _check_features(features)
     order = parse_object_size(journal_object_size)  # rbd refuses a bad size before it opens anything
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
@@ -102,13 +110,14 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
 
 @feature_group.command("disable")
 @click.argument("image_spec", metavar="<image-spec>")
-@click.argument("features", nargs=-1, required=True, metavar="<features>...")
+@click.argument("features", nargs=-1, metavar="<features>...")
 @image_spec_options
 @click.option("--force", is_flag=True, help="Change the image even if a client has it open.")
 @pass_app
 def disable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: str | None, namespace: str | None,
             image: str | None, force: bool) -> None:
     """Disable the specified image feature (journaling, refused while mirrored; or mirroring)."""
+    image_spec_names(image_spec, pool, namespace, image)  # as rbd: the spec is checked before the feature names
     _check_features(features)
     header_pool, iid, name = resolve_image(app, image_spec, pool, namespace, image)
     hold_image(header_pool, iid, force, ignore_mirror_daemon=features == ("mirroring",))
@@ -131,6 +140,8 @@ def _check_features(features: tuple[str, ...]) -> None:
     """journaling (or mirroring) alone; any other feature is the real rbd's (run as rbd, it gets the command)."""
     from ..rbd_cli import DelegateToRbd
 
+    if not features:
+        raise SpecError("at least one feature name must be specified")
     unknown = [f for f in features if f not in ("journaling", "mirroring")]
     if unknown:
         raise DelegateToRbd(f"journaltools manages only the journaling and mirroring features here, not "

@@ -340,7 +340,7 @@ def snap_create(app: AppContext, group_spec: str | None, pool: str | None, names
                 group_name: str | None, snap: str | None, skip_quiesce: bool, ignore_quiesce_error: bool) -> None:
     """Make a snapshot of a group (a snapshot of every image, in the group snapshot namespace)."""
     if skip_quiesce and ignore_quiesce_error:
-        raise SpecError("ignore-quiesce-error is not valid with skip-quiesce")
+        raise SpecError("ignore-quiesce-error cannot be used together with skip-quiesce")
     header_pool, name, snap_name = _group_snap(app, group_spec, pool, namespace, group_name, snap)
     flags = (1 if skip_quiesce else 0) | (2 if ignore_quiesce_error else 0)  # RBD_SNAP_CREATE_SKIP/IGNORE_QUIESCE
     create_group_snapshot(header_pool, name, snap_name, flags)

@@ -104,7 +104,7 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
             name = None
         return header_pool, spec.name, name
     if image:
-        spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image")
+        spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image", relaxed=True)
         header_pool = app.store().pool(spec.pool, spec.namespace)
         jid = journaled_image_id(header_pool, spec.name)  # rbd opens the image before it checks the format
         check_pretty_format()

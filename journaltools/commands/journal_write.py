@@ -106,6 +106,10 @@ def import_(app: AppContext, source: str | None, journal_spec: str | None, pool:
     if verbose:
         _print_events(plan.records)
     processed = f"{len(plan.records) + plan.undecodable} entries processed, {plan.undecodable} errors"
+    if not plan.records and rbd_mode():  # as rbd: an empty export imports nothing, successfully
+        click.echo(processed)
+        click.echo("Waiting for journal append to complete...")
+        return 1 if plan.undecodable else 0
     if plan.skip == len(plan.records):
         click.echo(f"all {len(plan.records)} entries are already in journal {journal.journal_id} (imported before); "
                    f"nothing {'would be ' if dry_run else ''}written", err=True)
@@ -167,7 +171,7 @@ def plan_import(journal: Journal, source: str, source_format: str, force: bool, 
                 raise SpecError("export does not match the target journal (" + "; ".join(diffs) + "); use --force to import anyway")
         else:
             records = list(read_rbd_export(fh, max_payload))
-    if not records:
+    if not records and not rbd_mode():
         raise FormatError(f"import data holds no entries ({source}): nothing to import")
     skipped = _skip_undecodable(records) if no_error else 0
     for record in records:

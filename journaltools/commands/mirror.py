@@ -28,7 +28,7 @@ from ..output import echo, emit, format_options
 from ..rbd_cli import DelegateToRbd, rbd_mode
 from ..store.base import Pool
 from ..write_guard import hold_image, hold_pool
-from .specs import image_options, resolve_image, resolve_pool
+from .specs import image_options, image_spec_names, pool_spec_names, resolve_image, resolve_pool
 
 
 @main.group("mirror")
@@ -210,6 +210,7 @@ def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, po
     from ..mirror_changes import pool_enable
 
     pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
+    pool_spec_names(pool_spec, pool_opt, namespace, validate=True)  # as rbd: the pool before the mode
     if mode not in ("image", "pool"):
         raise SpecError("must specify 'image' or 'pool' mode.")
     if site_name:
@@ -266,10 +267,11 @@ def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None
         raise DelegateToRbd("the peer's mon host and key are kept in the monitors' config-key store, which "
                             "journaltools does not write (use rbd mirror pool peer add)")
     pool_spec, remote_spec = _pool_and_next(pool_spec, remote_spec, pool_opt)
+    pool_spec_names(pool_spec, pool_opt, validate=True, namespaces=False)  # as rbd: the pool comes first
     remote = remote_spec or remote_cluster
     if not remote:
         raise SpecError("remote cluster was not specified")
-    pool = _pool_change(app, pool_spec, pool_opt, None)
+    pool = _pool_change(app, pool_spec, pool_opt, None, namespaces=False)
     if read_mirror_pool(pool).mode == 0:
         raise SpecError("mirroring not enabled on the pool")
     match = _PEER_SPEC.match(remote)
@@ -298,17 +300,18 @@ def peer_remove_cmd(app: AppContext, pool_spec: str | None, peer_uuid: str | Non
     from ..mirror_changes import peer_remove
 
     pool_spec, peer_uuid = _pool_and_next(pool_spec, peer_uuid, pool_opt)
+    pool_spec_names(pool_spec, pool_opt, validate=True, namespaces=False)  # as rbd: the pool comes first
     if not peer_uuid:
         raise SpecError("must specify peer uuid")
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(_pool_change(app, pool_spec, pool_opt, None), peer_uuid)
+    peer_remove(_pool_change(app, pool_spec, pool_opt, None, namespaces=False), peer_uuid)
 
 
 def _pool_change(app: AppContext, pool_spec: str | None, pool_opt: str | None = None,
-                 namespace: str | None = None) -> Pool:
+                 namespace: str | None = None, namespaces: bool = True) -> Pool:
     """The pool of a mirroring change, its rbd_mirroring metadata held for the command (the write guard)."""
-    pool = resolve_pool(app, pool_spec, pool_opt, namespace)
+    pool = resolve_pool(app, pool_spec, pool_opt, namespace, validate=True, namespaces=namespaces)
     hold_pool(pool, "rbd_mirroring")
     return pool
 
@@ -354,15 +357,21 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 
 @mirror_image_group.command("snapshot")
 @image_options
+@click.option("--skip-quiesce", is_flag=True, help="Do not run quiesce hooks.")
+@click.option("--ignore-quiesce-error", is_flag=True, help="Ignore quiesce hook error.")
 @pass_app
 def image_snapshot_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
-                       image: str | None) -> None:
+                       image: str | None, skip_quiesce: bool, ignore_quiesce_error: bool) -> None:
     """Create an RBD mirroring image snapshot (a snapshot-mode image; prints its snapshot id)."""
     from .. import snapshot_mirroring
 
+    image_spec_names(image_spec, pool, namespace, image)  # as rbd: the spec before the quiesce flags
+    if skip_quiesce and ignore_quiesce_error:
+        raise SpecError("ignore-quiesce-error cannot be used together with skip-quiesce")
     header_pool, iid = _image_change(app, image_spec, pool, namespace, image)
     _snapshot_mode(header_pool, iid, required=True)
-    click.echo(f"Snapshot ID: {snapshot_mirroring.create_snapshot(header_pool, iid)}")
+    flags = (1 if skip_quiesce else 0) | (2 if ignore_quiesce_error else 0)  # RBD_SNAP_CREATE_SKIP/IGNORE_QUIESCE
+    click.echo(f"Snapshot ID: {snapshot_mirroring.create_snapshot(header_pool, iid, flags)}")
 
 
 def _snapshot_mode(pool: Pool, image_id: str, required: bool = False) -> bool:

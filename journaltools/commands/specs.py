@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 import click
 
 from ..cli import AppContext
-from ..errors import NotFoundError
+from ..errors import NotFoundError, SpecError
 from ..output import check_pretty_format
-from ..spec import DEFAULT_POOL, combine_spec, image_id
+from ..spec import DEFAULT_POOL, Spec, combine_spec, image_id
 from ..store.base import Pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,22 +28,47 @@ def image_options(func: F) -> F:
     return click.argument("image_spec", metavar="<image-spec>", required=False)(image_spec_options(func))
 
 
+def image_spec_names(image_spec: str | None, pool: str | None, namespace: str | None, image: str | None) -> Spec:
+    """The image an rbd image command names, checked as rbd checks it before it connects (relaxed spec)."""
+    return combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image name", relaxed=True)
+
+
 def resolve_image(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                   image: str | None) -> tuple[Pool, str, str]:
     """(pool, image id, image name) for rbd's ``[<pool>/[<namespace>/]]<image>`` and options."""
-    spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image name")
+    spec = image_spec_names(image_spec, pool, namespace, image)
     check_pretty_format()
     header_pool = _check_namespace(app.store().pool(spec.pool, spec.namespace))
     return header_pool, image_id(header_pool, spec.name), spec.name
 
 
-def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None, namespace: str | None = None) -> Pool:
+def pool_spec_names(pool_spec: str | None, pool: str | None = None, namespace: str | None = None, *,
+                    validate: bool = False, namespaces: bool = True) -> tuple[str, str]:
+    """(pool, namespace) as rbd reads them (Utils.cc ``get_pool_and_namespace_names``), before it connects.
+
+    ``-p/--pool`` is taken as given; else ``<pool-spec>`` is split at its last '/'
+    into pool and namespace (whole, for a command without namespaces). Commands that
+    change the pool (``validate``) refuse a '/' or '@' in the pool name; a namespace
+    with either is refused always; an empty pool is ``rbd``.
+    """
+    name, ns = pool, namespace or ""
+    if name is None:
+        name = pool_spec or ""
+        if namespaces and "/" in name:
+            name, _, ns = name.rpartition("/")
+    if validate and ("/" in name or "@" in name):
+        raise SpecError(f"invalid pool '{name}'")
+    if namespaces and ("/" in ns or "@" in ns):
+        raise SpecError(f"invalid namespace '{ns}'")
+    return name or DEFAULT_POOL, ns if namespaces else ""
+
+
+def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None, namespace: str | None = None, *,
+                 validate: bool = False, namespaces: bool = True) -> Pool:
     """The pool of ``<pool-spec>`` (``pool[/namespace]``) or ``-p/--pool``; default ``rbd``."""
-    name = pool or pool_spec or DEFAULT_POOL
-    if "/" in name:
-        name, _, namespace = name.partition("/")
+    name, ns = pool_spec_names(pool_spec, pool, namespace, validate=validate, namespaces=namespaces)
     check_pretty_format()
-    return _check_namespace(app.store().pool(name, namespace or ""))
+    return _check_namespace(app.store().pool(name, ns))
 
 
 def _check_namespace(pool: Pool) -> Pool:
