@@ -182,6 +182,12 @@ def _run(original: list[str], as_rbd: bool, prog: str) -> int:
 
     debug = "--debug" in original
     try:
+        if as_rbd:  # rbd's help texts (journaltools/rbd_help): -h/--help anywhere, rbd help <command>
+            from .rbd_help import answer
+
+            helped = answer(original)
+            if helped is not None:
+                return helped
         arranged = arrange(original, main, os.environ.get("CEPH_ARGS"))
         if as_rbd and arranged.leaf is None:
             return exec_real_rbd(original)
