@@ -211,6 +211,10 @@ def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, po
 
     pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
     if mode not in ("image", "pool"):
+        from ..release import TENTACLE
+
+        if mode is not None and app.release() >= TENTACLE:  # rbd 20's words for a mode it does not know
+            raise SpecError("mirror mode was not specified")
         raise SpecError("must specify 'image' or 'pool' mode.")
     if site_name:
         raise DelegateToRbd("--site-name is kept in the monitors' config-key store, which journaltools does not write "
@@ -302,7 +306,10 @@ def peer_remove_cmd(app: AppContext, pool_spec: str | None, peer_uuid: str | Non
         raise SpecError("must specify peer uuid")
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(_pool_change(app, pool_spec, pool_opt, None), peer_uuid)
+    pool = _pool_change(app, pool_spec, pool_opt, None)
+    if read_mirror_pool(pool).mode == 0:
+        raise SpecError("mirroring not enabled on the pool")  # rbd's words and EINVAL, every release
+    peer_remove(pool, peer_uuid)
 
 
 def _pool_change(app: AppContext, pool_spec: str | None, pool_opt: str | None = None,
@@ -383,7 +390,15 @@ def _snapshot_mode(pool: Pool, image_id: str, required: bool = False) -> bool:
 def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
     """Disable RBD mirroring for an image."""
+    from ..format.cls_rbd import MIRROR_MODE_IMAGE
+
     header_pool, iid = _image_change(app, image_spec, pool, namespace, image, force)
+    state = read_mirror_pool(header_pool)
+    if state.mode != MIRROR_MODE_IMAGE:  # librbd's rule (Mirror::image_disable), EINVAL
+        raise SpecError("cannot disable mirroring in the current pool mirroring mode")
+    if iid not in state.images and rbd_mode():  # rbd: nothing to disable is a success
+        click.echo("Mirroring disabled")
+        return
     if _snapshot_mode(header_pool, iid):
         from .. import snapshot_mirroring
 

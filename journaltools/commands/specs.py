@@ -10,6 +10,7 @@ import click
 from ..cli import AppContext
 from ..errors import NotFoundError
 from ..output import check_pretty_format
+from ..rbd_cli import rbd_step
 from ..spec import DEFAULT_POOL, combine_spec, image_id
 from ..store.base import Pool
 
@@ -33,8 +34,9 @@ def resolve_image(app: AppContext, image_spec: str | None, pool: str | None, nam
     """(pool, image id, image name) for rbd's ``[<pool>/[<namespace>/]]<image>`` and options."""
     spec = combine_spec(image_spec, pool=pool, namespace=namespace, name=image, what="image name")
     check_pretty_format()
-    header_pool = _check_namespace(app.store().pool(spec.pool, spec.namespace))
-    return header_pool, image_id(header_pool, spec.name), spec.name
+    header_pool = open_pool(app, spec.pool, spec.namespace)
+    with rbd_step(f"error opening image {spec.name}"):
+        return header_pool, image_id(header_pool, spec.name), spec.name
 
 
 def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None, namespace: str | None = None) -> Pool:
@@ -43,7 +45,13 @@ def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None
     if "/" in name:
         name, _, namespace = name.partition("/")
     check_pretty_format()
-    return _check_namespace(app.store().pool(name, namespace or ""))
+    return open_pool(app, name, namespace or "")
+
+
+def open_pool(app: AppContext, name: str, namespace: str = "") -> Pool:
+    """The pool (and registered namespace) ``name``; run as rbd, a missing one fails as rbd's does."""
+    with rbd_step(f"error opening pool '{name}'"):
+        return _check_namespace(app.store().pool(name, namespace))
 
 
 def _check_namespace(pool: Pool) -> Pool:
