@@ -75,3 +75,31 @@ def test_client_disconnect_of_an_image_in_use_is_rbds(ceph_cluster, tmp_path):
     finally:
         writer.kill()
         writer.wait()
+
+
+@pytest.mark.ceph
+def test_mirror_image_enable_turns_journaling_on_as_rbd(ceph_cluster, tmp_path):
+    """rbd 16.2.15's mirror image enable (journal mode) of an image without journaling enables journaling first,
+    and exclusive-lock with it when that is off too; journaltools does the same (it failed before)."""
+    import json
+
+    ceph = ceph_cluster
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "rbd").symlink_to(JOURNALTOOLS)
+    ours, theirs = runners(ceph, tmp_path / "bin" / "rbd", tmp_path)
+    pool = ceph.new_pool("enjpool")
+    ceph.rbd("mirror", "pool", "enable", pool, "image")
+    seen = {}
+    for who, run in (("ours", ours), ("rbd", theirs)):
+        for features in ("layering", "exclusive-lock"):
+            image = f"{pool}/{who}-{features}"
+            ceph.rbd("create", "--size", "8M", "--image-feature", features, image)
+            proc = run("mirror", "image", "enable", image, "journal")
+            assert (proc.returncode, proc.stdout) == (0, b"Mirroring enabled\n"), proc.stderr
+            info = json.loads(ceph.rbd("info", image, "--format", "json").stdout)
+            status = ceph.rbd("journal", "status", "--image", image).stdout
+            mirror = json.loads(ceph.rbd("mirror", "image", "status", image, "--format", "json").stdout)
+            seen[(who, features)] = (info["features"], info["mirroring"]["mode"], info["mirroring"]["primary"],
+                                     status, mirror["state"])
+    for features in ("layering", "exclusive-lock"):
+        assert seen[("ours", features)] == seen[("rbd", features)], features
