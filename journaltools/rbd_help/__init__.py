@@ -16,8 +16,8 @@ rbd's rules (src/tools/rbd/Shell.cc), which :func:`answer` follows:
 The words are what remains after the options: an option without ``=`` that is not a switch takes
 the next token as its value.  The release: ``--release``/``$JOURNALTOOLS_RELEASE``, else the real
 rbd's own version (the rbd journaltools stands in for), else Pacific.  A command of rbd's that
-journaltools does not implement (one of ``all_commands``), or a release without texts here, is left
-to the real rbd (``None``).
+journaltools does not implement (one of ``all_commands``) is left to the real rbd (``None``); so is
+every help request of a release without texts here (Quincy, Squid), when there is a real rbd.
 """
 
 from __future__ import annotations
@@ -134,8 +134,14 @@ def answer(argv: Sequence[str]) -> int | None:
     if words and words[0] != "help" and not flag:
         return None
     data = texts(chosen_release(argv))
-    if data is None:
-        return None
+    if data is None:  # a release not measured here (quincy, squid, newer): its own rbd answers, else Pacific's texts
+        from ..rbd_cli import exec_real_rbd, real_rbd
+
+        if real_rbd() is not None:
+            return exec_real_rbd(argv)
+        data = texts("pacific")
+        if data is None:
+            return None
     if not words or words == ["help"]:
         sys.stdout.write(data["general"])
         return 0
