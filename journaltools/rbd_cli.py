@@ -369,7 +369,7 @@ class RbdCommand(click.Command):
             if rbd_mode() and not exc.rbd_lines:
                 from .rbd_messages import rbd_lines
 
-                exc.rbd_lines = rbd_lines(command_path(ctx), exc.errno, str(exc), _release_major(ctx)) or ()
+                exc.rbd_lines = rbd_lines(command_path(ctx), exc.errno, str(exc), lambda: _release_major(ctx)) or ()
             raise
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ Measured with tests/rbd_failures.py against rbd 16.2.15 (Pacific), 18.2.7 (Reef)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 ENOENT, EEXIST, EINVAL = 2, 17, 22
@@ -116,13 +116,16 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def rbd_lines(command: Sequence[str], errno: int, message: str, release: int = 16) -> tuple[str, ...] | None:
-    """The lines rbd of ``release`` (a major version) prints for this failure of ``command`` (see the module
-    docstring), None: our message."""
+def rbd_lines(command: Sequence[str], errno: int, message: str,
+              release: Callable[[], int] = lambda: 16) -> tuple[str, ...] | None:
+    """The lines rbd of ``release()`` (a major version; asked only when a rule depends on it) prints for this
+    failure of ``command`` (see the module docstring), None: our message."""
     import os
 
     for rule in sorted(RULES, key=lambda r: -r.since):  # a release's own rule before the older releases' one
-        if rule.command != tuple(command) or (rule.errno is not None and rule.errno != errno) or rule.since > release:
+        if rule.command != tuple(command) or (rule.errno is not None and rule.errno != errno):
+            continue
+        if rule.since and rule.since > release():
             continue
         match = re.search(rule.pattern, message) if rule.pattern is not None else None
         if rule.pattern is not None and match is None:
