@@ -34,6 +34,7 @@ from .rbd_cli import (
     attach,
     exec_real_rbd,
     invoked_as_rbd,
+    print_rbd_lines,
     program_name,
     set_rbd_mode,
 )
@@ -182,6 +183,12 @@ def _run(original: list[str], as_rbd: bool, prog: str) -> int:
 
     debug = "--debug" in original
     try:
+        if as_rbd:  # rbd's help texts (journaltools/rbd_help): -h/--help anywhere, rbd help <command>
+            from .rbd_help import answer
+
+            helped = answer(original)
+            if helped is not None:
+                return helped
         arranged = arrange(original, main, os.environ.get("CEPH_ARGS"))
         if as_rbd and arranged.leaf is None:
             return exec_real_rbd(original)
@@ -210,7 +217,10 @@ def _run(original: list[str], as_rbd: bool, prog: str) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except JournalToolsError as exc:
-        click.echo(f"{prog}: {exc}", err=True)
+        if as_rbd and exc.rbd_lines:  # rbd's own lines for this failure (rbd_cli.rbd_step)
+            print_rbd_lines(exc.rbd_lines)
+        else:
+            click.echo(f"{prog}: {exc}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         return 0

@@ -15,6 +15,8 @@ class JournalToolsError(Exception):
     """Base of all expected errors.  ``errno`` is a positive errno value."""
 
     errno: int = _errno.EINVAL
+    #: run as rbd, the lines rbd prints for this failure instead of the message (journaltools.rbd_cli.rbd_step)
+    rbd_lines: tuple[str, ...] = ()
 
     def __init__(self, message: str, *, errno: int | None = None) -> None:
         super().__init__(message)

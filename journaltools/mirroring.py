@@ -290,7 +290,9 @@ def pool_info(pool: Pool, state: MirrorPool, release: Release = PACIFIC) -> dict
     if state.mode == MIRROR_MODE_DISABLED:
         return doc
     if not pool.namespace:
-        doc["site_name"] = pool.store.fsid or ""
+        from .mirror_config import site_name
+
+        doc["site_name"] = site_name(pool.store)  # the config-key rbd/mirror/site_name, else the fsid
     if release >= TENTACLE:
         pool_uuid = read_mirror_pool(pool.with_namespace("")).mirror_uuid if pool.namespace else state.mirror_uuid
         if not pool_uuid:  # rbd fails (ENOENT) without a word
@@ -303,7 +305,7 @@ def pool_info(pool: Pool, state: MirrorPool, release: Release = PACIFIC) -> dict
     return doc
 
 
-def pool_info_text(doc: dict[str, Any]) -> str:
+def pool_info_text(doc: dict[str, Any], all_attributes: bool = False) -> str:
     lines = [f"Mode: {doc['mode']}"]
     if "site_name" in doc:
         lines.append(f"Site Name: {doc['site_name']}")
@@ -323,6 +325,8 @@ def pool_info_text(doc: dict[str, Any]) -> str:
         block.append(f"Direction: {peer['direction']}")
         if not (peer["direction"] == "tx-only" and not peer["client_name"]):
             block.append(f"Client: {peer['client_name']}")
+        if all_attributes:  # rbd mirror pool info --all: the peer's config-key attributes, empty when not set
+            block += [f"Mon Host: {peer.get('mon_host', '')}", f"Key: {peer.get('key', '')}"]
         blocks.append("\n".join(block) + "\n")
     return "\n".join(lines) + "\nPeer Sites: \n" + "\n".join(blocks)
 

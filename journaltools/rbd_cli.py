@@ -19,10 +19,11 @@ group, see :mod:`journaltools.cli`):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -360,6 +361,18 @@ def _check_repeated(command: click.Command, args: Sequence[str]) -> None:
 class RbdCommand(click.Command):
     """A click command that parses its line as rbd does and words usage errors as rbd does."""
 
+    def invoke(self, ctx: click.Context) -> Any:
+        from .errors import JournalToolsError
+
+        try:
+            return super().invoke(ctx)
+        except JournalToolsError as exc:  # run as rbd: the command's failure in rbd's lines (rbd_messages)
+            if rbd_mode() and not exc.rbd_lines:
+                from .rbd_messages import rbd_lines
+
+                exc.rbd_lines = rbd_lines(command_path(ctx), exc.errno, str(exc), lambda: _release_major(ctx)) or ()
+            raise
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["rbd_cli.args"] = list(args)
         if not ctx.resilient_parsing and not any(a in ("-h", "--help") for a in args):
@@ -386,6 +399,14 @@ class RbdCommand(click.Command):
             if "unexpected extra argument" in exc.message:
                 raise RbdUsageError("too many arguments", 1, ctx) from None
             raise
+
+
+def _release_major(ctx: click.Context) -> int:
+    """The major version of the release the command speaks for (Pacific's when it cannot be told)."""
+    try:
+        return int(ctx.find_root().obj.release().major)
+    except Exception:  # noqa: BLE001 - no store, no cluster: the oldest release's wording
+        return 16
 
 
 def _bad_value(exc: click.BadParameter, ctx: click.Context) -> RbdUsageError:
@@ -421,3 +442,52 @@ def attach(group: type[click.Group]) -> Any:
     group.command_class = RbdCommand
     group.group_class = RbdGroup
     return group
+
+
+# -- failures worded as rbd words them -----------------------------------------------------
+def rbd_errno_text(errno_value: int) -> str:
+    """Ceph's cpp_strerror: ``(2) No such file or directory``."""
+    return f"({errno_value}) {os.strerror(errno_value)}"
+
+
+@contextlib.contextmanager
+def rbd_step(*texts: str) -> Iterator[None]:
+    """Run as rbd, a :class:`~journaltools.errors.JournalToolsError` raised inside is reported with rbd's lines.
+
+    Each text is one line rbd prints when this step fails: ``rbd: <text>: (<errno>) <strerror>``
+    (the error's errno), or a line of :func:`print_rbd_lines` when it starts with ``=``, ``>`` or
+    ``librbd::``.  The lines of an inner step come first (``error opening pool 'p'``, then
+    ``failed to open image x to get journal name``); a failure with lines is not worded again by
+    the command (journaltools.rbd_messages).  Run as journaltools, the error keeps its message.
+    """
+    from .errors import JournalToolsError
+
+    try:
+        yield
+    except JournalToolsError as exc:
+        if rbd_mode():
+            exc.rbd_lines = (*exc.rbd_lines, *(_rbd_line(t, exc.errno) for t in texts))
+        raise
+
+
+def _rbd_line(text: str, errno_value: int) -> str:
+    if text.startswith(("librbd::", "=", ">")):
+        return text
+    return f"rbd: {text}: {rbd_errno_text(errno_value)}"
+
+
+def print_rbd_lines(lines: Sequence[str]) -> None:
+    """rbd's lines: ``>text`` on stdout, ``=text`` and ``rbd: ...`` on stderr, a ``librbd::`` one as librbd logs
+    an error (time stamp, thread, level -1)."""
+    import threading
+    import time
+
+    for line in lines:
+        if line.startswith(">"):
+            click.echo(line[1:])
+            continue
+        if line.startswith("librbd::"):
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+0000"
+            line = f"{stamp} {threading.get_ident():x} -1 {line}"
+        click.echo(line.removeprefix("="), err=True)

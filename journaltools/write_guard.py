@@ -9,7 +9,8 @@
 2. Live: the image must not be in use: no watcher on its header and no holder of its
    exclusive lock (``rbd lock ls``), else the command refuses naming the clients, unless
    ``--force``.  Commands that rbd itself runs on images in use by the rbd-mirror daemon
-   (mirroring changes, journal client disconnect) ignore the pool's rbd-mirror instances.
+   (mirroring changes) ignore the pool's rbd-mirror instances; journal client disconnect
+   takes only the lock (rbd disconnects a peer of an image in use, a single cls call).
 3. Offline: every file of the pools the command writes is a regular file (no FIFO,
    device, directory or symlink among the objects), checked before the first write.
 

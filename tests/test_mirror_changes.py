@@ -45,13 +45,17 @@ def test_pool_and_peer_changes_offline(capsys, tmp_path):
     assert cli(capsys, *s, "mirror", "pool", "enable", "rbd", "image")[1].startswith("rbd: mirroring is already configured")
     code, out, err = cli(capsys, *s, "mirror", "pool", "disable", "rbd")
     assert code == 16 and "mirror peers still registered" in err  # librbd checks the peers first (EBUSY)
+    # one receiving peer per pool, as librbd allows: the store's rx-tx peer "remote" first goes
+    code, _, err = cli(capsys, *s, "mirror", "pool", "peer", "add", "rbd", "client.mirror@site-c")
+    assert (code, err) == (22, "journaltools: multiple RX peers are not currently supported\n")
+    assert cli(capsys, *s, "mirror", "pool", "peer", "remove", "rbd", "a3f36efb-04dd-4c6e-a595-0ab530d579b3")[0] == 0
     code, uuid, err = cli(capsys, *s, "mirror", "pool", "peer", "add", "rbd", "client.mirror@site-c")
     assert code == 0, err
     info = json.loads(cli(capsys, *s, "mirror", "pool", "info", "rbd", "--format", "json")[1])
     assert {"uuid": uuid.strip(), "direction": "rx-tx", "site_name": "site-c", "mirror_uuid": "",
             "client_name": "client.mirror"} in info["peers"]
     assert cli(capsys, *s, "mirror", "pool", "peer", "add", "rbd", "site-c/other")[0] == 22
-    assert cli(capsys, *s, "mirror", "pool", "peer", "add", "rbd", "site-c/rbd")[0] == 17  # same site again
+    assert cli(capsys, *s, "mirror", "pool", "peer", "add", "rbd", "site-c/rbd")[0] == 22  # same site again: as rbd
     assert cli(capsys, *s, "mirror", "pool", "peer", "remove", "rbd", uuid.strip())[0] == 0
     assert cli(capsys, *s, "mirror", "pool", "peer", "remove", "rbd", "not-a-uuid")[0] == 22
     assert cli(capsys, *s, "mirror", "image", "disable", "rbd/img2")[0] == 22  # not primary

@@ -44,7 +44,9 @@ from .test_live_undecodable import (  # noqa: F401
     test_inspect_counts_the_undecodable_entry_as_rbd,
 )
 from .test_mirror_changes import test_mirroring_changes_against_rbd  # noqa: F401
+from .test_mirror_config import test_site_name_and_peer_attributes_as_rbd  # noqa: F401
 from .test_mirror_daemon import running_two_sites, test_daemon_replicates_and_follows_journaltools  # noqa: F401
+from .test_rbd_failures import test_failures_are_worded_as_rbds  # noqa: F401
 
 pytestmark = [pytest.mark.ceph, pytest.mark.releases]
 

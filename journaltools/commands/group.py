@@ -58,7 +58,10 @@ class GroupSpec:
     snap: str
 
     def open(self, app: AppContext) -> Pool:
-        return app.store().pool(self.pool or DEFAULT_POOL, self.namespace)
+        from ..rbd_cli import rbd_step
+
+        with rbd_step(f"error opening pool '{self.pool or DEFAULT_POOL}'"):
+            return app.store().pool(self.pool or DEFAULT_POOL, self.namespace)
 
 
 def parse_generic_spec(positional: str | None, *, pool: str | None, namespace: str | None, name: str | None,
@@ -115,13 +118,29 @@ def check_group_name(name: str) -> str:
     return name
 
 
-def _existing_group(header_pool: Pool, name: str) -> str | None:
-    """The group's id, None when it does not exist (rbd then lists nothing and succeeds)."""
+def _existing_group(header_pool: Pool, name: str, librbd_function: str) -> str | None:
+    """The group's id, None when it does not exist (rbd then lists nothing and succeeds; run as rbd, only
+    librbd's log line of ``librbd_function`` says so)."""
     try:
         return group_id(header_pool, name)
     except NotFoundError:
-        click.echo(f"{_prog()}: group {name} does not exist in pool {header_pool.describe()}", err=True)
+        _say_missing(f"{_prog()}: group {name} does not exist in pool {header_pool.describe()}",
+                     _group_id_error(librbd_function))
         return None
+
+
+def _group_id_error(function: str) -> str:
+    """librbd's log line for a missing group (run as rbd, printed as librbd logs it)."""
+    return f"librbd::api::Group: {function}: error reading group id object: (2) No such file or directory"
+
+
+def _say_missing(message: str, *librbd_lines: str) -> None:
+    from ..rbd_cli import print_rbd_lines, rbd_mode
+
+    if rbd_mode():
+        print_rbd_lines(librbd_lines)
+    else:
+        click.echo(message, err=True)
 
 
 def _prog() -> str:
@@ -178,8 +197,10 @@ def remove(app: AppContext, group_spec: str | None, pool: str | None, namespace:
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
     hold_pool(header_pool, "rbd_group_directory")
     if not remove_group(header_pool, name):
-        click.echo(f"{_prog()}: group {name} does not exist in pool {header_pool.describe()} (nothing removed)",
-                   err=True)
+        snaps = ("librbd::group::ListSnapshotsRequest: 0x55d0c1a2b3c0 handle_list_snaps: failed to list group "
+                 "snapshots: (2) No such file or directory" if _since_tentacle(app) else _group_id_error("group_snap_list"))
+        _say_missing(f"{_prog()}: group {name} does not exist in pool {header_pool.describe()} (nothing removed)",
+                     snaps, _group_id_error("group_image_list"))
 
 
 group_group.add_command(remove, "rm")
@@ -271,7 +292,7 @@ def _image_args(app: AppContext, group_spec: str | None, image_spec: str | None,
         raise SpecError("group and image namespace must match.")
     header_pool = group.open(app)
     hold_pool(header_pool, "rbd_group_directory")
-    image_pool = app.store().pool(image.pool or DEFAULT_POOL, group.namespace)
+    image_pool = GroupSpec(image.pool, group.namespace, image.name, "").open(app)
     return header_pool, group.name, image_pool, image
 
 
@@ -295,7 +316,18 @@ def image_remove(app: AppContext, group_spec: str | None, image_spec: str | None
                                                        image_required=not iid_given)
     if iid_given and image.name:
         raise SpecError("trying to access image using both name and id. ")
-    remove_image(header_pool, name, image_pool, iid_given or image_id(image_pool, image.name))
+    iid = iid_given or image_id(image_pool, image.name)
+    from ..rbd_cli import rbd_mode
+
+    if rbd_mode() and not _in_group(header_pool, name, image_pool, iid):
+        return  # rbd removes an image that is not in the group without a word, and succeeds
+    remove_image(header_pool, name, image_pool, iid)
+
+
+def _in_group(header_pool: Pool, name: str, image_pool: Pool, iid: str) -> bool:
+    """Whether image ``iid`` of ``image_pool`` is in group ``name`` (a missing group fails as remove_image fails)."""
+    gid = group_id(header_pool, name)
+    return any(i.image_id == iid and i.pool_id == image_pool.pool_id for i in group_images(header_pool, gid))
 
 
 image_group.add_command(image_remove, "rm")
@@ -311,7 +343,7 @@ def image_list(app: AppContext, group_spec: str | None, pool: str | None, namesp
                group_name: str | None, output_format: str, pretty_format: bool) -> None:
     """List images in a group (a group that does not exist lists as empty, as in rbd)."""
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
-    gid = _existing_group(header_pool, name)
+    gid = _existing_group(header_pool, name, "group_image_list")
     images = group_images(header_pool, gid) if gid is not None else []
     emit([i.to_json() for i in images], output_format, pretty_format, plain="".join(f"{i.text()}\n" for i in images),
          xml_root="images", xml_items={"images": "image"})
@@ -398,7 +430,13 @@ def snap_list(app: AppContext, group_spec: str | None, pool: str | None, namespa
               group_name: str | None, output_format: str, pretty_format: bool) -> None:
     """List snapshots of a group (as rbd 16.2: a NAME/STATUS table, nothing when there are none)."""
     header_pool, name = _group(app, group_spec, pool, namespace, group_name)
-    gid = _existing_group(header_pool, name)
+    if _since_tentacle(app):  # rbd 20 fails on a group that does not exist
+        from ..rbd_cli import rbd_step
+
+        with rbd_step(_group_id_error("snap_list")):
+            gid: str | None = group_id(header_pool, name)
+    else:
+        gid = _existing_group(header_pool, name, "group_snap_list")
     snaps = group_snapshots(header_pool, gid) if gid is not None else []
     if _since_tentacle(app):
         echo(_snap_table_since_tentacle(snaps, output_format, pretty_format))

@@ -19,6 +19,7 @@ from ..errors import JournalToolsError, NotFoundError, SpecError
 from ..journal import Journal
 from ..journal.model import HEADER_PREFIX
 from ..output import check_pretty_format
+from ..rbd_cli import rbd_step
 from ..spec import combine_spec, image_id, image_name
 from ..store.base import Pool
 
@@ -93,7 +94,8 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
     if journal_name or journal_spec:
         spec = combine_spec(journal_spec, pool=pool, namespace=namespace, name=journal_name, what="journal")
         check_pretty_format()
-        header_pool = app.store().pool(spec.pool, spec.namespace)
+        with rbd_step(f"error opening pool '{spec.pool}'"):
+            header_pool = app.store().pool(spec.pool, spec.namespace)
         if not header_pool.exists(HEADER_PREFIX + spec.name):
             journaled = _journaled_image(header_pool, spec.name)
             if journaled is not None:
@@ -105,8 +107,12 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
         return header_pool, spec.name, name
     if image:
         spec = combine_spec(None, pool=pool, namespace=namespace, name=image, what="image", relaxed=True)
-        header_pool = app.store().pool(spec.pool, spec.namespace)
-        jid = journaled_image_id(header_pool, spec.name)  # rbd opens the image before it checks the format
+        with rbd_step(f"failed to open image {spec.name} to get journal name"):  # rbd's lines, as rbd
+            with rbd_step(f"error opening pool '{spec.pool}'"):
+                header_pool = app.store().pool(spec.pool, spec.namespace)
+            with rbd_step(f"error opening image {spec.name}"):
+                jid = image_id(header_pool, spec.name)
+        _require_journaling(header_pool, jid, spec.name)  # rbd opens the image before it checks the format
         check_pretty_format()
         return header_pool, jid, spec.name
     raise SpecError(f"{what} was not specified")
@@ -114,7 +120,10 @@ def locate_journal(app: AppContext, journal_spec: str | None, pool: str | None, 
 
 def journaled_image_id(pool: Pool, name: str) -> str:
     """The id (= journal id) of image ``name``; EINVAL unless its journaling feature is on, as rbd."""
-    jid = image_id(pool, name)
+    return _require_journaling(pool, image_id(pool, name), name)
+
+
+def _require_journaling(pool: Pool, jid: str, name: str) -> str:
     if not get_features(pool, jid) & RBD_FEATURE_JOURNALING:
         raise SpecError(f"journaling is not enabled for image {name}")
     return jid

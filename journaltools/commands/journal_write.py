@@ -279,7 +279,9 @@ def client_disconnect(app: AppContext, journal_spec: str | None, pool: str | Non
                       image: str | None, journal_name: str | None, client_id: str | None, force: bool) -> None:
     """Flag image journal client as disconnected (as rbd journal client disconnect)."""
     header_pool, jid, _ = locate_journal(app, journal_spec, pool, namespace, image, journal_name)
-    hold_image(header_pool, jid, force, ignore_mirror_daemon=True)
+    # not refused on an image in use, as rbd: the state change is one cls call (what librbd's Journaler makes too)
+    # that a running client follows, and disconnecting a lagging peer of a live image is what the command is for
+    hold_image(header_pool, jid, True, ignore_mirror_daemon=True)
     oid = cls_journal.header_oid(jid)
     try:
         clients = cls_journal.client_list(header_pool, oid)

@@ -25,7 +25,7 @@ from ..mirroring import (
     snapshot_mode_primary,
 )
 from ..output import echo, emit, format_options
-from ..rbd_cli import DelegateToRbd, rbd_mode
+from ..rbd_cli import rbd_mode
 from ..store.base import Pool
 from ..write_guard import hold_image, hold_pool
 from .specs import image_options, image_spec_names, pool_spec_names, resolve_image, resolve_pool
@@ -52,17 +52,19 @@ def mirror_image_group() -> None:
 @click.option("--namespace", metavar="NS", help="Namespace name.")
 @format_options(xml=True)
 @click.option("--all", "all_attributes", is_flag=True,
-              help="List all attributes (the peers' mon host and key: run as rbd, the real rbd answers).")
+              help="List all attributes: the peers' mon host and key too (kept in the monitors' config-key store).")
 @pass_app
 def pool_info_cmd(app: AppContext, pool_spec: str | None, pool_opt: str | None, namespace: str | None,
                   output_format: str, pretty_format: bool, all_attributes: bool) -> None:
     """Show mirroring configuration for a pool or namespace (as rbd mirror pool info)."""
-    if all_attributes and output_format == "plain":
-        raise DelegateToRbd("--all shows the peers' mon host and key, kept in the monitors' config-key store, "
-                            "which journaltools does not read (use rbd mirror pool info --all)")
     pool = resolve_pool(app, pool_spec, pool_opt, namespace)
     doc = pool_info(pool, read_mirror_pool(pool), app.release())
-    emit(doc, output_format, pretty_format, plain=lambda: pool_info_text(doc), xml_root="mirror",
+    if all_attributes:
+        from ..mirror_config import peer_attributes
+
+        for peer in doc.get("peers", []):
+            peer.update(peer_attributes(pool, peer["uuid"]))
+    emit(doc, output_format, pretty_format, plain=lambda: pool_info_text(doc, all_attributes), xml_root="mirror",
          xml_items={"peers": "peer"})
 
 
@@ -198,7 +200,8 @@ def _pool_and_next(pool_spec: str | None, second: str | None, pool_opt: str | No
 @click.argument("mode", metavar="<mode>", required=False)
 @click.option("-p", "--pool", "pool_opt", metavar="POOL", help="Pool name.")
 @click.option("--namespace", metavar="NS", help="Namespace name.")
-@click.option("--site-name", metavar="NAME", help="Local site name (run as rbd, the real rbd sets it).")
+@click.option("--site-name", metavar="NAME", help="Local site name (kept in the monitors' config-key store; empty: "
+              "the cluster's fsid).")
 @pass_app
 def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, pool_opt: str | None,
                     namespace: str | None, site_name: str | None) -> None:
@@ -212,11 +215,16 @@ def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, po
     pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
     pool_spec_names(pool_spec, pool_opt, namespace, validate=True)  # as rbd: the pool before the mode
     if mode not in ("image", "pool"):
+        from ..release import TENTACLE
+
+        if mode is not None and app.release() >= TENTACLE:  # rbd 20's words for a mode it does not know
+            raise SpecError("mirror mode was not specified")
         raise SpecError("must specify 'image' or 'pool' mode.")
-    if site_name:
-        raise DelegateToRbd("--site-name is kept in the monitors' config-key store, which journaltools does not write "
-                            "(use rbd mirror pool enable --site-name)")
     target = _pool_change(app, pool_spec, pool_opt, namespace)
+    if site_name is not None:
+        from ..mirror_config import set_site_name
+
+        set_site_name(target.store, site_name)
     note = pool_enable(target, MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
     if note:
         click.echo(note)
@@ -249,8 +257,8 @@ def peer_group() -> None:
               help="Mirroring direction.")
 @click.option("--remote-client-name", metavar="NAME", help="Remote client name (default client.admin).")
 @click.option("--remote-cluster", metavar="NAME", help="Remote cluster name.")
-@click.option("--remote-mon-host", metavar="HOSTS", help="Remote mon host(s) (run as rbd, the real rbd stores them).")
-@click.option("--remote-key-file", metavar="PATH", help="Path to the remote key (run as rbd, the real rbd stores it).")
+@click.option("--remote-mon-host", metavar="HOSTS", help="Remote mon host(s) (kept in the monitors' config-key store).")
+@click.option("--remote-key-file", metavar="PATH", help="Path to the remote key (kept in the monitors' config-key store).")
 @pass_app
 def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None, pool_opt: str | None, direction: str,
                  remote_client_name: str | None, remote_cluster: str | None, remote_mon_host: str | None,
@@ -260,12 +268,14 @@ def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None
     Prints the new peer's UUID. Ceph keeps no remote pool name: the peer's pool is
     always the same-named pool, so a <cluster>/<pool> spec must name this pool.
     """
-    from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX
+    from ..format.cls_rbd import DIRECTION_RX, DIRECTION_RX_TX, DIRECTION_TX
     from ..mirror_changes import peer_add
 
-    if remote_mon_host or remote_key_file:
-        raise DelegateToRbd("the peer's mon host and key are kept in the monitors' config-key store, which "
-                            "journaltools does not write (use rbd mirror pool peer add)")
+    key = None
+    if remote_key_file:  # rbd reads it first
+        from ..mirror_config import read_key_file
+
+        key = read_key_file(remote_key_file)
     pool_spec, remote_spec = _pool_and_next(pool_spec, remote_spec, pool_opt)
     pool_spec_names(pool_spec, pool_opt, validate=True, namespaces=False)  # as rbd: the pool comes first
     remote = remote_spec or remote_cluster
@@ -286,8 +296,21 @@ def peer_add_cmd(app: AppContext, pool_spec: str | None, remote_spec: str | None
         if remote_pool != pool.name:
             raise SpecError(f"the remote pool must be the same-named pool {pool.name!r}: Ceph mirrors a pool to the "
                             f"pool of the same name on the peer (got {remote_pool!r})")
-    click.echo(peer_add(pool, cluster, client or remote_client_name or "client.admin",
-                        DIRECTION_RX if direction == "rx-only" else DIRECTION_RX_TX))
+    if any(_direction(p) != DIRECTION_TX for p in read_mirror_pool(pool).peers):  # librbd's rule, EINVAL
+        raise SpecError("multiple RX peers are not currently supported")
+    attributes = {"mon_host": remote_mon_host or "", "key": key or ""}
+    peer_uuid = peer_add(pool, cluster, client or remote_client_name or "client.admin",
+                         DIRECTION_RX if direction == "rx-only" else DIRECTION_RX_TX)
+    if remote_mon_host or remote_key_file:
+        from ..mirror_config import set_peer_attributes
+
+        set_peer_attributes(pool, peer_uuid, attributes)
+    click.echo(peer_uuid)
+
+
+def _direction(peer: Any) -> int:
+    """A peer's direction (an old record without one is rx-tx)."""
+    return peer.mirror_peer_direction if peer.mirror_peer_direction is not None else 2
 
 
 @peer_group.command("remove")
@@ -305,7 +328,13 @@ def peer_remove_cmd(app: AppContext, pool_spec: str | None, peer_uuid: str | Non
         raise SpecError("must specify peer uuid")
     if not _UUID.match(peer_uuid):
         raise SpecError(f"invalid uuid '{peer_uuid}'")
-    peer_remove(_pool_change(app, pool_spec, pool_opt, None, namespaces=False), peer_uuid)
+    pool = _pool_change(app, pool_spec, pool_opt, None, namespaces=False)
+    if read_mirror_pool(pool).mode == 0:
+        raise SpecError("mirroring not enabled on the pool")  # rbd's words and EINVAL, every release
+    peer_remove(pool, peer_uuid)
+    from ..mirror_config import remove_peer_attributes
+
+    remove_peer_attributes(pool, peer_uuid)
 
 
 def _pool_change(app: AppContext, pool_spec: str | None, pool_opt: str | None = None,
@@ -351,8 +380,24 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
     else:
         from ..mirror_changes import image_enable
 
+        _journaling_for_mirroring(*target)
         image_enable(*target)
     click.echo("Mirroring enabled")
+
+
+def _journaling_for_mirroring(pool: Pool, image_id: str) -> None:
+    """librbd (Mirror::image_enable, journal mode, measured with rbd 16.2.15): an image without journaling gets
+    it first, and exclusive-lock with it when that is off too, before mirroring is enabled (image mode only)."""
+    from ..cls import rbd_image
+    from ..format.cls_rbd import MIRROR_MODE_IMAGE
+    from ..journal.lifecycle import Geometry, create_journal
+
+    features = rbd_image.get_features(pool, image_id)
+    if features & rbd_image.JOURNALING or read_mirror_pool(pool).mode != MIRROR_MODE_IMAGE:
+        return
+    wanted = rbd_image.JOURNALING | (0 if features & rbd_image.EXCLUSIVE_LOCK else rbd_image.EXCLUSIVE_LOCK)
+    create_journal(pool, image_id, Geometry())
+    rbd_image.set_features(pool, image_id, wanted, wanted)
 
 
 @mirror_image_group.command("snapshot")
@@ -392,7 +437,15 @@ def _snapshot_mode(pool: Pool, image_id: str, required: bool = False) -> bool:
 def image_disable_cmd(app: AppContext, image_spec: str | None, pool: str | None, namespace: str | None,
                       image: str | None, force: bool) -> None:
     """Disable RBD mirroring for an image."""
+    from ..format.cls_rbd import MIRROR_MODE_IMAGE
+
     header_pool, iid = _image_change(app, image_spec, pool, namespace, image, force)
+    state = read_mirror_pool(header_pool)
+    if state.mode != MIRROR_MODE_IMAGE:  # librbd's rule (Mirror::image_disable), EINVAL
+        raise SpecError("cannot disable mirroring in the current pool mirroring mode")
+    if iid not in state.images and rbd_mode():  # rbd: nothing to disable is a success
+        click.echo("Mirroring disabled")
+        return
     if _snapshot_mode(header_pool, iid):
         from .. import snapshot_mirroring
 

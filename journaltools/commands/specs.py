@@ -10,6 +10,7 @@ import click
 from ..cli import AppContext
 from ..errors import NotFoundError, SpecError
 from ..output import check_pretty_format
+from ..rbd_cli import rbd_step
 from ..spec import DEFAULT_POOL, Spec, combine_spec, image_id
 from ..store.base import Pool
 
@@ -38,8 +39,9 @@ def resolve_image(app: AppContext, image_spec: str | None, pool: str | None, nam
     """(pool, image id, image name) for rbd's ``[<pool>/[<namespace>/]]<image>`` and options."""
     spec = image_spec_names(image_spec, pool, namespace, image)
     check_pretty_format()
-    header_pool = _check_namespace(app.store().pool(spec.pool, spec.namespace))
-    return header_pool, image_id(header_pool, spec.name), spec.name
+    header_pool = open_pool(app, spec.pool, spec.namespace)
+    with rbd_step(f"error opening image {spec.name}"):
+        return header_pool, image_id(header_pool, spec.name), spec.name
 
 
 def pool_spec_names(pool_spec: str | None, pool: str | None = None, namespace: str | None = None, *,
@@ -68,7 +70,13 @@ def resolve_pool(app: AppContext, pool_spec: str | None, pool: str | None = None
     """The pool of ``<pool-spec>`` (``pool[/namespace]``) or ``-p/--pool``; default ``rbd``."""
     name, ns = pool_spec_names(pool_spec, pool, namespace, validate=validate, namespaces=namespaces)
     check_pretty_format()
-    return _check_namespace(app.store().pool(name, ns))
+    return open_pool(app, name, ns)
+
+
+def open_pool(app: AppContext, name: str, namespace: str = "") -> Pool:
+    """The pool (and registered namespace) ``name``; run as rbd, a missing one fails as rbd's does."""
+    with rbd_step(f"error opening pool '{name}'"):
+        return _check_namespace(app.store().pool(name, namespace))
 
 
 def _check_namespace(pool: Pool) -> Pool:
