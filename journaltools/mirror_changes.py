@@ -13,6 +13,7 @@ Demote is preceded by the local tag librbd allocates when it takes the exclusive
 
 from __future__ import annotations
 
+import contextlib
 import errno as E
 import uuid
 from typing import Any
@@ -62,6 +63,29 @@ def _exec(pool: Pool, method: str, con: Any, args: Any) -> None:
     pool.execute(RBD_MIRRORING, "rbd", method, encode(con, args, type_name=f"rbd.{method} input"))
 
 
+#: librbd's MirroringWatcher notifications on ``rbd_mirroring`` (librbd/mirroring_watcher/Types.h): an
+#: rbd-mirror daemon watching the pool acts on them at once, instead of at its next periodic rescan
+NOTIFY_OP_MODE_UPDATED, NOTIFY_OP_IMAGE_UPDATED = 0, 1
+IMAGE_DISABLED = 2
+
+
+def _notify_mirroring(pool: Pool, op: int, body: bytes) -> None:
+    """Send a MirroringWatcher NotifyMessage (versioned 1/1: the op, then its payload); no watcher is no error."""
+    payload = op.to_bytes(4, "little") + body
+    message = bytes([1, 1]) + len(payload).to_bytes(4, "little") + payload
+    with contextlib.suppress(JournalToolsError, NotImplementedError):  # as librbd: a failed notify undoes nothing
+        pool.notify(RBD_MIRRORING, message)  # every byte below 0x80 (short ASCII ids): python-rados sends it as is
+
+
+def notify_image_updated(pool: Pool, state: int, image_id: str, global_image_id: str) -> None:
+    _notify_mirroring(pool, NOTIFY_OP_IMAGE_UPDATED, state.to_bytes(4, "little") + encode(CephString(), image_id)
+                      + encode(CephString(), global_image_id))
+
+
+def notify_mode_updated(pool: Pool, mode: int) -> None:
+    _notify_mirroring(pool, NOTIFY_OP_MODE_UPDATED, mode.to_bytes(4, "little"))
+
+
 # -- pool ------------------------------------------------------------------------------
 def pool_enable(pool: Pool, mode: int) -> str:
     """Enable image or pool mode; returns a note when the mode changes or is already set."""
@@ -75,6 +99,7 @@ def pool_enable(pool: Pool, mode: int) -> str:
     if not state.mirror_uuid:
         _exec(pool, "mirror_uuid_set", UUID_ARGS, {"uuid": str(uuid.uuid4())})
     _exec(pool, "mirror_mode_set", MODE_ARGS, {"mode": mode})
+    notify_mode_updated(pool, mode)
     if mode == MIRROR_MODE_POOL:  # librbd enables every journaled image of the pool
         for image_id in _journaled_images(pool):
             if image_id not in read_mirror_pool(pool).images:
@@ -94,6 +119,7 @@ def pool_disable(pool: Pool) -> str:
     for image_id in enabled:
         image_disable(pool, image_id, force=True)
     _exec(pool, "mirror_mode_set", MODE_ARGS, {"mode": MIRROR_MODE_DISABLED})
+    notify_mode_updated(pool, MIRROR_MODE_DISABLED)
     return ""
 
 
@@ -142,8 +168,10 @@ def image_enable(pool: Pool, image_id: str, pool_mode_ok: bool = False) -> None:
     record = state.images.get(image_id)
     if record is not None and record.state == IMAGE_ENABLED:
         return
+    global_image_id = str(uuid.uuid4())
     _exec(pool, "mirror_image_set", IMAGE_SET_ARGS, {"image_id": image_id, "image": {
-        "global_image_id": str(uuid.uuid4()), "state": IMAGE_ENABLED, "mode": IMAGE_MODE_JOURNAL}})
+        "global_image_id": global_image_id, "state": IMAGE_ENABLED, "mode": IMAGE_MODE_JOURNAL}})
+    notify_image_updated(pool, IMAGE_ENABLED, image_id, global_image_id)
 
 
 def image_disable(pool: Pool, image_id: str, force: bool = False) -> None:
@@ -157,6 +185,7 @@ def image_disable(pool: Pool, image_id: str, force: bool = False) -> None:
         "global_image_id": record.global_image_id, "state": IMAGE_DISABLING,
         "mode": record.mode if record.mode is not None else IMAGE_MODE_JOURNAL}})
     _exec(pool, "mirror_image_remove", IMAGE_ID_ARGS, {"image_id": image_id})
+    notify_image_updated(pool, IMAGE_DISABLED, image_id, record.global_image_id)
 
 
 def _image_client(journal: Journal) -> tuple[Any, int, bool]:
