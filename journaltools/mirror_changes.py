@@ -271,6 +271,10 @@ def resync(pool: Pool, image_id: str) -> None:
     _, tag_class, _ = _image_client(journal)
     cls_journal.client_update_data(pool, journal.header_oid, IMAGE_CLIENT_ID,
                                    make_image_client_data(tag_class, resync_requested=True))
+    # as libjournal after a client update: the header's watchers (rbd-mirror has the image open) refresh
+    # and see the request at once
+    with contextlib.suppress(JournalToolsError, NotImplementedError):
+        pool.notify(journal.header_oid)
 
 
 def _require_enabled(pool: Pool, image_id: str) -> None:
