@@ -226,7 +226,22 @@ def _new_epoch(journal: Journal, owner: str, predecessor: tuple[str, bool, int, 
                               if p.object_number % width != position.object_number % width]
     cls_journal.client_commit(journal.header_pool, journal.header_oid, IMAGE_CLIENT_ID,
                               [(p.object_number, p.tag_tid, p.entry_tid) for p in positions[:width]])
+    notify_epoch(journal)
     return position
+
+
+#: librbd's image watch/notify message "header updated" (NotifyMessage v7/1, NOTIFY_OP_HEADER_UPDATE = 3),
+#: as captured from rbd 16.2's mirror image promote
+HEADER_UPDATE_MESSAGE = bytes([7, 1]) + (4).to_bytes(4, "little") + (3).to_bytes(4, "little")
+
+
+def notify_epoch(journal: Journal) -> None:
+    """Tell the image's users of the new epoch, as librbd does: libjournal notifies the journal header after
+    the tag and commit (every JournalMetadata refreshes; rbd-mirror replaying into this image sees it promoted
+    and stops), librbd the image header (``header updated``)."""
+    for oid, message in ((journal.header_oid, b""), (f"rbd_header.{journal.journal_id}", HEADER_UPDATE_MESSAGE)):
+        with contextlib.suppress(JournalToolsError, NotImplementedError):
+            journal.header_pool.notify(oid, message)
 
 
 def demote(pool: Pool, image_id: str) -> None:

@@ -565,6 +565,13 @@ def mirror_two_sites(sh: Shell, one: Site, two: Site, deadline: float = 150.0, t
     c.check(f"{two.name}: mirror image resync", rbd(two, "mirror", "image", "resync", spec).returncode == 0)
     c.check(f"{two.name}: replaying again after the resync",
             wait(lambda: in_state(two, "up+replaying", "primary_position") and bool(position(one, True))))
+    c.check(f"{two.name}: replay complete before the forced promotion", wait(lambda: replayed(two, one)))
+    forced = rbd(two, "mirror", "image", "promote", spec, "--force", "--debug-rbd", "30")  # force promote
+    c.check(f"{two.name}: mirror image promote --force while rbd-mirror replays into it", forced.returncode == 0,
+            forced.stderr.decode())
+    c.check(f"{two.name}: replay stopped", wait(lambda: not replaying(two)))
+    c.check("both sites up+stopped (both primary)", wait(lambda: in_state(one, "up+stopped") and in_state(two, "up+stopped")))
+    c.check("both sites take writes", write(one) and write(two))
     return c
 
 
