@@ -446,7 +446,8 @@ def _steady(out: bytes) -> bytes:
     import re
 
     out = re.sub(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", b"<time>", out)
-    return re.sub(rb"(bytes|entries)_per_second(&quot;|\")?:[0-9.e+-]+", rb"\1_per_second\2:<rate>", out)
+    quote = rb'(&quot;|\\"|")?'  # the description's JSON in XML, in JSON (escaped) or in plain text
+    return re.sub(rb"(bytes|entries)_per_second" + quote + rb":[0-9.e+-]+", rb"\1_per_second\2:<rate>", out)
 
 
 def mirror_two_sites(sh: Shell, one: Site, two: Site, deadline: float = 150.0, theirs: Shell | None = None) -> Checks:
