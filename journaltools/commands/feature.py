@@ -85,8 +85,9 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     hold_image(header_pool, iid, force, ignore_mirror_daemon=features == ("mirroring",))
     current = rbd_image.get_features(header_pool, iid)
     if features == ("mirroring",):  # alias of mirror image enable
-        from ..mirror_changes import image_enable
+        from ..mirror_changes import enable_journaling, image_enable
 
+        enable_journaling(header_pool, iid)
         image_enable(header_pool, iid)
         return
     if current & rbd_image.JOURNALING:

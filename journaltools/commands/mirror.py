@@ -346,8 +346,9 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 
         snapshot_mirroring.enable(*target)
     else:
-        from ..mirror_changes import image_enable
+        from ..mirror_changes import enable_journaling, image_enable
 
+        enable_journaling(*target)  # as librbd: journal mode brings the journaling feature
         image_enable(*target)
     click.echo("Mirroring enabled")
 
