@@ -13,6 +13,7 @@ Demote is preceded by the local tag librbd allocates when it takes the exclusive
 
 from __future__ import annotations
 
+import contextlib
 import errno as E
 import uuid
 from typing import Any
@@ -62,6 +63,29 @@ def _exec(pool: Pool, method: str, con: Any, args: Any) -> None:
     pool.execute(RBD_MIRRORING, "rbd", method, encode(con, args, type_name=f"rbd.{method} input"))
 
 
+#: librbd's MirroringWatcher notifications on ``rbd_mirroring`` (librbd/mirroring_watcher/Types.h): an
+#: rbd-mirror daemon watching the pool acts on them at once, instead of at its next periodic rescan
+NOTIFY_OP_MODE_UPDATED, NOTIFY_OP_IMAGE_UPDATED = 0, 1
+IMAGE_DISABLED = 2
+
+
+def _notify_mirroring(pool: Pool, op: int, body: bytes) -> None:
+    """Send a MirroringWatcher NotifyMessage (versioned 1/1: the op, then its payload); no watcher is no error."""
+    payload = op.to_bytes(4, "little") + body
+    message = bytes([1, 1]) + len(payload).to_bytes(4, "little") + payload
+    with contextlib.suppress(JournalToolsError, NotImplementedError):  # as librbd: a failed notify undoes nothing
+        pool.notify(RBD_MIRRORING, message)  # every byte below 0x80 (short ASCII ids): python-rados sends it as is
+
+
+def notify_image_updated(pool: Pool, state: int, image_id: str, global_image_id: str) -> None:
+    _notify_mirroring(pool, NOTIFY_OP_IMAGE_UPDATED, state.to_bytes(4, "little") + encode(CephString(), image_id)
+                      + encode(CephString(), global_image_id))
+
+
+def notify_mode_updated(pool: Pool, mode: int) -> None:
+    _notify_mirroring(pool, NOTIFY_OP_MODE_UPDATED, mode.to_bytes(4, "little"))
+
+
 # -- pool ------------------------------------------------------------------------------
 def pool_enable(pool: Pool, mode: int) -> str:
     """Enable image or pool mode; returns a note when the mode changes or is already set."""
@@ -75,6 +99,7 @@ def pool_enable(pool: Pool, mode: int) -> str:
     if not state.mirror_uuid:
         _exec(pool, "mirror_uuid_set", UUID_ARGS, {"uuid": str(uuid.uuid4())})
     _exec(pool, "mirror_mode_set", MODE_ARGS, {"mode": mode})
+    notify_mode_updated(pool, mode)
     if mode == MIRROR_MODE_POOL:  # librbd enables every journaled image of the pool
         for image_id in _journaled_images(pool):
             if image_id not in read_mirror_pool(pool).images:
@@ -94,6 +119,7 @@ def pool_disable(pool: Pool) -> str:
     for image_id in enabled:
         image_disable(pool, image_id, force=True)
     _exec(pool, "mirror_mode_set", MODE_ARGS, {"mode": MIRROR_MODE_DISABLED})
+    notify_mode_updated(pool, MIRROR_MODE_DISABLED)
     return ""
 
 
@@ -142,8 +168,38 @@ def image_enable(pool: Pool, image_id: str, pool_mode_ok: bool = False) -> None:
     record = state.images.get(image_id)
     if record is not None and record.state == IMAGE_ENABLED:
         return
+    global_image_id = str(uuid.uuid4())
     _exec(pool, "mirror_image_set", IMAGE_SET_ARGS, {"image_id": image_id, "image": {
-        "global_image_id": str(uuid.uuid4()), "state": IMAGE_ENABLED, "mode": IMAGE_MODE_JOURNAL}})
+        "global_image_id": global_image_id, "state": IMAGE_ENABLED, "mode": IMAGE_MODE_JOURNAL}})
+    notify_image_updated(pool, IMAGE_ENABLED, image_id, global_image_id)
+
+
+def enable_journaling(pool: Pool, image_id: str) -> None:
+    """``mirror image enable IMAGE journal`` of an image without journaling: librbd (Mirror::image_enable, 16.2.15,
+    measured) enables the feature first, with the default journal (order 24, splay width 4, the image's pool),
+    and exclusive-lock with it when that is off too (image mode only)."""
+    from .cls import rbd_image
+    from .journal.lifecycle import Geometry, create_journal
+
+    features = rbd_image.get_features(pool, image_id)
+    if features & JOURNALING or read_mirror_pool(pool).mode != MIRROR_MODE_IMAGE:
+        return  # already there; else image_enable refuses as before (pool not in image mode)
+    wanted = JOURNALING | (0 if features & rbd_image.EXCLUSIVE_LOCK else rbd_image.EXCLUSIVE_LOCK)
+    create_journal(pool, image_id, Geometry())
+    rbd_image.set_features(pool, image_id, wanted, wanted)
+
+
+def _disable_journaling(pool: Pool, image_id: str) -> None:
+    """librbd disables the journaling feature with journal-based mirroring (``mirror image disable``, and
+    ``mirror pool disable`` for each image: 16.2, measured): the journal goes, the feature bit is cleared."""
+    from .cls import rbd_image
+    from .journal.lifecycle import remove_journal
+
+    if not rbd_image.get_features(pool, image_id) & JOURNALING:
+        return
+    with contextlib.suppress(NotFoundError):  # a bit set without a journal: just clear it
+        remove_journal(Journal.open(pool, image_id))
+    rbd_image.set_features(pool, image_id, 0, JOURNALING)
 
 
 def image_disable(pool: Pool, image_id: str, force: bool = False) -> None:
@@ -157,6 +213,9 @@ def image_disable(pool: Pool, image_id: str, force: bool = False) -> None:
         "global_image_id": record.global_image_id, "state": IMAGE_DISABLING,
         "mode": record.mode if record.mode is not None else IMAGE_MODE_JOURNAL}})
     _exec(pool, "mirror_image_remove", IMAGE_ID_ARGS, {"image_id": image_id})
+    notify_image_updated(pool, IMAGE_DISABLED, image_id, record.global_image_id)
+    if record.mode is None or record.mode == IMAGE_MODE_JOURNAL:
+        _disable_journaling(pool, image_id)
 
 
 def _image_client(journal: Journal) -> tuple[Any, int, bool]:
@@ -197,7 +256,22 @@ def _new_epoch(journal: Journal, owner: str, predecessor: tuple[str, bool, int, 
                               if p.object_number % width != position.object_number % width]
     cls_journal.client_commit(journal.header_pool, journal.header_oid, IMAGE_CLIENT_ID,
                               [(p.object_number, p.tag_tid, p.entry_tid) for p in positions[:width]])
+    notify_epoch(journal)
     return position
+
+
+#: librbd's image watch/notify message "header updated" (NotifyMessage v7/1, NOTIFY_OP_HEADER_UPDATE = 3),
+#: as captured from rbd 16.2's mirror image promote
+HEADER_UPDATE_MESSAGE = bytes([7, 1]) + (4).to_bytes(4, "little") + (3).to_bytes(4, "little")
+
+
+def notify_epoch(journal: Journal) -> None:
+    """Tell the image's users of the new epoch, as librbd does: libjournal notifies the journal header after
+    the tag and commit (every JournalMetadata refreshes; rbd-mirror replaying into this image sees it promoted
+    and stops), librbd the image header (``header updated``)."""
+    for oid, message in ((journal.header_oid, b""), (f"rbd_header.{journal.journal_id}", HEADER_UPDATE_MESSAGE)):
+        with contextlib.suppress(JournalToolsError, NotImplementedError):
+            journal.header_pool.notify(oid, message)
 
 
 def demote(pool: Pool, image_id: str) -> None:
@@ -242,6 +316,10 @@ def resync(pool: Pool, image_id: str) -> None:
     _, tag_class, _ = _image_client(journal)
     cls_journal.client_update_data(pool, journal.header_oid, IMAGE_CLIENT_ID,
                                    make_image_client_data(tag_class, resync_requested=True))
+    # as libjournal after a client update: the header's watchers (rbd-mirror has the image open) refresh
+    # and see the request at once
+    with contextlib.suppress(JournalToolsError, NotImplementedError):
+        pool.notify(journal.header_oid)
 
 
 def _require_enabled(pool: Pool, image_id: str) -> None:

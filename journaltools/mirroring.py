@@ -374,6 +374,58 @@ def snapshot_mode_primary(snaps: list[MirrorSnapshot]) -> bool:
 
 
 @dataclass
+class PeerSite:
+    """One peer site's status of an image, as rbd lists it under ``peer_sites``."""
+
+    site_name: str  # "" when no peer of the pool has the status's mirror uuid
+    mirror_uuid: str
+    status: SiteStatus
+
+    def to_json(self) -> dict[str, Any]:
+        return {"site_name": self.site_name, "mirror_uuids": self.mirror_uuid, "state": self.status.state_text(),
+                "description": self.status.description, "last_update": timestr(self.status.last_update)}
+
+    def text(self) -> str:
+        return (f"    name: {self.site_name or self.mirror_uuid}\n    state: {self.status.state_text()}\n"
+                f"    description: {self.status.description}\n    last_update: {timestr(self.status.last_update)}\n")
+
+
+def site_statuses(peers: list[Any], local: SiteStatus | None,
+                  remote: dict[str, SiteStatus]) -> tuple[SiteStatus | None, list[PeerSite]]:
+    """The local status and the peer sites rbd shows for an image, given the pool's peers.
+
+    As rbd's ``populate_unknown_mirror_image_site_statuses``: a stored status is shown only for a
+    peer that receives (not tx-only) and has a mirror uuid; every such peer without a status, and the
+    local site unless every peer is tx-only, gets "down+unknown, status not found".  Stored statuses
+    come first (by mirror uuid), the missing ones after them (by mirror uuid).
+    """
+    from .format.cls_rbd import DIRECTION_RX_TX, DIRECTION_TX
+
+    wanted: set[str] = set()
+    names: dict[str, str] = {}
+    direction = None
+    for peer in peers:
+        peer_direction = peer.mirror_peer_direction if peer.mirror_peer_direction is not None else DIRECTION_RX_TX
+        if direction is None:
+            direction = peer_direction
+        elif direction != DIRECTION_RX_TX and direction != peer_direction:
+            direction = DIRECTION_RX_TX
+        uuid = peer.mirror_uuid or ""
+        if uuid:
+            names[uuid] = peer.site_name or ""
+            if peer_direction != DIRECTION_TX:
+                wanted.add(uuid)
+    if direction != DIRECTION_TX and local is None:
+        local = SiteStatus(0, "status not found", 0, False)  # MIRROR_IMAGE_STATUS_STATE_UNKNOWN
+    elif direction == DIRECTION_TX:
+        local = None
+    sites = [PeerSite(names.get(uuid, ""), uuid, status) for uuid, status in sorted(remote.items()) if uuid in wanted]
+    sites += [PeerSite(names.get(uuid, ""), uuid, SiteStatus(0, "status not found", 0, False))
+              for uuid in sorted(wanted - set(remote))]
+    return local, sites
+
+
+@dataclass
 class ImageStatus:
     name: str
     global_id: str
@@ -381,21 +433,23 @@ class ImageStatus:
     remote: dict[str, SiteStatus]
     snapshots: list[MirrorSnapshot] | None = None  # a primary snapshot-mode image's primary mirror snapshots
     service: MirrorService | None = None  # the rbd-mirror daemon replaying it (live, while its status is up)
+    peers: list[Any] | None = None  # the pool's peers (those of the default namespace): rbd's peer_sites
+
+    def shown(self) -> tuple[SiteStatus | None, list[PeerSite]]:
+        """The local status and peer sites as rbd prints them (rbd's view needs the pool's peers)."""
+        return site_statuses(self.peers or [], self.local, self.remote)
 
     def to_json(self) -> dict[str, Any]:
-        if self.local is None and any(site.up for site in self.remote.values()):
-            # librbd adds a "status not found" local status only when no site has any (a remote status
-            # whose writer is gone does not count: measured, Pacific and Tentacle)
-            doc: dict[str, Any] = {"name": self.name, "global_id": self.global_id}
-        elif self.local is None:
-            doc = {"name": self.name, "global_id": self.global_id, "state": "down+unknown",
-                                   "description": "status not found", "last_update": ""}
-        else:
-            doc = {"name": self.name, "global_id": self.global_id, "state": self.local.state_text(),
-                   "description": self.local.description}
+        local, sites = self.shown()
+        doc: dict[str, Any] = {"name": self.name, "global_id": self.global_id}
+        if local is not None:
+            doc["state"] = local.state_text()
+            doc["description"] = local.description
             if self.service is not None:
                 doc["daemon_service"] = self.service.image_json()
-            doc["last_update"] = timestr(self.local.last_update)
+            doc["last_update"] = timestr(local.last_update)
+        if sites:
+            doc["peer_sites"] = [site.to_json() for site in sites]
         if self.snapshots:
             doc["snapshots"] = [{"id": s.id, "name": s.name, "demoted": s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED,
                                  "mirror_peer_uuids": s.peer_uuids} for s in self.snapshots]
@@ -409,6 +463,9 @@ class ImageStatus:
             if self.service is not None:
                 text += f"  service:     {self.service.image_description()}\n"
             text += f"  last_update: {doc['last_update']}\n"
+        _, sites = self.shown()
+        if sites:
+            text += "  peer_sites:\n" + "\n".join(site.text() for site in sites)
         if self.snapshots:
             text += "  snapshots:\n" + "".join(
                 f"    {s.id} {s.name} ({'demoted ' if s.state == MIRROR_SNAPSHOT_PRIMARY_DEMOTED else ''}"
@@ -428,13 +485,14 @@ class ImageStatus:
 def image_statuses(pool: Pool, state: MirrorPool, daemons: MirrorDaemons | None = None) -> list[ImageStatus]:
     """Every mirrored image's status; with ``daemons`` (live), an up image names the daemon replaying it."""
     out = []
+    peers = state.peers if not pool.namespace else read_mirror_pool(pool.with_namespace("")).peers
     for image_id, record in state.images.items():
         try:
             name = image_name(pool, image_id)
         except NotFoundError:
             name = image_id
         gid = record.global_image_id
-        status = ImageStatus(name, gid, state.local_status.get(gid), state.remote_status.get(gid, {}))
+        status = ImageStatus(name, gid, state.local_status.get(gid), state.remote_status.get(gid, {}), peers=peers)
         if record.state != IMAGE_ENABLED:  # e.g. creating: rbd shows no status for it
             status.local, status.remote = None, {}
         if daemons is not None and daemons.services and status.local is not None and status.local.up:

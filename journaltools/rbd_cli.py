@@ -249,10 +249,40 @@ def _take_cluster_options(tokens: list[str], found: Arranged, keep: frozenset[st
             found.cluster[CLUSTER_OPTIONS[name]] = value
         elif token in FLAG_OPTIONS:
             found.flags.add(FLAG_OPTIONS[token])
+        elif name.startswith("--") and name not in keep and (kind := ceph_config_option(name[2:])) is not None:
+            if value is None and kind != "bool":  # rbd (global_init) takes "--debug-rbd 30" as "--debug-rbd=30"
+                if i + 1 >= len(tokens):
+                    raise RbdUsageError(f"the required argument for option '{name}' is missing")
+                i += 1  # taken as rbd takes it; it tunes librados/librbd (logging), nothing journaltools does
         else:
             rest.append(token)
         i += 1
     return rest
+
+
+def ceph_config_option(name: str) -> str | None:
+    """``"bool"`` or ``"value"`` when ``name`` (``debug-rbd``, ``rbd_default_clone_format``) is a Ceph config
+    option, which rbd accepts anywhere on its line as ``--name value``; None for anything else.
+
+    Asked of librados (python3-rados), and only for a name that no command of ours or of rbd's takes.
+    """
+    if name in _KNOWN_OPTION_NAMES or not name:
+        return None
+    try:
+        import rados
+    except ImportError:
+        return None
+    try:
+        current = rados.Rados().conf_get(name.replace("-", "_"))
+    except Exception:  # noqa: BLE001 - a librados that cannot even build a handle: not a config option then
+        return None
+    if current is None:
+        return None
+    return "bool" if current in ("true", "false") else "value"
+
+
+_KNOWN_OPTION_NAMES = frozenset({o for names in RBD_OPTIONS.values() for o in names} | SAFETY_OPTIONS | {
+    "help", "version", "debug", "store", "release", "format", "pretty-format", "verbose", "force"})
 
 
 def _option_takes_value(root: click.Group, name: str) -> bool:

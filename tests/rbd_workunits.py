@@ -59,15 +59,19 @@ class Checks:
 class Shell:
     """Runs commands as a workunit does: `rbd` from PATH (``rbd_dir`` first), the cluster from $CEPH_CONF."""
 
-    def __init__(self, conf: str, rbd_dir: str | None, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, conf: str, rbd_dir: str | None, workdir: Path, env: dict[str, str] | None = None,
+                 wrap: tuple[str, ...] = ()) -> None:
         path = os.environ.get("PATH", "/usr/bin:/bin")
         self.env = dict(os.environ, CEPH_CONF=conf, PATH=f"{rbd_dir}:{path}" if rbd_dir else path, **(env or {}))
         self.env.pop("JOURNALTOOLS_STORE", None)
+        if not conf:  # the cluster comes from --cluster NAME (/etc/ceph/NAME.conf), as in the two-site helpers
+            self.env.pop("CEPH_CONF")
         self.workdir = workdir
+        self.wrap = wrap  # a prefix for every command (tests/releases.py private_etc_ceph: a private /etc/ceph)
 
     def run(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
             timeout: int = 300) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(list(args), env={**self.env, **(env or {})}, cwd=self.workdir, input=stdin,
+        return subprocess.run([*self.wrap, *args], env={**self.env, **(env or {})}, cwd=self.workdir, input=stdin,
                               capture_output=True, timeout=timeout)
 
     def rbd(self, *args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
@@ -465,6 +469,151 @@ def mirror_single_cluster(sh: Shell, tag: str = "") -> Checks:
                                                           "//peers/peer/uuid") is None)
     c.check("remove the image", sh.ok("remove", f"{pool}/{image}"))
     c.check("mirror pool disable", sh.ok("mirror", "pool", "disable", pool))
+    return c
+
+
+# -- the two-site parts of rbd_mirror_journal.sh (with rbd_mirror_helpers.sh) ----------------------------
+@dataclass
+class Site:
+    """One cluster of a two-site run as the helpers name it: ``rbd --cluster NAME`` (/etc/ceph/NAME.conf)."""
+
+    name: str
+    asok: str  # the admin socket of the site's rbd-mirror daemon (client.mirror.0)
+    start_daemon: Callable[[], None]
+
+
+def _steady(out: bytes) -> bytes:
+    """A status output with what changes from one call to the next masked: times and rates."""
+    import re
+
+    out = re.sub(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", b"<time>", out)
+    quote = rb'(&quot;|\\"|")?'  # the description's JSON in XML, in JSON (escaped) or in plain text
+    return re.sub(rb"(bytes|entries)_per_second" + quote + rb":[0-9.e+-]+", rb"\1_per_second\2:<rate>", out)
+
+
+def mirror_two_sites(sh: Shell, one: Site, two: Site, deadline: float = 150.0, theirs: Shell | None = None) -> Checks:
+    """The replay and failover steps of rbd_mirror_journal.sh between two clusters, in the helpers' terms.
+
+    ``two`` is the primary site at first (the workunit's CLUSTER2), ``one`` replays it (CLUSTER1); each
+    step reads rbd's output the way the helpers do (grep of ``mirror image status``, xmlstarlet of
+    ``mirror pool status --verbose --format xml``, sed of ``journal status``) and waits as they wait.
+    """
+    import re
+    import time
+
+    c = Checks("rbd_mirror_journal.sh (two sites)")
+    pool, image = "mirror", "test"
+    spec = f"{pool}/{image}"
+
+    def rbd(site: Site, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return sh.rbd("--cluster", site.name, *args)
+
+    def text(site: Site, *args: str) -> str:
+        return rbd(site, *args).stdout.decode("utf-8", "replace")
+
+    def wait(predicate: Callable[[], object]) -> bool:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            time.sleep(2)
+        return bool(predicate())
+
+    def admin(site: Site, *command: str) -> str:
+        proc = sh.run("ceph", "--admin-daemon", site.asok, *command)
+        return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else ""
+
+    def replaying(site: Site) -> bool:  # test_image_replay_state: a 'state' line saying Replaying
+        return any("state" in line.lower() and "replaying" in line.lower()
+                   for line in admin(site, "rbd", "mirror", "status", spec).splitlines())
+
+    def in_state(site: Site, state: str, description: str = "") -> bool:  # test_status_in_pool_dir
+        status = sh.rbd("--cluster", site.name, "mirror", "image", "status", spec, env={"CEPH_ARGS": ""})
+        lines = status.stdout.decode("utf-8", "replace").splitlines()
+        if not any(re.match(rf"^  state: .*{re.escape(state)}", line) for line in lines):
+            return False
+        if not any(re.match(rf"^  description: .*{re.escape(description)}", line) for line in lines):
+            return False
+        service = any(re.search(r"service: *mirror\..* on ", line) for line in lines)
+        if service != state.startswith("up+"):
+            return False
+        xml = text(site, "mirror", "pool", "status", pool, "--verbose", "--format", "xml")
+        return state in (xml_value(xml, f"//images/image[name='{image}']/state") or "")
+
+    def position(site: Site, mirror: bool) -> str:  # get_journal_position: the first position of a client
+        found = re.search(r"^.*\[id=" + (".+" if mirror else "") + r",.*positions=\[\[([^]]*)\],.*state=connected.*$",
+                          text(site, "journal", "status", "--image", spec), re.MULTILINE)
+        return found.group(1) if found else ""
+
+    def replayed(local: Site, remote: Site) -> bool:  # wait_for_journal_replay_complete
+        admin(local, "rbd", "mirror", "flush", spec)
+        master = position(remote, False)
+        return bool(master) and master == position(remote, True)
+
+    def same_data() -> bool:  # compare_images
+        exports = []
+        for site in (two, one):
+            out = sh.workdir / f"{site.name}.export"
+            out.unlink(missing_ok=True)
+            exports.append(out.read_bytes() if rbd(site, "export", spec, str(out)).returncode == 0 else None)
+        return exports[0] is not None and exports[0] == exports[1]
+
+    def write(site: Site) -> bool:
+        return rbd(site, "bench", spec, "--io-type", "write", "--io-size", "4096", "--io-threads", "1",
+                   "--io-total", str(4096 * 20), "--io-pattern", "rand").returncode == 0
+
+    for site, other in ((one, two), (two, one)):  # setup_pools (pool mode, site names, a peer each way)
+        made = sh.run("ceph", "--cluster", site.name, "osd", "pool", "create", pool, "8").returncode == 0
+        c.check(f"{site.name}: create and init the pool", made and rbd(site, "pool", "init", pool).returncode == 0)
+        c.check(f"{site.name}: mirror pool enable --site-name {site.name} {pool} pool",
+                rbd(site, "mirror", "pool", "enable", "--site-name", site.name, pool, "pool").returncode == 0)
+        peer = rbd(site, "mirror", "pool", "peer", "add", pool, other.name)
+        c.check(f"{site.name}: mirror pool peer add {pool} {other.name}", peer.returncode == 0, peer.stderr.decode())
+    one.start_daemon()
+    c.check("create the image on the primary site", rbd(two, "create", "--size", "128", "--image-feature",
+                                                        "layering,exclusive-lock,journaling", spec).returncode == 0)
+    c.check("image replay started", wait(lambda: replaying(one)))
+    c.check("write the image", write(two))
+    c.check("replay complete (journal status: master and mirror positions)", wait(lambda: replayed(one, two)))
+    c.check(f"{one.name}: up+replaying, primary_position", wait(lambda: in_state(one, "up+replaying", "primary_position")))
+    c.check(f"{two.name}: down+unknown (no daemon there, the peer's status aside)",
+            wait(lambda: in_state(two, "down+unknown")))
+    c.check("the images are the same", same_data())
+    real = theirs
+    for site in (one, two) if real is not None else ():  # the same outputs as the real rbd's, both sites
+        for command in (("mirror", "image", "status", spec), ("mirror", "pool", "status", pool, "--verbose")):
+            for fmt in FORMATS:
+                ours_out = rbd(site, *command, *fmt)
+                real_out = real.rbd("--cluster", site.name, *command, *fmt) if real is not None else ours_out
+                c.check(f"{site.name}: {' '.join(command + fmt)} as rbd prints it",
+                        (ours_out.returncode, _steady(ours_out.stdout)) == (real_out.returncode, _steady(real_out.stdout)),
+                        f"ours {ours_out.stdout[-600:]!r}\nrbd  {real_out.stdout[-600:]!r}")
+    two.start_daemon()  # failover and failback
+    c.check("demote on the primary site", rbd(two, "mirror", "image", "demote", spec).returncode == 0)
+    c.check("replay stopped", wait(lambda: not replaying(one)))
+    c.check("both sites up+unknown", wait(lambda: in_state(one, "up+unknown") and in_state(two, "up+unknown")))
+    c.check(f"promote on {one.name} (with the helpers' Ceph options)",
+            rbd(one, "mirror", "image", "promote", spec, "--debug-rbd", "30", "--debug-rbd-mirror", "30").returncode == 0)
+    c.check(f"{two.name} replays {one.name}", wait(lambda: replaying(two)))
+    c.check(f"write on {one.name}", write(one))
+    c.check("replay complete the other way", wait(lambda: replayed(two, one)))
+    c.check(f"{one.name}: up+stopped", wait(lambda: in_state(one, "up+stopped")))
+    c.check(f"{two.name}: up+replaying, primary_position", wait(lambda: in_state(two, "up+replaying", "primary_position")))
+    c.check("the images are the same after failover", same_data())
+    disconnect = rbd(one, "journal", "client", "disconnect", "--image", spec)  # client disconnect
+    c.check("journal client disconnect of the peer", disconnect.returncode == 0, disconnect.stderr.decode())
+    c.check("no connected mirror position left", position(one, True) == "")
+    c.check(f"{two.name}: up+error, disconnected", wait(lambda: in_state(two, "up+error", "disconnected")))
+    c.check(f"{two.name}: mirror image resync", rbd(two, "mirror", "image", "resync", spec).returncode == 0)
+    c.check(f"{two.name}: replaying again after the resync",
+            wait(lambda: in_state(two, "up+replaying", "primary_position") and bool(position(one, True))))
+    c.check(f"{two.name}: replay complete before the forced promotion", wait(lambda: replayed(two, one)))
+    forced = rbd(two, "mirror", "image", "promote", spec, "--force", "--debug-rbd", "30")  # force promote
+    c.check(f"{two.name}: mirror image promote --force while rbd-mirror replays into it", forced.returncode == 0,
+            forced.stderr.decode())
+    c.check(f"{two.name}: replay stopped", wait(lambda: not replaying(two)))
+    c.check("both sites up+stopped (both primary)", wait(lambda: in_state(one, "up+stopped") and in_state(two, "up+stopped")))
+    c.check("both sites take writes", write(one) and write(two))
     return c
 
 

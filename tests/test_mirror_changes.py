@@ -103,7 +103,9 @@ def test_mirroring_changes_against_rbd(ceph_cluster):
     assert json.loads(ceph.rbd("info", "mirr/m1", "--format", "json").stdout)["mirroring"]["primary"] is True
     ceph.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "mirr/m1")  # librbd writes on
     assert ceph.journaltools("mirror", "image", "disable", "mirr/m1")[0] == 0
-    assert "disabled" in ceph.rbd("info", "mirr/m1", "--format", "json").stdout
+    info = json.loads(ceph.rbd("info", "mirr/m1", "--format", "json").stdout)
+    # as rbd 16.2's mirror image disable: mirroring gone, and the journaling feature with it
+    assert "mirroring" not in info and "journaling" not in info["features"], info
     assert ceph.journaltools("mirror", "pool", "peer", "remove", "mirr", uuid.strip())[0] == 0
     ceph.rbd("mirror", "image", "disable", "mirr/m2")
     assert ceph.journaltools("mirror", "pool", "disable", "mirr")[0] == 0

@@ -154,3 +154,72 @@ def test_daemon_replicates_and_follows_journaltools(two_sites):
     assert primary(a, "rep") is False and primary(b, "rep") is True
     b.rbd("bench", "--io-type", "write", "--io-size", "4K", "--io-total", "16K", "rbd/rep")  # librbd writes on b
     assert json.loads(b.journaltools("status", "rbd/rep", "--format", "json")[1])["mirroring"]["role"] == "primary"
+
+
+@contextlib.contextmanager
+def helper_sites(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Clusters "cluster1" and "cluster2" as rbd_mirror_helpers.sh names them (RBD_MIRROR_USE_EXISTING_CLUSTER):
+    /etc/ceph/<name>.conf in a private /etc/ceph, a client.mirror.0 section for each site's rbd-mirror."""
+    from .releases import private_etc_ceph
+
+    etc = root / "etc-ceph"
+    etc.mkdir(parents=True)
+    sites: dict[str, Any] = {}
+    daemons: list[subprocess.Popen[bytes]] = []
+    try:
+        for name in ("cluster1", "cluster2"):
+            site = sites[name] = CephCluster(root / name)
+            (etc / f"{name}.conf").write_text(Path(site.conf).read_text() + (
+                "[client.mirror.0]\n"
+                f"    admin socket = {root}/rbd-mirror.{name}.asok\n"
+                f"    log file = {root}/rbd-mirror.{name}.log\n"))
+
+        def starter(name: str) -> Callable[[], None]:
+            def start() -> None:  # start_mirror, as the helpers start it (their intervals, no debug logs)
+                daemons.append(subprocess.Popen(
+                    [*private_etc_ceph(etc), "rbd-mirror", "--cluster", name, "--id", "mirror.0", "-f",
+                     "--rbd-mirror-delete-retry-interval=5", "--rbd-mirror-image-state-check-interval=5",
+                     "--rbd-mirror-journal-poll-age=1", "--rbd-mirror-pool-replayers-refresh-interval=5"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            return start
+
+        yield etc, {name: starter(name) for name in sites}
+    finally:
+        for daemon in daemons:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(20)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+        for site in sites.values():
+            site.stop()
+
+
+def test_rbd_mirror_journal_two_sites_with_journaltools_as_rbd(tmp_path):
+    """rbd_mirror_journal.sh's replay, failover and client-disconnect steps between two clusters, with
+    journaltools as ``rbd`` (a link first on PATH) for every command, as the workunit runs them; at the
+    replaying point every status output is the real rbd's (times and rates aside).  Before: the primary
+    site's ``mirror image status`` printed no state (rbd fills in "status not found" and the peer's)."""
+    from .rbd_workunits import Shell, Site, mirror_two_sites
+    from .releases import private_etc_ceph
+
+    missing = ceph_available() or (None if shutil.which("rbd-mirror") else "rbd-mirror")
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Ceph is not installed ({missing})")
+        pytest.skip(f"Ceph is not installed ({missing})")
+    dropin = tmp_path / "bin"
+    dropin.mkdir()
+    (dropin / "rbd").symlink_to(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "journaltools")
+    work = tmp_path / "work"
+    work.mkdir()
+    with helper_sites(tmp_path / "sites") as (etc, start):
+        env = {"CEPH_ARGS": "--id mirror"}  # the helpers' CEPH_ARGS
+        ours = Shell("", str(dropin), work, env=env, wrap=private_etc_ceph(etc))
+        theirs = Shell("", None, work, env=env, wrap=private_etc_ceph(etc))
+        sites = [Site(name, str(tmp_path / "sites" / f"rbd-mirror.{name}.asok"), start[name])
+                 for name in ("cluster1", "cluster2")]
+        checks = mirror_two_sites(ours, *sites, theirs=theirs)
+    failures = "\n".join(f"  {f.name}: {f.detail[:600]}" for f in checks.failures)
+    assert not checks.failures, f"{checks.summary()}; failing:\n{failures}"

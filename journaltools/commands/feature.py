@@ -93,8 +93,9 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
     hold_image(header_pool, iid, force, ignore_mirror_daemon=features == ("mirroring",))
     current = rbd_image.get_features(header_pool, iid)
     if features == ("mirroring",):  # alias of mirror image enable
-        from ..mirror_changes import image_enable
+        from ..mirror_changes import enable_journaling, image_enable
 
+        enable_journaling(header_pool, iid)
         image_enable(header_pool, iid)
         return
     if current & rbd_image.JOURNALING:
@@ -106,6 +107,13 @@ def enable(app: AppContext, image_spec: str, features: tuple[str, ...], pool: st
         pool_id = app.store().pool(journal_pool).pool_id
     create_journal(header_pool, iid, Geometry(order, journal_splay_width, pool_id))
     rbd_image.set_features(header_pool, iid, rbd_image.JOURNALING, rbd_image.JOURNALING)
+    from ..format.cls_rbd import MIRROR_MODE_POOL
+    from ..mirroring import read_mirror_pool
+
+    if read_mirror_pool(header_pool).mode == MIRROR_MODE_POOL:  # as librbd: pool mode mirrors a journaled image
+        from ..mirror_changes import image_enable
+
+        image_enable(header_pool, iid, pool_mode_ok=True)
 
 
 @feature_group.command("disable")

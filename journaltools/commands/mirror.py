@@ -378,26 +378,11 @@ def image_enable_cmd(app: AppContext, image_spec: str | None, pool: str | None, 
 
         snapshot_mirroring.enable(*target)
     else:
-        from ..mirror_changes import image_enable
+        from ..mirror_changes import enable_journaling, image_enable
 
-        _journaling_for_mirroring(*target)
+        enable_journaling(*target)  # as librbd: journal mode brings the journaling feature
         image_enable(*target)
     click.echo("Mirroring enabled")
-
-
-def _journaling_for_mirroring(pool: Pool, image_id: str) -> None:
-    """librbd (Mirror::image_enable, journal mode, measured with rbd 16.2.15): an image without journaling gets
-    it first, and exclusive-lock with it when that is off too, before mirroring is enabled (image mode only)."""
-    from ..cls import rbd_image
-    from ..format.cls_rbd import MIRROR_MODE_IMAGE
-    from ..journal.lifecycle import Geometry, create_journal
-
-    features = rbd_image.get_features(pool, image_id)
-    if features & rbd_image.JOURNALING or read_mirror_pool(pool).mode != MIRROR_MODE_IMAGE:
-        return
-    wanted = rbd_image.JOURNALING | (0 if features & rbd_image.EXCLUSIVE_LOCK else rbd_image.EXCLUSIVE_LOCK)
-    create_journal(pool, image_id, Geometry())
-    rbd_image.set_features(pool, image_id, wanted, wanted)
 
 
 @mirror_image_group.command("snapshot")
