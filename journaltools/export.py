@@ -35,8 +35,8 @@ import pybase64
 
 from . import __version__
 from .errors import ExistsError, FormatError, JournalToolsError, SpecError
+from .format import BytesLike
 from .format.event_fastpath import FastEvent, fast_event, fast_event_type
-from .format.primitives import BytesLike
 from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
 from .journal.problems import CorruptionPolicy
 from .store.directory import atomic_file

@@ -14,7 +14,7 @@ import click
 
 from ..cli import AppContext, pass_app
 from ..errors import FormatError, NotFoundError, SpecError
-from ..format.cls_journal import client_state_name
+from ..format.cls_journal_keys import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
 from ..journal.trimming import Trimming, is_disconnected, journal_trimming
@@ -233,8 +233,10 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     """
     from ..export import EntryFilter
     from ..export import decode_event as decode_for_filter
-    from ..format.ceph_dump import event_dump
-    from ..format.librbd_journal import decode_event
+
+    if verbose:  # the event dumps need the declarations (construct): start-up pays for them only then
+        from ..format.ceph_dump import event_dump
+        from ..format.librbd_journal import decode_event
 
     policy = CorruptionPolicy("skip" if no_error else on_error)
     entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)

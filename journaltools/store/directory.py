@@ -31,7 +31,6 @@ import contextlib
 import fcntl
 import os
 import stat as st
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -128,6 +127,8 @@ def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Ite
     temporary name in the same directory, fsynced, renamed over ``path``, directory fsynced.
     An error (or a crash) leaves ``path`` as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here: it imports shutil, random, bz2, lzma (start-up time of every read command)
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-" + path.name[:40] + ".")
     try:
         with os.fdopen(fd, "wb", buffering=buffering) as fh:
