@@ -89,11 +89,11 @@ class DecodedEvent:
 
 def decode_event(payload: BytesLike) -> DecodedEvent:
     """Decode an EventEntry payload (raises FormatError)."""
-    from .format import ceph_dump
-
     fast = fast_event(payload)
     if fast is not None:
         return DecodedEvent(fast.type_id, fast.type_name, fast.timestamp, payload, fast)
+    from .format import ceph_dump  # the declarations (construct): only for events off the fast path
+
     value = _event_record().decode(payload)
     return DecodedEvent(ceph_dump.export_type(value), ceph_dump.event_name(value), ceph_dump.event_timestamp(value),
                         payload, None, value)
