@@ -260,6 +260,12 @@ class RbdExportWriter(ExportWriter):
 
 
 def _decoded_or_none(type_name: str, data: bytes) -> Any:
+    from .format.header_fastpath import fast_client_data_json, fast_tag_data_json
+
+    fast = {"librbd::journal::ClientData": fast_client_data_json,
+            "librbd::journal::TagData": fast_tag_data_json}.get(type_name, lambda _: None)(data)
+    if fast is not None:  # the common shapes without construct (start-up): what the declarations give
+        return fast
     from .format import lookup
 
     try:

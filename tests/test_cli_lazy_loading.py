@@ -120,6 +120,8 @@ DIRECTORY_COMMANDS = [
                       "--path", "out.rbd"]),
     ("journaltools", ["--store", SITE_A, "journal", "export", "--pool", "rbd", "--image", "small", "--format", "jsonl",
                       "--path", "out.jsonl"]),
+    ("journaltools", ["--store", SITE_A, "journal", "export", "--pool", "rbd", "--image", "small", "--format", "json",
+                      "--path", "out.json"]),
     ("rbd", ["--store", SITE_A, "journal", "inspect", "--pool", "rbd", "--image", "small"]),
 ]
 
@@ -163,6 +165,8 @@ def test_live_read_commands_start_without_heavy_modules(ceph_cluster, tmp_path) 
         ("journaltools", ["journal", "info", "--pool", "rbd", "--image", "startup-empty"]),
         ("journaltools", ["journal", "export", "--pool", "rbd", "--image", "startup-empty", "--format", "rbd",
                           "--path", str(tmp_path / "e.rbd")]),
+        ("journaltools", ["journal", "export", "--pool", "rbd", "--image", "startup-empty", "--format", "json",
+                          "--path", str(tmp_path / "e.json")]),
         ("rbd", ["journal", "inspect", "--pool", "rbd", "--image", "startup-empty"]),
     ]:
         found = _probe(argv0, ["-c", ceph.conf, *args], cwd=tmp_path)

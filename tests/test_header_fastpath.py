@@ -113,3 +113,47 @@ def test_the_model_decodes_odd_records_with_the_declaration():
     omap["client_"] = b"\x01\x01"
     header = parse_header(omap, "journal.x")
     assert header.clients[0].record is None and [p.kind for p in header.problems] == ["malformed_client"]
+
+
+def _as_declared(type_name, raw):
+    from journaltools.format import lookup
+
+    record = lookup(type_name)
+    try:
+        return record.to_json(record.decode(raw))
+    except FormatError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 255), st.binary(max_size=24))
+def test_image_client_data_json_as_declared(tag_class, resync, noise):
+    from journaltools.format.header_fastpath import fast_client_data_json
+
+    raw = bytes([2, 1]) + (13).to_bytes(4, "little") + (0).to_bytes(4, "little") + tag_class.to_bytes(8, "little") + \
+        bytes([resync])
+    assert fast_client_data_json(raw) == _as_declared("librbd::journal::ClientData", raw)
+    for bad in (noise, raw[:-1], raw + b"\x00", bytes([1]) + raw[1:], raw[:6] + b"\x01" + raw[7:]):
+        fast = fast_client_data_json(bad)
+        assert fast is None or fast == _as_declared("librbd::journal::ClientData", bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=10).map(lambda t: t.encode()), st.binary(max_size=10)), st.binary(max_size=8),
+       st.integers(0, 255), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.binary(max_size=3))
+def test_tag_data_json_as_declared(own, previous, valid, tag_tid, entry_tid, extra):
+    from journaltools.format.header_fastpath import fast_tag_data_json
+
+    raw = (len(own).to_bytes(4, "little") + own + len(previous).to_bytes(4, "little") + previous + bytes([valid])
+           + tag_tid.to_bytes(8, "little") + entry_tid.to_bytes(8, "little"))
+    for candidate in (raw, raw + extra, raw[: len(raw) - len(extra)]):
+        fast = fast_tag_data_json(candidate)
+        declared = _as_declared("librbd::journal::TagData", candidate)
+        if fast is not None:
+            assert fast == declared
+    try:
+        own.decode("utf-8")
+        previous.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert fast_tag_data_json(raw) == _as_declared("librbd::journal::TagData", raw)

@@ -92,3 +92,45 @@ def fast_tag(raw: bytes) -> tuple[int, int, bytes] | None:
     if struct_v != 1 or compat != 1 or length != size - 6 or n != size - _TAG_FIXED:
         return None
     return tid, tag_class, bytes(raw[_TAG_FIXED:])
+
+
+# -- librbd's data in the header records, as the JSON export shows it (jsonify of the declarations) -------
+_image_client_data = struct.Struct("<BBIIQB").unpack_from  # ENCODE_START(2, 1) { u32 type 0; u64 tag_class; bool }
+_IMAGE_CLIENT_DATA_SIZE = 19
+_predecessor = struct.Struct("<BQQ").unpack_from  # commit_valid, tag_tid, entry_tid
+
+
+def _utf8_string(raw: bytes, at: int) -> tuple[str, int] | None:
+    """A ``std::string`` at ``at`` that is valid UTF-8 (jsonify writes others as base64), and the offset after it."""
+    if at + 4 > len(raw):
+        return None
+    end = at + 4 + _u32(raw, at)[0]
+    if end > len(raw):
+        return None
+    try:
+        return bytes(raw[at + 4 : end]).decode("utf-8"), end
+    except UnicodeDecodeError:
+        return None
+
+
+def fast_client_data_json(raw: bytes) -> dict[str, object] | None:
+    """``to_json`` of ``librbd::journal::ClientData`` for the image (master) client's v2 record, else None."""
+    if len(raw) != _IMAGE_CLIENT_DATA_SIZE:
+        return None
+    struct_v, compat, length, meta_type, tag_class, resync = _image_client_data(raw)
+    if struct_v != 2 or compat != 1 or length != _IMAGE_CLIENT_DATA_SIZE - 6 or meta_type != 0:
+        return None
+    return {"client_meta_type": 0, "client_meta": {"tag_class": tag_class, "resync_requested": resync != 0}}
+
+
+def fast_tag_data_json(raw: bytes) -> dict[str, object] | None:
+    """``to_json`` of ``librbd::journal::TagData`` (two UTF-8 strings, bool, two u64, nothing after), else None."""
+    own = _utf8_string(raw, 0)
+    if own is None:
+        return None
+    previous = _utf8_string(raw, own[1])
+    if previous is None or len(raw) != previous[1] + 17:
+        return None
+    commit_valid, tag_tid, entry_tid = _predecessor(raw, previous[1])
+    return {"mirror_uuid": own[0], "predecessor": {"mirror_uuid": previous[0], "commit_valid": commit_valid != 0,
+                                                  "tag_tid": tag_tid, "entry_tid": entry_tid}}
