@@ -59,6 +59,7 @@ class StartupCase:
     argv: list[str]
     compare_to: str | None = None  # the rbd command this row is a ratio of
     output: Path | None = None  # removed before each run
+    env: dict[str, str] = field(default_factory=dict)  # set for this command only
     runs: list[Run] = field(default_factory=list)
 
     def seconds(self) -> list[float]:
@@ -156,7 +157,7 @@ def run_rounds(cases: list[StartupCase], repeat: int, warmup: int, env: dict[str
         for case in cases:
             if case.output is not None:
                 case.output.unlink(missing_ok=True)
-            run = run_child(case.argv, env=env)
+            run = run_child(case.argv, env={**env, **case.env} if case.env else env)
             if run.returncode != 0 and round_no == -warmup:
                 tail = run.stderr.decode(errors="replace").strip().splitlines()[-2:]
                 report(f"  ! {case.tool} {case.command} ({case.backend}) exited {run.returncode}: {' | '.join(tail)}")
@@ -207,7 +208,19 @@ def journaltools_exe() -> str:
     return str(exe) if exe.exists() else shutil.which("journaltools") or "journaltools"
 
 
-def compare(box: Sandbox, env: dict[str, str], repeat: int, warmup: int, work_dir: Path) -> list[StartupRow]:
+def baseline_cases(cases: list[StartupCase], source: Path) -> list[StartupCase]:
+    """The journaltools rows again, importing journaltools from another source tree (``--baseline``: an
+    older commit unpacked with ``git archive``), in the same rounds."""
+    label = f"journaltools ({source.name})"
+    return [StartupCase(label, c.command, c.backend, list(c.argv), c.compare_to,
+                        c.output.with_name("baseline-" + c.output.name) if c.output else None,
+                        {"PYTHONPATH": str(source)})
+            for c in cases if c.tool == "journaltools" and c.command in ("journal inspect", "journal info",
+                                                                         "journal export --format rbd")]
+
+
+def compare(box: Sandbox, env: dict[str, str], repeat: int, warmup: int, work_dir: Path,
+            baseline: Path | None = None) -> list[StartupRow]:
     """The whole comparison on a running sandbox; ``work_dir`` holds the store, the link and the outputs."""
     jt = journaltools_exe()
     store_dir = work_dir / "store"
@@ -220,6 +233,11 @@ def compare(box: Sandbox, env: dict[str, str], repeat: int, warmup: int, work_di
     as_rbd.symlink_to(jt)
     make_empty_journal(box, store_dir, jt)
     cases = build_cases(str(box.conf), store_dir, jt, str(as_rbd), out_dir)
+    if baseline is not None:
+        for case in baseline_cases(cases, baseline):
+            if case.output is not None:
+                case.argv[-1] = str(case.output)
+            cases.append(case)
     run_rounds(cases, repeat, warmup, dict(env, JOURNALTOOLS_REAL_RBD=shutil.which("rbd") or "/usr/bin/rbd"))
     return rows_for(cases)
 
@@ -233,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument("--json", type=Path, help="also write every row as JSON here")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also run inspect, info and export --format rbd importing journaltools from DIR "
+                             "(e.g. `git archive COMMIT | tar -x -C DIR`), in the same rounds")
     args = parser.parse_args(argv)
     print(f"starting sandbox in {args.dir} on 127.0.0.1:{args.port}", file=sys.stderr)
     box = Sandbox.start(args.dir, args.port, 1 << 30)
@@ -241,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "journaltools")], capture_output=True)
     try:
         with tempfile.TemporaryDirectory(prefix="jt-startup-") as work:
-            rows = compare(box, env, args.repeat, args.warmup, Path(work))
+            rows = compare(box, env, args.repeat, args.warmup, Path(work), args.baseline)
     finally:
         if not args.keep:
             box.stop()
