@@ -16,7 +16,10 @@ What it does, end to end:
 5. prints the table (tool, command, backend, seconds, MB/s, share of the limit, peak RSS,
    ratio to rbd, goal, verdict) and writes it as Markdown and JSON.
 
-Seconds are the median wall time of ``--repeat`` runs (spread: the fastest and slowest round) (after ``--warmup`` rounds that are not counted), each a fresh process (start-up
+Before the journals, on the same cluster: start-up on an empty journal (:mod:`benchmarks.startup`,
+goal 1.5x of rbd; ``--startup-repeat 0`` skips it).
+
+Seconds are the median wall time of ``--repeat`` runs (spread: the fastest and slowest round; after ``--warmup`` rounds that are not counted), each a fresh process (start-up
 included, as a user sees it); peak RSS is the child's ``ru_maxrss``; MB/s is journal
 bytes (the data objects) / seconds, MB = 10^6 bytes.
 
@@ -40,11 +43,13 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import startup
 from .acquire import acquire_journal
 from .cluster import BenchJournal, Sandbox, make_journal
 from .measure import Timing, run_child
@@ -322,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the table (with the machine line) here")
     parser.add_argument("--json", type=Path, help="also write every row as JSON here")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument("--startup-repeat", type=int, default=21,
+                        help="rounds of the start-up comparison on an empty journal (default 21; 0: skip it)")
     args = parser.parse_args(argv)
     if args.quick:
         shapes = [Shape(parse_size("20M"))]
@@ -340,7 +347,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "journaltools"), str(REPO / "benchmarks")],
                    check=False, capture_output=True)
     journals: list[Journal] = []
+    startup_rows: list[startup.StartupRow] = []
     try:
+        if args.startup_repeat > 0:
+            with tempfile.TemporaryDirectory(prefix="jt-startup-") as work:
+                startup_rows = startup.compare(box, env, args.startup_repeat, 3, Path(work))
         for shape in shapes:
             label, image = shape.label, shape.image
             started = time.perf_counter()
@@ -379,11 +390,17 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{len(list((j.store_dir / j.bench.pool / 'objects').glob('journal_data.*')))} objects, "
               f"splay width {j.bench.splay_width}; {repeat} rounds, median seconds")
     print(table)
+    startup_table = ""
+    if startup_rows:
+        startup_table = (f"\nStart-up on an empty journal ({args.startup_repeat} rounds, median; goal <= "
+                         f"{startup.STARTUP_GOAL:g}x rbd):\n\n{startup.markdown_table(startup_rows)}\n")
+        print(startup_table)
     if args.markdown:
-        args.markdown.write_text(f"Machine: {machine_summary()}\n\n{table}\n")
+        args.markdown.write_text(f"Machine: {machine_summary()}\n\n{table}\n{startup_table}")
     if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1) + "\n")
-    return 0 if all(r.ok for r in rows) else 1
+        args.json.write_text(json.dumps([r.__dict__ for r in rows] + [{"startup": r.__dict__} for r in startup_rows],
+                                        indent=1) + "\n")
+    return 0 if all(r.ok for r in rows) and all(r.ok for r in startup_rows) else 1
 
 
 def acquire(box: Sandbox, bench: BenchJournal, store_dir: Path) -> int:

@@ -35,8 +35,8 @@ import pybase64
 
 from . import __version__
 from .errors import ExistsError, FormatError, JournalToolsError, SpecError
+from .format import BytesLike
 from .format.event_fastpath import FastEvent, fast_event, fast_event_type
-from .format.primitives import BytesLike
 from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
 from .journal.problems import CorruptionPolicy
 from .store.directory import atomic_file
@@ -89,11 +89,11 @@ class DecodedEvent:
 
 def decode_event(payload: BytesLike) -> DecodedEvent:
     """Decode an EventEntry payload (raises FormatError)."""
-    from .format import ceph_dump
-
     fast = fast_event(payload)
     if fast is not None:
         return DecodedEvent(fast.type_id, fast.type_name, fast.timestamp, payload, fast)
+    from .format import ceph_dump  # the declarations (construct): only for events off the fast path
+
     value = _event_record().decode(payload)
     return DecodedEvent(ceph_dump.export_type(value), ceph_dump.event_name(value), ceph_dump.event_timestamp(value),
                         payload, None, value)
@@ -260,6 +260,12 @@ class RbdExportWriter(ExportWriter):
 
 
 def _decoded_or_none(type_name: str, data: bytes) -> Any:
+    from .format.header_fastpath import fast_client_data_json, fast_tag_data_json
+
+    fast = {"librbd::journal::ClientData": fast_client_data_json,
+            "librbd::journal::TagData": fast_tag_data_json}.get(type_name, lambda _: None)(data)
+    if fast is not None:  # the common shapes without construct (start-up): what the declarations give
+        return fast
     from .format import lookup
 
     try:

@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-import orjson
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +119,8 @@ def ceph_json(value: Any, pretty: bool = False) -> str:
     if pretty:
         return _encode_pretty(value, 0) + "\n"
     if _orjson_safe(value):
+        import orjson  # here: plain-text commands do not pay for importing it at start-up
+
         try:
             return _ORJSON_FIXUPS.sub(_fix_orjson, orjson.dumps(value)).decode("utf-8") + "\n"
         except TypeError:

@@ -97,25 +97,33 @@ def _directory_value(pool: Pool, key: str) -> bytes | None:
 
 def image_id(pool: Pool, image_name: str) -> str:
     """The id of v2 image ``image_name`` (``rbd_directory`` first, then ``rbd_id.<name>``)."""
-    from .format.primitives import CephString, decode
-
     raw = _directory_value(pool, f"name_{image_name}")
     if raw is None:
         try:
             raw = pool.read(RBD_ID_PREFIX + image_name)
         except NotFoundError:
             raise NotFoundError(f"image {image_name} does not exist in pool {pool.describe()}") from None
-    return str(decode(CephString(), raw, type_name=f"id of image {image_name}"))
+    return _string(raw, f"id of image {image_name}")
+
+
+def _string(raw: bytes, what: str) -> str:
+    """``raw`` as one ``std::string`` (the fast path; construct only for the exact error)."""
+    from .format.header_fastpath import fast_string
+
+    fast = fast_string(raw)
+    if fast is not None:
+        return fast
+    from .format.primitives import CephString, decode
+
+    return str(decode(CephString(), raw, type_name=what))
 
 
 def image_name(pool: Pool, image_id: str) -> str:
     """The name of the image with id ``image_id`` (``rbd_directory`` ``id_<id>``)."""
-    from .format.primitives import CephString, decode
-
     raw = _directory_value(pool, f"id_{image_id}")
     if raw is None:
         raise NotFoundError(f"no image with id {image_id} in pool {pool.describe()}")
-    return str(decode(CephString(), raw, type_name=f"name of image {image_id}"))
+    return _string(raw, f"name of image {image_id}")
 
 
 def open_pool(store: Store, spec: Spec) -> Pool:

@@ -92,3 +92,83 @@ def test_help_lists_every_command() -> None:
         listed = out.split("Commands:", 1)[1]
         for name in group.lazy_modules:
             assert f"  {name} " in listed or f"  {name}\n" in listed, (path, name)
+
+
+# -- what start-up imports ---------------------------------------------------------------------------
+#: modules the read commands must not import at start-up on a small journal whose events are all on the
+#: fast path (each costs milliseconds a user waits for: construct ~10 ms, the librbd binding, jsonschema, ...)
+HEAVY = ("construct", "rbd", "jsonschema", "rich", "hypothesis", "journaltools.format.primitives",
+         "journaltools.format.librbd_journal", "tempfile")
+PROBE = r"""
+import contextlib, io, json, sys
+from journaltools.cli import run
+heavy = set(json.loads(sys.argv[1]))
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = run(sys.argv[3:], argv0=sys.argv[2])
+found = sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy)
+print(json.dumps({"code": code, "heavy": found, "out": out.getvalue()}))
+"""
+SITE_A = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "stores" / "site-a")
+#: (argv0, command line) of the read commands, on the fixture's empty journal (img1) and a small one (small)
+DIRECTORY_COMMANDS = [
+    ("journaltools", ["--store", SITE_A, "journal", "inspect", "--pool", "rbd", "--image", "img1"]),
+    ("journaltools", ["--store", SITE_A, "journal", "inspect", "--pool", "rbd", "--image", "small"]),
+    ("journaltools", ["--store", SITE_A, "journal", "inspect", "--pool", "rbd", "--journal", "10abe81d9984"]),
+    ("journaltools", ["--store", SITE_A, "journal", "info", "--pool", "rbd", "--image", "small"]),
+    ("journaltools", ["--store", SITE_A, "journal", "export", "--pool", "rbd", "--image", "small", "--format", "rbd",
+                      "--path", "out.rbd"]),
+    ("journaltools", ["--store", SITE_A, "journal", "export", "--pool", "rbd", "--image", "small", "--format", "jsonl",
+                      "--path", "out.jsonl"]),
+    ("journaltools", ["--store", SITE_A, "journal", "export", "--pool", "rbd", "--image", "small", "--format", "json",
+                      "--path", "out.json"]),
+    ("rbd", ["--store", SITE_A, "journal", "inspect", "--pool", "rbd", "--image", "small"]),
+]
+
+
+def _probe(argv0: str, args: list[str], **kwargs: object) -> dict[str, object]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY), argv0, *args], capture_output=True, text=True,
+                          **kwargs)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(("argv0", "args"), DIRECTORY_COMMANDS, ids=[" ".join(a[2:6]) + f" ({p})" for p, a in
+                                                                      DIRECTORY_COMMANDS])
+def test_read_commands_start_without_heavy_modules(argv0: str, args: list[str], tmp_path) -> None:
+    found = _probe(argv0, args, cwd=tmp_path)
+    assert found["code"] == 0
+    assert found["heavy"] == [], f"imported at start-up: {found['heavy']}"
+
+
+def test_the_directory_store_does_not_load_librados(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(["rados"]), "journaltools", "--store", SITE_A,
+                           "journal", "inspect", "--pool", "rbd", "--image", "small"], capture_output=True, text=True,
+                          cwd=tmp_path, check=True)
+    assert json.loads(proc.stdout.splitlines()[-1])["heavy"] == []
+
+
+def test_the_probe_sees_heavy_modules() -> None:
+    """The check above can fail: a command that needs the declarations (an event filter) imports construct."""
+    found = _probe("journaltools", ["--store", SITE_A, "journal", "inspect", "--pool", "rbd", "--image", "small",
+                                    "--event-type", "AioWrite"])
+    assert "construct" in found["heavy"] and "journaltools.format.librbd_journal" in found["heavy"]
+
+
+@pytest.mark.ceph
+def test_live_read_commands_start_without_heavy_modules(ceph_cluster, tmp_path) -> None:
+    """Live, on an empty journal: librados' binding only (not librbd's), no construct."""
+    ceph = ceph_cluster
+    ceph.rbd("create", "--size", "8M", "--image-feature", "layering,exclusive-lock,journaling", "rbd/startup-empty")
+    for argv0, args in [
+        ("journaltools", ["journal", "inspect", "--pool", "rbd", "--image", "startup-empty"]),
+        ("journaltools", ["journal", "info", "--pool", "rbd", "--image", "startup-empty"]),
+        ("journaltools", ["journal", "export", "--pool", "rbd", "--image", "startup-empty", "--format", "rbd",
+                          "--path", str(tmp_path / "e.rbd")]),
+        ("journaltools", ["journal", "export", "--pool", "rbd", "--image", "startup-empty", "--format", "json",
+                          "--path", str(tmp_path / "e.json")]),
+        ("rbd", ["journal", "inspect", "--pool", "rbd", "--image", "startup-empty"]),
+    ]:
+        found = _probe(argv0, ["-c", ceph.conf, *args], cwd=tmp_path)
+        assert found["code"] == 0, found
+        assert found["heavy"] == [], (args, found["heavy"])

@@ -119,3 +119,14 @@ def test_fixture_journals_take_the_fast_path_for_io_events():
     taken = {fast_event_type(e.payload) for e in journal.walk() if _agree(e.payload)}
     assert {AIO_WRITE, AIO_FLUSH, AIO_DISCARD, OP_FINISH} <= taken
     assert set(EVENTS) >= taken
+
+
+def test_the_precomputed_layouts_are_what_the_declarations_compile_to():
+    """format/event_layouts.py is stale when a declaration changed: run python -m journaltools.format.event_fastpath."""
+    from journaltools.format import event_fastpath, event_layouts, librbd_journal
+
+    assert event_fastpath.layout_specs(event_fastpath.compile_layouts()) == event_layouts.LAYOUT_SPECS
+    assert event_layouts.EVENT_TYPE_NAMES == librbd_journal.EVENT_TYPE_NAMES
+    assert event_layouts.EVENT_VERSION == librbd_journal.EVENT_VERSION
+    assert {t: (lay.head.format, lay.fields, lay.blob, lay.fixed_body) for t, lay in event_fastpath.LAYOUTS.items()} == \
+        {t: (lay.head.format, lay.fields, lay.blob, lay.fixed_body) for t, lay in event_fastpath.compile_layouts().items()}

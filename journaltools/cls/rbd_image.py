@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from construct import Struct
+from typing import Any
 
 from ..errors import NotFoundError
-from ..format.primitives import decode, encode, u64
+from ..format.header_fastpath import fast_u64
 from ..spec import RBD_HEADER_PREFIX
 from ..store.base import Pool
 
-SET_FEATURES_ARGS = Struct("features" / u64, "mask" / u64)
+
+def set_features_args() -> Any:
+    """cls ``rbd.set_features``' input: u64 features, u64 mask (construct is imported on use)."""
+    from construct import Struct
+
+    from ..format.primitives import u64
+
+    return Struct("features" / u64, "mask" / u64)
 
 LAYERING, STRIPING, EXCLUSIVE_LOCK, OBJECT_MAP, FAST_DIFF, DEEP_FLATTEN = 1, 2, 4, 8, 16, 32
 JOURNALING, DATA_POOL, OPERATIONS, MIGRATING, NON_PRIMARY, DIRTY_CACHE = 64, 128, 256, 512, 1024, 2048
@@ -37,13 +44,20 @@ def get_features(pool: Pool, image_id: str) -> int:
         raw = None
     if raw is None:
         raise NotFoundError(f"image {image_id} has no header {oid} in pool {pool.describe()}")
+    fast = fast_u64(raw)
+    if fast is not None:
+        return fast
+    from ..format.primitives import decode, u64
+
     return int(decode(u64, raw, type_name=f"{oid} features"))
 
 
 def set_features(pool: Pool, image_id: str, features: int, mask: int) -> None:
     """cls ``rbd.set_features``: set the bits of ``mask`` to their value in ``features``."""
+    from ..format.primitives import encode
+
     pool.execute(header_oid(image_id), "rbd", "set_features",
-                 encode(SET_FEATURES_ARGS, {"features": features, "mask": mask}))
+                 encode(set_features_args(), {"features": features, "mask": mask}))
 
 
 def feature_names(features: int) -> list[str]:

@@ -14,7 +14,7 @@ import click
 
 from ..cli import AppContext, pass_app
 from ..errors import FormatError, NotFoundError, SpecError
-from ..format.cls_journal import client_state_name
+from ..format.cls_journal_keys import client_state_name
 from ..journal import ERROR, CorruptionPolicy, Journal
 from ..journal.lag import client_lag
 from ..journal.trimming import Trimming, is_disconnected, journal_trimming
@@ -231,13 +231,18 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     filters are export's: they select the entries counted and dumped; problems
     are reported for the whole walk.
     """
-    from ..export import EntryFilter
-    from ..export import decode_event as decode_for_filter
-    from ..format.ceph_dump import event_dump
-    from ..format.librbd_journal import decode_event
+    if verbose:  # the event dumps need the declarations (construct): start-up pays for them only then
+        from ..format.ceph_dump import event_dump
+        from ..format.librbd_journal import decode_event
 
     policy = CorruptionPolicy("skip" if no_error else on_error)
-    entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
+    filtering = bool(tags or event_types) or any(v is not None for v in (from_tid, to_tid, since, until))
+    if filtering:  # export's filters (without one, start-up does not pay for importing export.py)
+        from ..export import EntryFilter
+        from ..export import decode_event as decode_for_filter
+
+        entry_filter = EntryFilter.build(tags, from_tid, to_tid, event_types, since, until)
+        filtering = entry_filter.active
     journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
     walk = journal.walk(all_entries=all_entries)
     dumps: list[Any] = []
@@ -246,7 +251,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
     with progress(walk.total_bytes() if sys.stderr.isatty() else None, "inspect") as advance:
         walk.progress = advance
         seen = 0
-        if policy.mode == "skip" and not verbose and not entry_filter.active:  # the walk alone checks
+        if policy.mode == "skip" and not verbose and not filtering:  # the walk alone checks
             inspected = walk.count()
         else:
             for entry in walk:
@@ -256,7 +261,7 @@ def inspect(app: AppContext, journal_spec: str | None, pool: str | None, namespa
                     if damage:
                         stopped_at = damage[0]
                         break
-                if entry_filter.active:
+                if filtering:
                     try:
                         wanted = entry_filter.match(entry, decode_for_filter(entry.payload) if entry_filter.needs_event
                                                     else None)

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from construct import Construct
 
+from .cls_journal_keys import (  # noqa: F401  (re-exported: the construct-free names of this module)
+    CLIENT_KEY_PREFIX,
+    CLIENT_STATE_CONNECTED,
+    CLIENT_STATE_DISCONNECTED,
+    CLIENT_STATE_NAMES,
+    TAG_CLASS_NEW,
+    TAG_KEY_PREFIX,
+    client_key,
+    client_state_name,
+    tag_key,
+)
 from .primitives import Bufferlist, CephList, CephString, i64, u8, u64, versioned
 from .registry import register
 
@@ -24,10 +35,6 @@ ObjectSetPosition = register(
     "a client's commit position: newest first, at most one per splay offset",
 )
 
-CLIENT_STATE_CONNECTED = 0
-CLIENT_STATE_DISCONNECTED = 1
-CLIENT_STATE_NAMES = {CLIENT_STATE_CONNECTED: "connected", CLIENT_STATE_DISCONNECTED: "disconnected"}
-
 Client = register(
     "cls::journal::Client",
     versioned(
@@ -41,8 +48,6 @@ Client = register(
     ),
     "a registered journal client: id, opaque client data, commit position, state",
 )
-
-TAG_CLASS_NEW = 0xFFFFFFFFFFFFFFFF
 
 Tag = register(
     "cls::journal::Tag",
@@ -60,18 +65,3 @@ HEADER_KEYS: dict[str, tuple[Construct, int]] = {
     "next_tag_tid": (u64, 8),
     "next_tag_class": (u64, 8),
 }
-
-CLIENT_KEY_PREFIX = "client_"
-TAG_KEY_PREFIX = "tag_"
-
-
-def client_state_name(state: int) -> str:
-    return CLIENT_STATE_NAMES.get(state, f"unknown ({state})")
-
-
-def tag_key(tid: int) -> str:
-    return f"{TAG_KEY_PREFIX}{tid:016x}"
-
-
-def client_key(client_id: str) -> str:
-    return CLIENT_KEY_PREFIX + client_id

@@ -13,7 +13,10 @@ The layouts are not written by hand: :func:`_compile` reads each event's body in
 :data:`~journaltools.format.librbd_journal.EVENTS` at :data:`EVENT_VERSION`
 (fields that exist at that version, their ``struct`` formats, the trailing
 bufferlist) and builds one :class:`struct.Struct` per event type.  Events with
-strings, namespaces or two bufferlists are not compiled.  Anything that is not
+strings, namespaces or two bufferlists are not compiled.  What it builds is kept,
+precomputed, in :mod:`.event_layouts` (``python -m journaltools.format.event_fastpath``
+writes it; tests/test_event_fastpath.py fails when it is stale), so that importing
+this module does not import construct and the declarations (start-up time).  Anything that is not
 exactly the compiled shape (other struct versions, tails, sizes that disagree,
 unknown types) returns ``None`` and the caller falls back to the full decoder,
 which gives the same answer for every payload the fast path accepts
@@ -25,13 +28,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pybase64
-from construct import Container, Flag, FormatField, IfThenElse, Pass, Renamed, Struct
+from . import BytesLike
+from .event_layouts import EVENT_TYPE_NAMES, EVENT_VERSION, LAYOUT_SPECS
 
-from .librbd_journal import EVENT_TYPE_NAMES, EVENT_VERSION, EVENTS
-from .primitives import Bufferlist, BytesLike
+if TYPE_CHECKING:
+    from construct import Struct
 
 _ENVELOPE = "<BBII"  # struct_v, struct_compat, body length, event_type
 _ENVELOPE_SIZE = struct.calcsize(_ENVELOPE)
@@ -54,6 +57,8 @@ class _Layout:
 
 def _field_format(sub: Any) -> str | None:
     """The struct format of a fixed-width field at EVENT_VERSION, "" if absent there, None if not fixed."""
+    from construct import Container, Flag, FormatField, IfThenElse, Pass, Renamed
+
     inner = sub.subcon if isinstance(sub, Renamed) else sub
     if isinstance(inner, IfThenElse):
         present = inner.condfunc(Container(_struct_v=EVENT_VERSION))
@@ -68,6 +73,10 @@ def _field_format(sub: Any) -> str | None:
 
 
 def _compile(type_id: int, body: Struct) -> _Layout | None:
+    from construct import Renamed
+
+    from .primitives import Bufferlist
+
     formats: list[str] = []
     names: list[str] = []
     blob: str | None = None
@@ -88,10 +97,26 @@ def _compile(type_id: int, body: Struct) -> _Layout | None:
     return _Layout(type_id, head, tuple(names), blob, head.size - _ENVELOPE_SIZE + 4)
 
 
+def compile_layouts() -> dict[int, _Layout]:
+    """Every layout :func:`_compile` builds from the declarations (imports construct and them)."""
+    from . import librbd_journal
+
+    return {type_id: layout for type_id, body in librbd_journal.EVENTS.items()
+            if (layout := _compile(type_id, body)) is not None}
+
+
+def layout_specs(layouts: dict[int, _Layout]) -> dict[int, tuple[str, tuple[str, ...], str | None]]:
+    """What :mod:`.event_layouts` keeps of ``layouts``: event type -> (struct format, fields, bufferlist)."""
+    return {t: (str(layout.head.format), layout.fields, layout.blob) for t, layout in sorted(layouts.items())}
+
+
+def _layout(type_id: int, fmt: str, fields: tuple[str, ...], blob: str | None) -> _Layout:
+    head = struct.Struct(fmt)
+    return _Layout(type_id, head, fields, blob, head.size - _ENVELOPE_SIZE + 4)
+
+
 #: event type -> compiled layout, for the event types whose body is fixed-width (+ one trailing bufferlist)
-LAYOUTS: dict[int, _Layout] = {
-    type_id: layout for type_id, body in EVENTS.items() if (layout := _compile(type_id, body)) is not None
-}
+LAYOUTS: dict[int, _Layout] = {type_id: _layout(type_id, *spec) for type_id, spec in LAYOUT_SPECS.items()}
 _MAX_TYPE = max(LAYOUTS) + 1
 _BY_TYPE: list[_Layout | None] = [LAYOUTS.get(t) for t in range(_MAX_TYPE)]
 
@@ -189,6 +214,8 @@ class FastEvent:
 
     def to_json(self, payload: BytesLike) -> dict[str, Any]:
         """``to_json(EventEntry, decode(payload))`` (jsonify's output for this event), built directly."""
+        import pybase64
+
         fields = dict(self.fields)
         if self.blob_name is not None:
             fields[self.blob_name] = pybase64.b64encode_as_string(payload[self.blob_start : self.blob_end])
@@ -209,3 +236,30 @@ def fast_event(payload: BytesLike) -> FastEvent | None:
     start = layout.head.size
     return FastEvent(layout.type_id, EVENT_TYPE_NAMES[layout.type_id], dict(zip(layout.fields, values, strict=True)),
                      layout.blob, start, meta_at if layout.blob else start, meta[3], meta[4])
+
+
+def _write_layouts_module() -> str:
+    """The source of :mod:`.event_layouts`, from the declarations."""
+    from . import librbd_journal
+
+    lines = ['"""Precomputed by ``python -m journaltools.format.event_fastpath`` from the EventEntry declaration',
+             "(journaltools/format/librbd_journal.py): do not edit; tests/test_event_fastpath.py checks it.",
+             "",
+             "Event type -> (struct format of envelope + fixed fields (+ the bufferlist length), fixed field names,",
+             'name of the trailing bufferlist or None).  See :mod:`.event_fastpath`.',
+             '"""',
+             "",
+             "from __future__ import annotations",
+             "",
+             f"EVENT_VERSION = {librbd_journal.EVENT_VERSION}",
+             f"EVENT_TYPE_NAMES: dict[int, str] = {dict(sorted(librbd_journal.EVENT_TYPE_NAMES.items()))!r}",
+             "LAYOUT_SPECS: dict[int, tuple[str, tuple[str, ...], str | None]] = {"]
+    lines += [f"    {t}: {spec!r}," for t, spec in layout_specs(compile_layouts()).items()]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    Path(__file__).with_name("event_layouts.py").write_text(_write_layouts_module())

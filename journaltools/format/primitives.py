@@ -41,9 +41,7 @@ from construct import (
 from construct.core import stream_read, stream_tell, stream_write
 
 from ..errors import FormatError
-
-#: what decoders accept: bytes, or a view into a larger buffer (the walk hands out views)
-BytesLike = bytes | memoryview
+from . import BytesLike  # noqa: F401  (re-exported)
 
 u8 = Int8ul
 u16 = Int16ul

@@ -20,16 +20,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FormatError, NotFoundError
-from ..format.cls_journal import (
+from ..format.cls_journal_keys import (
     CLIENT_KEY_PREFIX,
     CLIENT_STATE_DISCONNECTED,
-    HEADER_KEYS,
+    HEADER_KEY_SIZES,
     TAG_CLASS_NEW,
     TAG_KEY_PREFIX,
-    Client,
-    Tag,
 )
-from ..format.primitives import decode
+from ..format.header_fastpath import fast_client, fast_tag
 from ..store.base import Pool
 from .problems import WARNING, Problem
 
@@ -54,6 +52,14 @@ class Position:
         return {"object_number": self.object_number, "tag_tid": self.tag_tid, "entry_tid": self.entry_tid}
 
 
+def _decode_record(con_name: str, raw: bytes, type_name: str) -> Any:
+    """``raw`` decoded by the construct declaration ``cls_journal.<con_name>`` (construct is imported here)."""
+    from ..format import cls_journal
+    from ..format.primitives import decode
+
+    return decode(getattr(cls_journal, con_name), raw, type_name=type_name)
+
+
 @dataclass(slots=True)
 class ClientRecord:
     """A registered client (``client_<id>``); ``record`` is the decoded container (None if malformed)."""
@@ -64,7 +70,16 @@ class ClientRecord:
     data: bytes
     commit_position: list[Position]
     raw: bytes
-    record: Any = None
+    malformed: bool = False
+    _record: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def record(self) -> Any:
+        """The ``cls::journal::Client`` container of :attr:`raw` (decoded on first use: opening a journal
+        decodes clients without construct, :mod:`~journaltools.format.header_fastpath`), or None if malformed."""
+        if self._record is None and not self.malformed:
+            self._record = _decode_record("Client", self.raw, f"client record {self.key!r}")
+        return self._record
 
 
 @dataclass(slots=True)
@@ -76,7 +91,15 @@ class TagRecord:
     tag_class: int | None
     data: bytes
     raw: bytes
-    record: Any = None
+    malformed: bool = False
+    _record: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def record(self) -> Any:
+        """The ``cls::journal::Tag`` container of :attr:`raw` (decoded on first use), or None if malformed."""
+        if self._record is None and not self.malformed:
+            self._record = _decode_record("Tag", self.raw, f"tag record {self.key!r}")
+        return self._record
 
 
 @dataclass(slots=True)
@@ -113,7 +136,7 @@ def parse_header(omap: dict[str, bytes], header_oid: str) -> JournalHeader:
     def problem(kind: str, detail: str, **kw: Any) -> None:
         header.problems.append(Problem(kind, detail, header_oid, **kw))
 
-    for key, (con, size) in HEADER_KEYS.items():
+    for key, (size, signed) in HEADER_KEY_SIZES.items():
         raw = omap.get(key)
         if raw is None:
             problem("malformed_header", f"header key {key!r} is missing")
@@ -121,7 +144,7 @@ def parse_header(omap: dict[str, bytes], header_oid: str) -> JournalHeader:
         if len(raw) != size:
             problem("malformed_header", f"header key {key!r} is {len(raw)} bytes, expected {size}")
             continue
-        setattr(header, key, decode(con, raw, type_name=key))
+        setattr(header, key, int.from_bytes(raw, "little", signed=signed))
     if header.order is not None and not MIN_ORDER <= header.order <= MAX_ORDER:
         problem("malformed_header", f"order {header.order} is outside [{MIN_ORDER}, {MAX_ORDER}]")
         header.order = None
@@ -133,7 +156,7 @@ def parse_header(omap: dict[str, bytes], header_oid: str) -> JournalHeader:
 
     for key in sorted(omap):
         raw = omap[key]
-        if key in HEADER_KEYS:
+        if key in HEADER_KEY_SIZES:
             continue
         if key.startswith(CLIENT_KEY_PREFIX):
             header.clients.append(_parse_client(key, raw, header, problem))
@@ -151,31 +174,37 @@ def parse_header(omap: dict[str, bytes], header_oid: str) -> JournalHeader:
 
 def _parse_client(key: str, raw: bytes, header: JournalHeader, problem: Any) -> ClientRecord:
     key_id = key[len(CLIENT_KEY_PREFIX) :]
-    try:
-        rec = decode(Client, raw, type_name=f"client record {key!r}")
-    except FormatError as exc:
-        problem("malformed_client", f"{exc}")
-        return ClientRecord(key, key_id, None, b"", [], raw)
-    client = ClientRecord(key, rec.id, rec.state, bytes(rec.data), positions_of(rec), raw, rec)
-    if rec.id != key_id:
-        problem("malformed_client", f"client record under {key!r} has id {rec.id!r}")
-    if rec.state not in (0, 1):
-        problem("malformed_client", f"client {rec.id!r} has state {rec.state} (expected 0 connected or 1 disconnected)")
+    fast = fast_client(raw)
+    if fast is not None:
+        client_id, data, fast_positions, state = fast
+        client = ClientRecord(key, client_id, state, data, [Position(*p) for p in fast_positions], raw)
+    else:
+        try:
+            rec = _decode_record("Client", raw, f"client record {key!r}")
+        except FormatError as exc:
+            problem("malformed_client", f"{exc}")
+            return ClientRecord(key, key_id, None, b"", [], raw, malformed=True)
+        client = ClientRecord(key, rec.id, rec.state, bytes(rec.data), positions_of(rec), raw, _record=rec)
+    if client.id != key_id:
+        problem("malformed_client", f"client record under {key!r} has id {client.id!r}")
+    if client.state not in (0, 1):
+        problem("malformed_client",
+                f"client {client.id!r} has state {client.state} (expected 0 connected or 1 disconnected)")
     width = header.splay_width
     positions = client.commit_position
     if width:
         if len(positions) > width:
-            problem("malformed_client", f"client {rec.id!r} has {len(positions)} commit positions for splay width {width}")
+            problem("malformed_client", f"client {client.id!r} has {len(positions)} commit positions for splay width {width}")
         offsets = [p.object_number % width for p in positions]
         if len(set(offsets)) != len(offsets):
-            problem("malformed_client", f"client {rec.id!r} has two commit positions for one splay offset")
+            problem("malformed_client", f"client {client.id!r} has two commit positions for one splay offset")
     if positions and max(positions, key=lambda p: (p.tag_tid, p.entry_tid)) is not positions[0]:
-        problem("malformed_client", f"client {rec.id!r} commit positions are not newest first", severity=WARNING)
+        problem("malformed_client", f"client {client.id!r} commit positions are not newest first", severity=WARNING)
     if header.next_tag_tid is not None:
         for p in positions:
             if p.tag_tid >= header.next_tag_tid:
                 problem("malformed_client",
-                        f"client {rec.id!r} commit position names tag {p.tag_tid}, not below next_tag_tid {header.next_tag_tid}",
+                        f"client {client.id!r} commit position names tag {p.tag_tid}, not below next_tag_tid {header.next_tag_tid}",
                         tag_tid=p.tag_tid, entry_tid=p.entry_tid)
     return client
 
@@ -186,19 +215,26 @@ def _parse_tag(key: str, raw: bytes, header: JournalHeader, problem: Any) -> Tag
         header.unknown_keys.append(key)
         return None
     key_tid = int(key[4:], 16)
-    try:
-        rec = decode(Tag, raw, type_name=f"tag record {key!r}")
-    except FormatError as exc:
-        problem("malformed_tag", f"{exc}", tag_tid=key_tid)
-        return TagRecord(key, key_tid, None, b"", raw)
-    if rec.tid != key_tid:
-        problem("malformed_tag", f"tag record under {key!r} has tid {rec.tid}", tag_tid=key_tid)
-    if header.next_tag_tid is not None and rec.tid >= header.next_tag_tid:
-        problem("malformed_tag", f"tag {rec.tid} is not below next_tag_tid {header.next_tag_tid}", tag_tid=rec.tid)
-    if rec.tag_class == TAG_CLASS_NEW or (header.next_tag_class is not None and rec.tag_class >= header.next_tag_class):
-        problem("malformed_tag", f"tag {rec.tid} has class {rec.tag_class}, not below next_tag_class {header.next_tag_class}",
-                tag_tid=rec.tid)
-    return TagRecord(key, rec.tid, rec.tag_class, bytes(rec.data), raw, rec)
+    fast = fast_tag(raw)
+    if fast is not None:
+        tag = TagRecord(key, *fast, raw)
+    else:
+        try:
+            rec = _decode_record("Tag", raw, f"tag record {key!r}")
+        except FormatError as exc:
+            problem("malformed_tag", f"{exc}", tag_tid=key_tid)
+            return TagRecord(key, key_tid, None, b"", raw, malformed=True)
+        tag = TagRecord(key, rec.tid, rec.tag_class, bytes(rec.data), raw, _record=rec)
+    tid, tag_class = tag.tid, tag.tag_class
+    assert tag_class is not None
+    if tid != key_tid:
+        problem("malformed_tag", f"tag record under {key!r} has tid {tid}", tag_tid=key_tid)
+    if header.next_tag_tid is not None and tid >= header.next_tag_tid:
+        problem("malformed_tag", f"tag {tid} is not below next_tag_tid {header.next_tag_tid}", tag_tid=tid)
+    if tag_class == TAG_CLASS_NEW or (header.next_tag_class is not None and tag_class >= header.next_tag_class):
+        problem("malformed_tag", f"tag {tid} has class {tag_class}, not below next_tag_class {header.next_tag_class}",
+                tag_tid=tid)
+    return tag
 
 
 #: at most this many candidate objects are probed by name (more: the pool is listed)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..format.cls_journal import CLIENT_STATE_DISCONNECTED
+from ..format.cls_journal_keys import CLIENT_STATE_DISCONNECTED
 from .model import ClientRecord, Journal, JournalHeader
 
 

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..errors import NotFoundError
-from ..format.cls_journal import CLIENT_STATE_DISCONNECTED
+from ..format.cls_journal_keys import CLIENT_STATE_DISCONNECTED
 from ..store.readahead import ReadAhead
 from .model import Journal, Position
 from .problems import ERROR, WARNING, Problem
@@ -716,18 +716,23 @@ class JournalWalk:
 
     @staticmethod
     def _load_event_decoder() -> Callable[[bytes | memoryview], object] | None:
-        """A payload check: the compiled fast path for common events, else the full EventEntry decoder."""
+        """A payload check: the compiled fast path for common events, else the full EventEntry decoder
+        (imported on the first payload that needs it: construct and the declarations cost start-up time)."""
         try:
-            from ..format import lookup
             from ..format.event_fastpath import fast_event_type
-
-            decode = lookup("librbd::journal::EventEntry").decode
         except Exception:  # noqa: BLE001 - event layer not available
             return None
+        full: list[Callable[[bytes | memoryview], object]] = []
 
         def check(payload: bytes | memoryview) -> object:
             found = fast_event_type(payload)
-            return found if found is not None else decode(payload)
+            if found is not None:
+                return found
+            if not full:
+                from ..format import lookup
+
+                full.append(lookup("librbd::journal::EventEntry").decode)
+            return full[0](payload)
 
         return check
 

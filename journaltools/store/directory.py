@@ -31,7 +31,6 @@ import contextlib
 import fcntl
 import os
 import stat as st
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -122,13 +121,25 @@ def _oid(fname: str) -> str:
     return fname.replace("%2E", ".", 1 if fname.startswith("%2E") else 0).replace("%2F", "/").replace("%25", "%")
 
 
+def _create_temporary(directory: Path, prefix: str) -> tuple[int, str]:
+    """A new file ``prefix`` + 12 random hex digits in ``directory``, mode 0600, opened for writing (as
+    ``tempfile.mkstemp``, whose import of shutil, random, bz2 and lzma would cost every export start-up)."""
+    for _ in range(100):
+        name = os.path.join(directory, prefix + os.urandom(6).hex())
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name in {directory}")
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block completes: written to a
     temporary name in the same directory, fsynced, renamed over ``path``, directory fsynced.
     An error (or a crash) leaves ``path`` as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-" + path.name[:40] + ".")
+    fd, tmp = _create_temporary(path.parent, ".tmp-" + path.name[:40] + ".")
     try:
         with os.fdopen(fd, "wb", buffering=buffering) as fh:
             yield fh

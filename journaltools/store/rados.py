@@ -443,7 +443,6 @@ def cluster_fsid(cluster: Any, timeout: float = 15, poll_for: float = 2.0) -> st
     returns; until then ``get_fsid()`` gives zeros (about 1 connect in 8 on a sandbox, for a
     millisecond or so).  Poll it for up to ``poll_for`` seconds, then ask a monitor (``ceph fsid``).
     """
-    import json
     import time
 
     deadline = time.monotonic() + poll_for
@@ -459,6 +458,8 @@ def cluster_fsid(cluster: Any, timeout: float = 15, poll_for: float = 2.0) -> st
             break
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+    import json  # only now: start-up does not pay for it when the monmap has come
+
     try:
         ret, out, _ = cluster.mon_command(json.dumps({"prefix": "fsid", "format": "json"}), b"", timeout=int(timeout))
         fsid = str(json.loads(out)["fsid"]) if ret == 0 else ""

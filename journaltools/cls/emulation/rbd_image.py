@@ -13,7 +13,7 @@ from . import method
 
 @method("rbd", "set_features")
 def set_features(pool: Pool, oid: str, data: bytes) -> bytes:
-    a = decode(img.SET_FEATURES_ARGS, data)
+    a = decode(img.set_features_args(), data)
     current = img.get_features(pool, oid[len(img.RBD_HEADER_PREFIX):])
     mask = a.mask & img.FEATURES_ALL
     enabled = a.features & mask
