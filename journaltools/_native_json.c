@@ -179,7 +179,9 @@ static const uint64_t pow10_u64[20] = {
  * fractional digits the nearest decimal is N / 10^d, N = round-half-even(m * 10^d / 2^k); it
  * reads back as v when it lies within half a unit in the last place (the half-way point only
  * when m is even: reading rounds half to even).  The first d that reads back is the shortest
- * (the integer digits are fixed), and N the nearest of that length. */
+ * (the integer digits are fixed), and N the nearest of that length.  (A decimal exactly half an ulp
+ * away needs more than k fractional digits, and at d = k the decimal is v itself: the half-way case
+ * never decides; it is written out for clarity.) */
 static int put_float(Buf *b, double v)
 {
     if (!(v >= 1.0 && v < 9007199254740992.0))
