@@ -25,8 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journaltools import _native_json  # type: ignore[attr-defined]  # not built is a failure, not a skip
-from journaltools import export
+from journaltools import (
+    _native_json,  # type: ignore[attr-defined]  # not built is a failure, not a skip
+    export,
+)
 from journaltools.export import (
     EntryFilter,
     ExportResult,
@@ -39,7 +41,7 @@ from journaltools.export import (
     walk_entries,
 )
 from journaltools.format.event_fastpath import LAYOUTS, fast_event
-from journaltools.format.librbd_journal import EVENT_TYPE_NAMES, EVENTS, make_event
+from journaltools.format.librbd_journal import EVENTS, make_event
 from journaltools.journal import ERROR, Journal, JournalEntry, Problem
 from journaltools.journal.problems import CorruptionPolicy
 from journaltools.journal.walk import JournalWalk
