@@ -1,5 +1,5 @@
 /*
- * journaltools._native_json: the JSON / jsonl export records of IO events in C.
+ * journaltools._native_json: the JSON / jsonl (and rbd-format) export records of IO events in C.
  *
  * What journaltools/export.py builds per entry in Python (entry_record() of the entry and
  * its fast-path event, then orjson.dumps) is written here straight into an output buffer,
@@ -17,7 +17,7 @@
  *     "1795570225.0");
  *   - the "time" string: datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds")
  *     with Z, including CPython's round-half-even of the microseconds;
- *   - base64 of the data (SSSE3 when the CPU has it, checked at import; a table otherwise);
+ *   - base64 of the data (AVX2 or SSSE3 when the CPU has them, checked at import; a table otherwise);
  *   - the object name (any str) through the encoder export.py gives (orjson.dumps), cached
  *     per name.
  */
@@ -154,11 +154,42 @@ static size_t b64_ssse3(const unsigned char *src, size_t len, char *out)
     }
     return o + b64_scalar(src + i, len - i, out + o);
 }
+
+/* the same in two 128-bit lanes: 24 input bytes to 32 characters per step */
+__attribute__((target("avx2")))
+static size_t b64_avx2(const unsigned char *src, size_t len, char *out)
+{
+    size_t i = 0, o = 0;
+    const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
+                                            1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    const __m256i mask_ac = _mm256_set1_epi32(0x0fc0fc00), mul_ac = _mm256_set1_epi32(0x04000040);
+    const __m256i mask_bd = _mm256_set1_epi32(0x003f03f0), mul_bd = _mm256_set1_epi32(0x01000010);
+    const __m256i offsets = _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                             '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,
+                                             'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                             '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+    const __m256i n51 = _mm256_set1_epi8(51), n26 = _mm256_set1_epi8(26), n13 = _mm256_set1_epi8(13);
+    for (; i + 28 <= len; i += 24, o += 32) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)(src + i));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(src + i + 12));
+        __m256i in = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), spread);
+        __m256i idx = _mm256_or_si256(_mm256_mulhi_epu16(_mm256_and_si256(in, mask_ac), mul_ac),
+                                      _mm256_mullo_epi16(_mm256_and_si256(in, mask_bd), mul_bd));
+        __m256i range = _mm256_subs_epu8(idx, n51);
+        range = _mm256_or_si256(range, _mm256_and_si256(_mm256_cmpgt_epi8(n26, idx), n13));
+        _mm256_storeu_si256((__m256i *)(out + o), _mm256_add_epi8(_mm256_shuffle_epi8(offsets, range), idx));
+    }
+    return o + b64_ssse3(src + i, len - i, out + o);
+}
 #endif
+
+static int have_avx2;
 
 static size_t b64_encode(const unsigned char *src, size_t len, char *out)
 {
 #ifdef HAVE_X86_SIMD
+    if (have_avx2)
+        return b64_avx2(src, len, out);
     if (have_ssse3)
         return b64_ssse3(src, len, out);
 #endif
@@ -638,6 +669,62 @@ done:
     return result;
 }
 
+static inline size_t digits_u64(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Append the entry's record of rbd's export format (export.RbdExportWriter.write_type):
+ * '<N> {"tag_id":T,"commit_tid":C,"type":E,"entry":"<base64 of the payload>"}\n', N the byte length
+ * of the JSON: 1 done, 0 not mine (not a fast-path event, numbers outside u64), -1 error. */
+static int format_rbd(Buf *b, PyObject *entry)
+{
+    PyObject *v[N_ENTRY];
+    if (entry_values(entry, v) < 0)
+        return -1;
+    int result = 0;
+    uint64_t tag_tid, commit_tid;
+    Py_buffer payload;
+    if (!as_u64(v[2], &tag_tid) || !as_u64(v[4], &commit_tid))
+        goto done;
+    if (PyObject_GetBuffer(v[5], &payload, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        goto done;
+    }
+    if (match(payload.buf, payload.len) == NULL)
+        goto release;
+    uint32_t type = le32((const unsigned char *)payload.buf + 6);
+    size_t b64_len = ((size_t)payload.len + 2) / 3 * 4;
+    size_t record = sizeof("{\"tag_id\":,\"commit_tid\":,\"type\":,\"entry\":\"\"}") - 1 + digits_u64(tag_tid)
+                    + digits_u64(commit_tid) + digits_u64(type) + b64_len;
+    if (buf_reserve(b, record + 24) < 0) {
+        result = -1;
+        goto release;
+    }
+    put_u64(b, record);
+    PUT_LIT(b, " {\"tag_id\":");
+    put_u64(b, tag_tid);
+    PUT_LIT(b, ",\"commit_tid\":");
+    put_u64(b, commit_tid);
+    PUT_LIT(b, ",\"type\":");
+    put_u64(b, type);
+    PUT_LIT(b, ",\"entry\":\"");
+    b->len += b64_encode(payload.buf, (size_t)payload.len, b->data + b->len);
+    PUT_LIT(b, "\"}\n");
+    result = 1;
+release:
+    PyBuffer_Release(&payload);
+done:
+    for (int i = 0; i < N_ENTRY; i++)
+        Py_DECREF(v[i]);
+    return result;
+}
+
 static int ready(void)
 {
     if (event_version < 0) {
@@ -655,6 +742,19 @@ static PyObject *entry_record(PyObject *self, PyObject *entry)
         return NULL;
     Buf b = {NULL, 0, 0};
     int done = format_entry(&b, entry, "", 0, "", 0);
+    PyObject *result = done < 0 ? NULL : done ? PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len) : Py_NewRef(Py_None);
+    PyMem_Free(b.data);
+    return result;
+}
+
+/* rbd_record(entry) -> bytes | None: export.RbdExportWriter's record of a fast-path event */
+static PyObject *rbd_record(PyObject *self, PyObject *entry)
+{
+    (void)self;
+    if (!ready())
+        return NULL;
+    Buf b = {NULL, 0, 0};
+    int done = format_rbd(&b, entry);
     PyObject *result = done < 0 ? NULL : done ? PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len) : Py_NewRef(Py_None);
     PyMem_Free(b.data);
     return result;
@@ -685,8 +785,9 @@ static int flush(Buf *b, PyObject *write)
 
 #define FLUSH_AT (1 << 20)
 
-/* export_run(entries, problems, seen, write, first_prefix, prefix, suffix) -> (written, entry | None)
+/* export_run(entries, problems, seen, write, first_prefix, prefix, suffix, rbd=False) -> (written, entry | None)
  *
+ * rbd true: rbd's export records (format_rbd; the affixes are not used), else the JSON records.
  * Take entries from the iterator and append their records to a buffer handed to write() every
  * megabyte, until the iterator ends (entry None) or an entry needs the Python path: new problems
  * came with it (len(problems) != seen) or it is not formatted here.  That entry is returned
@@ -694,10 +795,14 @@ static int flush(Buf *b, PyObject *write)
 static PyObject *export_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "export_run(entries, problems, seen, write, first_prefix, prefix, suffix)");
+    if (nargs != 7 && nargs != 8) {
+        PyErr_SetString(PyExc_TypeError,
+                        "export_run(entries, problems, seen, write, first_prefix, prefix, suffix, rbd=False)");
         return NULL;
     }
+    int rbd = nargs == 8 ? PyObject_IsTrue(args[7]) : 0;
+    if (rbd < 0)
+        return NULL;
     if (!ready())
         return NULL;
     PyObject *entries = args[0], *problems = args[1], *write = args[3];
@@ -724,7 +829,7 @@ static PyObject *export_run(PyObject *self, PyObject *const *args, Py_ssize_t na
         }
         if (PyList_GET_SIZE(problems) != seen)
             break;
-        int done = format_entry(&b, entry, prefix, prefix_len, suffix, suffix_len);
+        int done = rbd ? format_rbd(&b, entry) : format_entry(&b, entry, prefix, prefix_len, suffix, suffix_len);
         if (done < 0)
             goto fail;
         if (done == 0)
@@ -753,11 +858,11 @@ static PyObject *b64encode(PyObject *self, PyObject *const *args, Py_ssize_t nar
 {
     (void)self;
     if (nargs < 1 || nargs > 2) {
-        PyErr_SetString(PyExc_TypeError, "b64encode(data, simd=True)");
+        PyErr_SetString(PyExc_TypeError, "b64encode(data, level=2)");
         return NULL;
     }
-    int simd = nargs == 2 ? PyObject_IsTrue(args[1]) : 1;
-    if (simd < 0)
+    long level = nargs == 2 ? PyLong_AsLong(args[1]) : 2;
+    if (level == -1 && PyErr_Occurred())
         return NULL;
     Py_buffer buf;
     if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0)
@@ -765,9 +870,13 @@ static PyObject *b64encode(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyObject *out = PyBytes_FromStringAndSize(NULL, (buf.len + 2) / 3 * 4);
     if (out != NULL) {
         char *o = PyBytes_AS_STRING(out);
-        if (simd)
-            b64_encode(buf.buf, (size_t)buf.len, o);
+#ifdef HAVE_X86_SIMD
+        if (level >= 2 && have_avx2)
+            b64_avx2(buf.buf, (size_t)buf.len, o);
+        else if (level >= 1 && have_ssse3)
+            b64_ssse3(buf.buf, (size_t)buf.len, o);
         else
+#endif
             b64_scalar(buf.buf, (size_t)buf.len, o);
     }
     PyBuffer_Release(&buf);
@@ -808,7 +917,7 @@ static PyObject *float_json(PyObject *self, PyObject *arg)
 static PyObject *simd_base64(PyObject *self, PyObject *unused)
 {
     (void)self; (void)unused;
-    return PyBool_FromLong(have_ssse3);
+    return PyUnicode_FromString(have_avx2 ? "avx2" : have_ssse3 ? "ssse3" : "");
 }
 
 static PyMethodDef methods[] = {
@@ -817,14 +926,16 @@ static PyMethodDef methods[] = {
     {"set_entry_type", set_entry_type, METH_O, "set_entry_type(cls): the slots class of the walk's entries"},
     {"entry_record", entry_record, METH_O,
      "entry_record(entry) -> bytes | None: the entry's JSON record, None when the entry is not formatted here"},
+    {"rbd_record", rbd_record, METH_O,
+     "rbd_record(entry) -> bytes | None: the entry's record of rbd's export format, None when not formatted here"},
     {"export_run", (PyCFunction)(void (*)(void))export_run, METH_FASTCALL,
-     "export_run(entries, problems, seen, write, first_prefix, prefix, suffix) -> (written, entry | None)"},
+     "export_run(entries, problems, seen, write, first_prefix, prefix, suffix, rbd=False) -> (written, entry | None)"},
     {"b64encode", (PyCFunction)(void (*)(void))b64encode, METH_FASTCALL,
-     "b64encode(data, simd=True) -> bytes: standard base64 with padding"},
+     "b64encode(data, level=2) -> bytes: standard base64 with padding (level 0 the table, 1 SSSE3, 2 AVX2 if present)"},
     {"timestamp_json", timestamp_json, METH_VARARGS,
      "timestamp_json(sec, nsec) -> (bytes, str) | None: the record's timestamp and time"},
     {"float_json", float_json, METH_O, "float_json(v) -> bytes | None: v as orjson writes it, for 1 <= v < 2**53"},
-    {"simd_base64", simd_base64, METH_NOARGS, "simd_base64() -> bool: whether the SSSE3 base64 is in use"},
+    {"simd_base64", simd_base64, METH_NOARGS, "simd_base64() -> str: the base64 in use: avx2, ssse3 or the table (empty)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -844,6 +955,7 @@ PyMODINIT_FUNC PyInit__native_json(void)
 #ifdef HAVE_X86_SIMD
     __builtin_cpu_init();
     have_ssse3 = __builtin_cpu_supports("ssse3");
+    have_avx2 = have_ssse3 && __builtin_cpu_supports("avx2");
 #endif
     return PyModule_Create(&module);
 }

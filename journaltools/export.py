@@ -232,8 +232,9 @@ NativeRun = Callable[[Iterator[JournalEntry], list[Problem], int], tuple[int, Jo
 
 @cache
 def native_records() -> ModuleType | None:
-    """The C formatter of :func:`entry_record` + orjson for fast-path events, set up; None on the
-    pure-Python path (:func:`journaltools.native.json_core`)."""
+    """The C formatter of fast-path events' records (:func:`entry_record` + orjson, and
+    :meth:`RbdExportWriter.write_type`), set up; None on the pure-Python path
+    (:func:`journaltools.native.json_core`)."""
     from .format.event_fastpath import EVENT_VERSION, LAYOUTS
     from .format.librbd_journal import EVENT_TYPE_NAMES
     from .journal import JournalEntry
@@ -292,6 +293,17 @@ class RbdExportWriter(ExportWriter):
         record = b'{"tag_id":%d,"commit_tid":%d,"type":%d,"entry":"%s"}' % (
             entry.tag_tid, entry.commit_tid, type_id, pybase64.b64encode(entry.payload))
         self.fh.write(b"%d %s\n" % (len(record), record))
+
+    def native_run(self) -> NativeRun | None:
+        core = native_records()
+        if core is None:
+            return None
+        write = self.fh.write
+
+        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
+            return core.export_run(entries, problems, seen, write, b"", b"", b"", True)  # type: ignore[no-any-return]
+
+        return run
 
 
 def _decoded_or_none(type_name: str, data: bytes) -> Any:

@@ -1,7 +1,7 @@
-"""The JSON/jsonl export records in C (journaltools/_native_json.c) are byte-identical to the Python path.
+"""The export records in C (journaltools/_native_json.c) are byte-identical to the Python path.
 
-The Python path (``export.entry_record`` + orjson, what ``JOURNALTOOLS_PURE_PYTHON=1`` runs)
-is the reference: every test runs both on the same input, whatever the environment of the
+The Python path (``export.entry_record`` + orjson for JSON and jsonl, ``RbdExportWriter.write_type``
+for rbd's format: what ``JOURNALTOOLS_PURE_PYTHON=1`` runs) is the reference: every test runs both on the same input, whatever the environment of the
 suite says.  Pieces (base64, the timestamp float, the ISO time) against their Python
 counterparts; single records of generated entries (any object name, huge and out-of-range
 numbers, every compiled event type with any field value, damaged payloads, events of every
@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import platform
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from journaltools.export import (
     ExportResult,
     JsonExportWriter,
     JsonlExportWriter,
+    RbdExportWriter,
     decode_event,
     entry_record,
     iso_utc,
@@ -95,15 +97,20 @@ def test_the_json_core_is_built_and_chosen():
 def test_base64_simd_and_table_equal_the_base64_module(data, start):
     view = memoryview(data)[start:]
     expected = base64.b64encode(view)
-    assert _native_json.b64encode(view) == expected
-    assert _native_json.b64encode(view, False) == expected
+    for level in (0, 1, 2):  # the table, SSSE3, AVX2 (each where the CPU has it)
+        assert _native_json.b64encode(view, level) == expected
 
 
 def test_base64_of_every_length_and_byte():
     every = bytes(range(256)) * 20
     for n in range(0, 200):
-        for simd in (True, False):
-            assert _native_json.b64encode(every[n : n * 7], simd) == base64.b64encode(every[n : n * 7])
+        for level in (0, 1, 2):
+            assert _native_json.b64encode(every[n : n * 7], level) == base64.b64encode(every[n : n * 7])
+
+
+def test_this_machine_runs_a_simd_base64():
+    """So that the SIMD code is what the tests above check (every x86-64 CPU of this decade has AVX2)."""
+    assert _native_json.simd_base64() in (("avx2", "ssse3") if platform.machine() == "x86_64" else ("",))
 
 
 @settings(max_examples=2000, deadline=None)
@@ -193,7 +200,30 @@ def entries(draw: Any, ints: Any = u64s) -> JournalEntry:
                         payload)
 
 
+def python_rbd_record(entry: JournalEntry) -> bytes | None:
+    from journaltools.format.event_fastpath import fast_event_type
+
+    type_id = fast_event_type(entry.payload)
+    if type_id is None:
+        return None
+    out = io.BytesIO()
+    writer = RbdExportWriter.__new__(RbdExportWriter)
+    writer.fh = out
+    writer.write_type(entry, type_id)
+    return out.getvalue()
+
+
+def _rbd_records_agree(entry: Any) -> None:
+    ours = _native_json.rbd_record(entry)
+    if ours is not None:
+        assert ours == python_rbd_record(entry)
+    else:
+        ints = (entry.tag_tid, entry.commit_tid)
+        assert fast_event(entry.payload) is None or not all(0 <= i <= U64 for i in ints)
+
+
 def _records_agree(entry: Any) -> bytes | None:
+    _rbd_records_agree(entry)
     ours = native_record(entry)
     reference = python_record(entry)
     if ours is not None:
@@ -260,7 +290,8 @@ def _export(fmt: str, items: list[JournalEntry], problems_before: dict[int, list
     if not native:
         export.native_records = lambda: None  # type: ignore[assignment]
     try:
-        writer: Any = JsonlExportWriter(out) if fmt == "jsonl" else _bare_json_writer(out)
+        writer: Any = (JsonlExportWriter(out) if fmt == "jsonl" else _bare_rbd_writer(out) if fmt == "rbd"
+                       else _bare_json_writer(out))
         result = walk_entries(ListWalk(items, problems_before), writer, EntryFilter(), CorruptionPolicy(mode))
         if fmt == "json":
             writer.finish(result)
@@ -271,6 +302,12 @@ def _export(fmt: str, items: list[JournalEntry], problems_before: dict[int, list
 
 def _summary(result: ExportResult) -> tuple[int, int, int, bool]:
     return result.written, result.undecodable, result.errors, result.stopped_at is None
+
+
+def _bare_rbd_writer(out: io.BytesIO) -> RbdExportWriter:
+    writer = RbdExportWriter.__new__(RbdExportWriter)  # the records, without the journal_id line
+    writer.fh = out
+    return writer
 
 
 def _bare_json_writer(out: io.BytesIO) -> JsonExportWriter:
@@ -285,7 +322,7 @@ def _problem(kind: str) -> Problem:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(items=st.lists(entries(), max_size=25), fmt=st.sampled_from(["json", "jsonl"]),
+@given(items=st.lists(entries(), max_size=25), fmt=st.sampled_from(["json", "jsonl", "rbd"]),
        mode=st.sampled_from(["stop", "skip"]),
        problems=st.dictionaries(st.integers(0, 25), st.lists(st.sampled_from(["crc_mismatch", "tid_gap",
                                                                               "undecodable_event"]), max_size=2),
@@ -305,7 +342,7 @@ def test_an_export_of_several_megabytes_is_byte_identical():
             payload = make_event(1, timestamp=(1764034225 + n, n * 1000 + 500), offset=n * 4096, length=1000,
                                  data=bytes([n % 256]) * 1000)
         items.append(JournalEntry(n % 4, f"journal_data.2.j.{n % 4}", n * 1100, 0, 1, n, n + 1, payload))
-    for fmt in ("json", "jsonl"):
+    for fmt in ("json", "jsonl", "rbd"):
         native = _export(fmt, items, {1500: [_problem("tid_gap")]}, "skip", native=True)
         assert native == _export(fmt, items, {1500: [_problem("tid_gap")]}, "skip", native=False)
         assert len(native[0]) > 3 << 20 and native[1][0] == 3000
@@ -321,7 +358,7 @@ def test_json_exports_of_every_fixture_journal_are_byte_identical(store, tmp_pat
     pool = next(p.name for p in root.iterdir() if p.is_dir())
     checked = 0
     for jid in _journal_ids(store):
-        for args in (("--format", "json"), ("--format", "jsonl"), ("--format", "jsonl", "--all"),
+        for args in (("--format", "json"), ("--format", "jsonl"), ("--format", "jsonl", "--all"), ("--format", "rbd"),
                      ("--format", "json", "--on-error", "skip"), ("--format", "jsonl", "--event-type", "AioWrite")):
             outputs = []
             for native in (True, False):
@@ -337,7 +374,7 @@ def test_json_exports_of_every_fixture_journal_are_byte_identical(store, tmp_pat
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(damage=damaged_journals(), fmt=st.sampled_from(["json", "jsonl"]), mode=st.sampled_from(["stop", "skip"]),
+@given(damage=damaged_journals(), fmt=st.sampled_from(["json", "jsonl", "rbd"]), mode=st.sampled_from(["stop", "skip"]),
        all_entries=st.booleans())
 def test_exports_of_damaged_journals_are_byte_identical(damage, fmt, mode, all_entries):
     def run(native: bool) -> Any:
@@ -350,7 +387,8 @@ def test_exports_of_damaged_journals_are_byte_identical(damage, fmt, mode, all_e
         if not native:
             export.native_records = lambda: None  # type: ignore[assignment]
         try:
-            writer: Any = JsonlExportWriter(out) if fmt == "jsonl" else _bare_json_writer(out)
+            writer: Any = (JsonlExportWriter(out) if fmt == "jsonl" else _bare_rbd_writer(out) if fmt == "rbd"
+                           else _bare_json_writer(out))
             result = walk_entries(JournalWalk(journal, all_entries=all_entries), writer, EntryFilter(),
                                   CorruptionPolicy(mode))
         finally:
