@@ -158,8 +158,9 @@ def register_lagging_client(conf: Path, pool: str, journal_id: str, client_id: s
 
 
 def make_journal(box: Sandbox, *, io_total: int, image_size: int, splay_width: int = 4,
-                 pool: str = "rbd", image: str = "bench") -> BenchJournal:
-    """Create a journaled image, register a lagging client, then ``rbd bench`` 4 KiB writes."""
+                 pool: str = "rbd", image: str = "bench", io_pattern: str = "seq") -> BenchJournal:
+    """Create a journaled image, register a lagging client, then ``rbd bench`` 4 KiB writes
+    (``io_pattern``: rbd bench's ``--io-pattern``, ``seq`` or ``rand``)."""
     conf = str(box.conf)
     _run("ceph", "-c", conf, "osd", "pool", "create", pool, "8")
     box.rbd("pool", "init", pool)
@@ -170,7 +171,7 @@ def make_journal(box: Sandbox, *, io_total: int, image_size: int, splay_width: i
     journal_id = info["id"]
     register_lagging_client(box.conf, pool, journal_id)
     box.rbd("bench", f"{pool}/{image}", "--io-type", "write", "--io-size", "4K", "--io-threads", "16",
-            "--io-total", str(io_total), "--io-pattern", "seq")
+            "--io-total", str(io_total), "--io-pattern", io_pattern)
     stats = json.loads(_run("ceph", "-c", conf, "osd", "pool", "stats", pool, "--format", "json").stdout)
     pool_id = int(stats[0]["pool_id"])
     return BenchJournal(pool, pool_id, image, journal_id, splay_width)

@@ -3,9 +3,10 @@
 What it does, end to end:
 
 1. starts a throwaway single-node cluster (mon, mgr, one memstore OSD; loopback only),
-2. per journal size, creates a journaled image (splay width 4), registers a lagging
-   journal client so nothing is trimmed, and fills the journal with the real
-   ``rbd bench --io-type write --io-size 4K``,
+2. per journal size and write pattern (``--patterns``, sequential and random by default),
+   creates a journaled image (splay width 4), registers a lagging journal client so
+   nothing is trimmed, and fills the journal with the real
+   ``rbd bench --io-type write --io-size 4K --io-pattern seq|rand``,
 3. acquires the journal into a directory store (``journaltools acquire`` when the
    command exists, else :mod:`benchmarks.acquire`),
 4. times, interleaved round by round: ``rbd journal inspect``, ``rbd journal export``,
@@ -274,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted (default 1)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/h-bench-g1"), help="sandbox directory (wiped)")
     parser.add_argument("--port", type=int, default=47010, help="monitor port on 127.0.0.1")
+    parser.add_argument("--patterns", default="seq,rand",
+                        help="rbd bench --io-pattern of the writes, one journal per size and pattern (default seq,rand)")
     parser.add_argument("--splay-width", type=int, default=4)
     parser.add_argument("--out-dir", type=Path, default=Path("/dev/shm/h-bench-g1-out"),
                         help="where exports are written (default: tmpfs, so the disk is not what is measured)")
@@ -284,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [parse_size("20M")] if args.quick else [parse_size(s) for s in args.sizes.split(",")]
     repeat = 2 if args.quick and args.repeat == 3 else args.repeat
 
-    memstore = sum(int(s * 1.2) + IMAGE_SIZE for s in sizes) + (1 << 30)
+    patterns = [p.strip() for p in args.patterns.split(",") if p.strip()]
+    memstore = len(patterns) * sum(int(s * 1.2) + IMAGE_SIZE for s in sizes) + (1 << 30)
     print(f"starting sandbox in {args.dir} on 127.0.0.1:{args.port} (memstore {memstore >> 20} MiB)", file=sys.stderr)
     box = Sandbox.start(args.dir, args.port, memstore)
     env = dict(os.environ, CEPH_CONF=str(box.conf), PYTHONPATH=str(REPO))
@@ -294,12 +298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    check=False, capture_output=True)
     journals: list[Journal] = []
     try:
-        for size in sizes:
-            label = size_label(size)
-            image = f"bench-{size >> 20}m"
+        for size, pattern in ((s, p) for s in sizes for p in patterns):
+            label = f"{size_label(size)} {pattern}"
+            image = f"bench-{size >> 20}m-{pattern}"
             started = time.perf_counter()
-            bench = make_journal(box, io_total=size, image_size=IMAGE_SIZE, splay_width=args.splay_width, image=image)
-            print(f"{label}: rbd bench wrote {size // 4096} writes in {time.perf_counter() - started:.1f} s",
+            bench = make_journal(box, io_total=size, image_size=IMAGE_SIZE, splay_width=args.splay_width, image=image,
+                                 io_pattern=pattern)
+            print(f"{label}: rbd bench wrote {size // 4096} {pattern} writes in {time.perf_counter() - started:.1f} s",
                   file=sys.stderr)
             store_dir = args.dir / f"store-{image}"
             shutil.rmtree(store_dir, ignore_errors=True)

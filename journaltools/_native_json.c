@@ -65,15 +65,24 @@ static int buf_reserve(Buf *b, size_t extra)
 static inline void put(Buf *b, const char *s, size_t n) { memcpy(b->data + b->len, s, n); b->len += n; }
 #define PUT_LIT(b, s) put((b), (s), sizeof(s) - 1)
 
+static char digit_pairs[200];  /* "00" "01" ... "99" (filled at import) */
+
 static inline void put_u64(Buf *b, uint64_t v)
 {
     char tmp[20];
-    int n = 0;
-    do {
-        tmp[19 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(b, tmp + 20 - n, (size_t)n);
+    int i = 20;
+    while (v >= 100) {
+        i -= 2;
+        memcpy(tmp + i, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(tmp + i, digit_pairs + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    put(b, tmp + i, (size_t)(20 - i));
 }
 
 static inline void put_i64(Buf *b, int64_t v)
@@ -89,10 +98,13 @@ static inline void put_i64(Buf *b, int64_t v)
 /* n digits of v, zero-padded */
 static inline void put_digits(Buf *b, uint64_t v, int n)
 {
-    for (int i = n - 1; i >= 0; i--) {
-        b->data[b->len + (size_t)i] = (char)('0' + v % 10);
-        v /= 10;
+    int i = n;
+    for (; i >= 2; i -= 2) {
+        memcpy(b->data + b->len + (size_t)i - 2, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
     }
+    if (i)
+        b->data[b->len] = (char)('0' + v % 10);
     b->len += (size_t)n;
 }
 
@@ -951,6 +963,10 @@ PyMODINIT_FUNC PyInit__native_json(void)
     if (*(const unsigned char *)&probe != 1) {
         PyErr_SetString(PyExc_ImportError, "journaltools._native_json supports little-endian hosts only");
         return NULL;
+    }
+    for (int i = 0; i < 100; i++) {
+        digit_pairs[2 * i] = (char)('0' + i / 10);
+        digit_pairs[2 * i + 1] = (char)('0' + i % 10);
     }
 #ifdef HAVE_X86_SIMD
     __builtin_cpu_init();
