@@ -65,7 +65,13 @@ def _run(*argv: str, conf: Path | None = None, check: bool = True, timeout: floa
     env = dict(os.environ)
     if conf is not None:
         env["CEPH_CONF"] = str(conf)
-    proc = subprocess.run([*wrap, *argv], env=env, capture_output=True, text=True, timeout=timeout)
+    for _ in range(5):
+        proc = subprocess.run([*wrap, *argv], env=env, capture_output=True, text=True, timeout=timeout)
+        # Ceph 16's CLI now and then: "problem getting command descriptions from mon" (EPERM, a zero fsid
+        # in its first request); asked again, the same command works
+        if proc.returncode == 0 or "problem getting command descriptions" not in proc.stderr:
+            break
+        time.sleep(1)
     if check and proc.returncode != 0:
         raise ClusterError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc
