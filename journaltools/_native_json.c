@@ -835,8 +835,15 @@ static PyObject *export_run(PyObject *self, PyObject *const *args, Py_ssize_t na
     for (;;) {
         entry = PyIter_Next(entries);
         if (entry == NULL) {
-            if (PyErr_Occurred())
+            if (PyErr_Occurred()) {
+                /* what came before is written, as the Python loop would have (an interrupted export to stdout) */
+                PyObject *type, *value, *traceback;
+                PyErr_Fetch(&type, &value, &traceback);
+                if (flush(&b, write) < 0)
+                    PyErr_Clear();
+                PyErr_Restore(type, value, traceback);
                 goto fail;
+            }
             break;
         }
         if (PyList_GET_SIZE(problems) != seen)

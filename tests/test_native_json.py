@@ -348,6 +348,21 @@ def test_an_export_of_several_megabytes_is_byte_identical():
         assert len(native[0]) > 3 << 20 and native[1][0] == 3000
 
 
+def test_an_interrupted_run_writes_the_records_before_the_interruption():
+    """As the Python loop does (Ctrl-C during an export to stdout keeps what was written)."""
+    items = [JournalEntry(0, "o", n, 0, 1, n, n + 1, make_event(1, timestamp=(1764034225, n), offset=n, length=2,
+                                                              data=b"ab")) for n in range(3)]
+
+    def interrupted() -> Iterator[JournalEntry]:
+        yield from items
+        raise KeyboardInterrupt
+
+    out = io.BytesIO()
+    with pytest.raises(KeyboardInterrupt):
+        _native_json.export_run(interrupted(), [], 0, out.write, b"", b"", b"\n")
+    assert out.getvalue() == b"".join(python_record(e) + b"\n" for e in items)  # type: ignore[operator]
+
+
 def _journal_ids(store: str) -> list[str]:
     return sorted(p.name[len("journal."):] for p in (FIXTURES / "stores" / store).glob("*/objects/journal.*"))
 
