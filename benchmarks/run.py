@@ -324,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_outputs(journal, out_dir)
             shutil.rmtree(out_dir, ignore_errors=True)
             journals.append(journal)
+            print(markdown_table(rows_for(journal)), file=sys.stderr)  # kept if a later journal fails
     finally:
         if not args.keep:
             box.stop()
