@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install build-deps ceph-deps release-roots demo test test-releases test-slow lint clean
 
-$(VENV)/bin/journaltools: pyproject.toml setup.py journaltools/_native.c
+$(VENV)/bin/journaltools: pyproject.toml setup.py journaltools/_native.c journaltools/_native_json.c
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat mode: a plain path entry in a .pth file; the default mode's import hook (setuptools'

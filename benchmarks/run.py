@@ -211,6 +211,8 @@ def run_rounds(journal: Journal, repeat: int, env: dict[str, str], warmup: int =
                 case.output.unlink(missing_ok=True)
             os.sync()  # no writeback of an earlier command's output during this one
             run = run_child(case.argv(), env={**env, **case.env} if case.env else env)
+            if case.output is not None and case.output.suffix in (".json", ".jsonl"):
+                case.output.unlink(missing_ok=True)  # only rbd-format files are compared (check_outputs): tmpfs stays small
             if round_no >= 0:
                 case.timing.runs.append(run)
             if run.returncode != 0 and round_no == -warmup:
@@ -312,8 +314,8 @@ def machine_summary() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small journal (20 MiB of writes), 2 rounds")
-    parser.add_argument("--sizes", help="bytes of sequential 4 KiB writes per journal, e.g. 200M,1G (instead of "
-                        "--journals)")
+    parser.add_argument("--sizes", help="bytes of 4 KiB writes per journal, e.g. 200M,1G, for each of --patterns "
+                        "(instead of --journals)")
     parser.add_argument("--journals", default=DEFAULT_JOURNALS,
                         help="journals to measure, SIZE[:seq|rand[:IO_SIZE]] each, comma separated "
                              f"(default {DEFAULT_JOURNALS})")
@@ -321,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted (default 1)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/h-bench-g1"), help="sandbox directory (wiped)")
     parser.add_argument("--port", type=int, default=47010, help="monitor port on 127.0.0.1")
+    parser.add_argument("--patterns", default="seq,rand",
+                        help="with --sizes: rbd bench --io-pattern of the writes, one journal per size and pattern "
+                             "(default seq,rand)")
     parser.add_argument("--splay-width", type=int, default=4)
     parser.add_argument("--out-dir", type=Path, default=Path("/dev/shm/h-bench-g1-out"),
                         help="where exports are written (default: tmpfs, so the disk is not what is measured)")
@@ -333,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         shapes = [Shape(parse_size("20M"))]
     elif args.sizes:
-        shapes = [Shape(parse_size(s)) for s in args.sizes.split(",")]
+        shapes = [Shape(parse_size(s), p.strip()) for s in args.sizes.split(",") for p in args.patterns.split(",")
+                  if p.strip()]
     else:
         shapes = [Shape.parse(s) for s in args.journals.split(",")]
     repeat = 2 if args.quick and args.repeat == 3 else args.repeat
@@ -375,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_outputs(journal, out_dir)
             shutil.rmtree(out_dir, ignore_errors=True)
             journals.append(journal)
+            print(markdown_table(rows_for(journal)), file=sys.stderr)  # kept if a later journal fails
     finally:
         if not args.keep:
             box.stop()

@@ -23,11 +23,12 @@ import contextlib
 import math
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 import orjson
@@ -224,9 +225,44 @@ def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
         yield fh
 
 
+# -- the native records (journaltools/_native_json.c) -------------------------------------------
+#: export_run(entries, problems, seen) -> (entries written, the entry that needs Python or None at the end)
+NativeRun = Callable[[Iterator[JournalEntry], list[Problem], int], tuple[int, JournalEntry | None]]
+
+
+@cache
+def native_records() -> ModuleType | None:
+    """The C formatter of fast-path events' records (:func:`entry_record` + orjson, and
+    :meth:`RbdExportWriter.write_type`), set up; None on the pure-Python path
+    (:func:`journaltools.native.json_core`)."""
+    from .format.event_fastpath import EVENT_VERSION, LAYOUTS
+    from .format.librbd_journal import EVENT_TYPE_NAMES
+    from .journal import JournalEntry
+    from .native import json_core
+
+    core = json_core()
+    if core is None:
+        return None
+    layouts: list[tuple[bytes, list[bytes], str, bytes | None] | None] = [None] * (max(LAYOUTS) + 1)
+    for type_id, layout in LAYOUTS.items():
+        envelope, tail = 5, len(layout.head.format) - (1 if layout.blob else 0)  # "<BBII" ... ("I" of the blob)
+        formats = layout.head.format[envelope:tail]
+        if len(formats) != len(layout.fields):  # a field of more than one format character: left to Python
+            continue
+        layouts[type_id] = (orjson.dumps(EVENT_TYPE_NAMES[type_id]), [orjson.dumps(f) + b":" for f in layout.fields],
+                            formats, None if layout.blob is None else orjson.dumps(layout.blob) + b":")
+    core.set_layouts(layouts, EVENT_VERSION, orjson.dumps)
+    core.set_entry_type(JournalEntry)
+    return core
+
+
 class ExportWriter:
     #: the writer needs only the event's type (:meth:`write_type`), not the decoded event
     type_only = False
+
+    def native_run(self) -> NativeRun | None:
+        """A C loop writing this writer's records of fast-path entries (``export_run``), or None."""
+        return None
 
     def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
         raise NotImplementedError
@@ -257,6 +293,17 @@ class RbdExportWriter(ExportWriter):
         record = b'{"tag_id":%d,"commit_tid":%d,"type":%d,"entry":"%s"}' % (
             entry.tag_tid, entry.commit_tid, type_id, pybase64.b64encode(entry.payload))
         self.fh.write(b"%d %s\n" % (len(record), record))
+
+    def native_run(self) -> NativeRun | None:
+        core = native_records()
+        if core is None:
+            return None
+        write = self.fh.write
+
+        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
+            return core.export_run(entries, problems, seen, write, b"", b"", b"", True)  # type: ignore[no-any-return]
+
+        return run
 
 
 def _decoded_or_none(type_name: str, data: bytes) -> Any:
@@ -342,6 +389,17 @@ class JsonlExportWriter(ExportWriter):
     def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
         self.fh.write(orjson.dumps(entry_record(entry, event)) + b"\n")
 
+    def native_run(self) -> NativeRun | None:
+        core = native_records()
+        if core is None:
+            return None
+        write = self.fh.write
+
+        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
+            return core.export_run(entries, problems, seen, write, b"", b"", b"\n")  # type: ignore[no-any-return]
+
+        return run
+
     def sync(self) -> None:
         """Flush what was written (``--follow`` after each poll)."""
         self.fh.flush()
@@ -364,6 +422,20 @@ class JsonExportWriter(ExportWriter):
         self.fh.write(item if self.first else b"\n," + item)
         self.first = False
 
+    def native_run(self) -> NativeRun | None:
+        core = native_records()
+        if core is None:
+            return None
+        write = self.fh.write
+
+        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
+            written, entry = core.export_run(entries, problems, seen, write, b"" if self.first else b"\n,", b"\n,", b"")
+            if written:
+                self.first = False
+            return written, entry
+
+        return run
+
     def finish(self, result: ExportResult) -> None:
         summary = orjson.dumps({"entries": result.written, "errors": result.errors,
                                 "problems": [p.to_json() for p in result.problems + result.notes],
@@ -380,7 +452,18 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
     # a writer that needs only the event type gets it from the fast path's check, without decoding
     # (fast_event_type accepts exactly the payloads fast_event decodes: tests/test_event_fastpath.py)
     type_of = fast_event_type if writer.type_only and not entry_filter.active else None
-    for entry in walk:
+    # a writer with native records takes the runs of entries that need no Python (no new problems,
+    # a fast-path event) in C; the entry that stops a run comes back here
+    native = writer.native_run() if not entry_filter.active else None
+    entries = iter(walk)
+    while True:
+        if native is not None:
+            written, entry = native(entries, problems, seen)
+            result.written += written
+            if entry is None:
+                break
+        elif (entry := next(entries, None)) is None:
+            break
         if len(problems) != seen:  # new findings came with this entry
             fresh = problems[seen:]
             seen = len(problems)

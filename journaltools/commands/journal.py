@@ -399,9 +399,15 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
 class _VerboseWriter:
     """An export writer that also prints each entry's event dump (rbd journal export --verbose)."""
 
+    type_only = False  # every event is decoded, for its dump
+
     def __init__(self, inner: Any, to_stdout: bool) -> None:
         self.inner = inner
         self.err = to_stdout  # with the export on stdout the dumps go to stderr
+
+    def native_run(self) -> None:
+        """No C loop: each entry is dumped as it is written."""
+        return None
 
     def write(self, entry: Any, event: Any) -> None:
         from ..format.ceph_dump import event_dump
