@@ -235,8 +235,7 @@ def native_records() -> ModuleType | None:
     """The C formatter of fast-path events' records (:func:`entry_record` + orjson, and
     :meth:`RbdExportWriter.write_type`), set up; None on the pure-Python path
     (:func:`journaltools.native.json_core`)."""
-    from .format.event_fastpath import EVENT_VERSION, LAYOUTS
-    from .format.librbd_journal import EVENT_TYPE_NAMES
+    from .format.event_fastpath import EVENT_TYPE_NAMES, EVENT_VERSION, LAYOUTS
     from .journal import JournalEntry
     from .native import json_core
 
