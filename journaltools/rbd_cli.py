@@ -23,7 +23,7 @@ import contextlib
 import os
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,14 +125,25 @@ def command_path(ctx: click.Context) -> tuple[str, ...]:
     return tuple(reversed(words))
 
 
-def _check_rbd_options(args: Sequence[str], allowed: frozenset[str]) -> None:
-    """Run as rbd: an option rbd's command does not have is refused as boost refuses it."""
+#: options a later release's rbd added to a command of :data:`RBD_OPTIONS`: (command) -> {major: names}
+RBD_OPTIONS_SINCE: dict[tuple[str, ...], dict[int, frozenset[str]]] = {
+    ("mirror", "pool", "enable"): {20: frozenset({"remote-namespace"})},
+}
+
+
+def _check_rbd_options(args: Sequence[str], allowed: frozenset[str], path: tuple[str, ...] = (),
+                       release_major: Callable[[], int] | None = None) -> None:
+    """Run as rbd: an option rbd's command does not have is refused as boost refuses it (the release is asked
+    for only when an option is one a later rbd added)."""
     for token in args:
         if token == "--":
             return
         if token.startswith("--") and len(token) > 2:
             name = _split_option(token)[0][2:]
             if name not in allowed and name not in SAFETY_OPTIONS and name != "help":
+                later = [major for major, names in RBD_OPTIONS_SINCE.get(path, {}).items() if name in names]
+                if later and release_major is not None and release_major() >= min(later):
+                    continue
                 raise RbdUsageError(f"unrecognised option '{token}'")
         elif (token.startswith("-") and len(token) > 1 and token[1] != "-" and not token[1:].isdigit()
               and (token[:2] not in ("-p", "-h") or ("pool" not in allowed and token[:2] == "-p"))):
@@ -408,7 +419,7 @@ class RbdCommand(click.Command):
         if not ctx.resilient_parsing and not any(a in ("-h", "--help") for a in args):
             allowed = RBD_OPTIONS.get(command_path(ctx)) if rbd_mode() else None
             if allowed is not None:
-                _check_rbd_options(args, allowed)
+                _check_rbd_options(args, allowed, command_path(ctx), lambda: _release_major(ctx))
             _check_repeated(self, args)
         try:
             return super().parse_args(ctx, args)
@@ -513,6 +524,8 @@ def print_rbd_lines(lines: Sequence[str]) -> None:
     import time
 
     for line in lines:
+        if line == "~":  # rbd says nothing
+            continue
         if line.startswith(">"):
             click.echo(line[1:])
             continue

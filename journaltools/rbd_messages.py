@@ -12,7 +12,8 @@ Run as ``rbd``, a failure is reported with rbd's own lines, so that scripts that
 
 A line is ``text`` (printed ``rbd: text: (errno) strerror``), ``=text`` (printed as it is, on
 stderr), ``>text`` (on stdout: what rbd prints there before it fails), or ``librbd::...`` (librbd's
-error log line, printed with a time stamp and thread as librbd's log prints it).  ``{error}`` is
+error log line, printed with a time stamp and thread as librbd's log prints it), or ``~`` (rbd prints
+nothing: only its exit code tells).  ``{error}`` is
 ``(errno) strerror``; ``{1}``... are the groups of the message pattern.  A rule with lines ``None``
 keeps our message (it is rbd's own wording already).  Without a matching rule the message is ours.
 
@@ -56,6 +57,8 @@ def _group_lookup(command: str, function: str, *then: str) -> Rule:
 
 
 RULES: tuple[Rule, ...] = (
+    # Tentacle's info of a namespace whose pool (default namespace) has no mirror uuid: exit 2, no words
+    _r("mirror pool info", ENOENT, r"^no mirror uuid in ", "~", since=20),
     # journal: rbd's own words already
     *(_keep(f"journal {c}", r"^journaling is not enabled for image ")
       for c in ("info", "status", "inspect", "export", "import", "reset", "client disconnect")),
@@ -138,7 +141,7 @@ def rbd_lines(command: Sequence[str], errno: int, message: str,
         out = []
         for line in rule.lines:
             text = line.format(*groups, error=error, pointer=pointer)
-            plain = line.startswith(("=", ">", "librbd::")) or "{error}" in line
+            plain = line.startswith(("=", ">", "librbd::", "~")) or "{error}" in line
             out.append(text if plain else f"rbd: {text}: {error}")
         return tuple(out)
     return None

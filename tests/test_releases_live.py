@@ -334,3 +334,50 @@ def test_snapshot_mirroring_through_journaltools_with_the_daemon(two_sites):
                         "journaltools to promote rbd/snapm on site b")
     assert promoted == "Image promoted to primary\n"
     assert primary(b, "snapm") is True and primary(a, "snapm") is False
+
+
+#: Tentacle's ``mirror pool enable`` modes and ``--remote-namespace``, in an order that meets each of
+#: librbd's rules (measured with rbd 20.2.4): init-only only in the default namespace and without a remote
+#: namespace; the remote namespace stored while mirroring is disabled, refused (EINVAL) while it is enabled
+#: with another one (the default: the namespace's own name); a disable forgets it; "note:" only between
+#: image and pool mode; a namespace's info without the pool's mirror uuid is exit 2 and nothing printed
+REMOTE_NAMESPACE_STEPS = (
+    "enable P init-only --remote-namespace q", "enable P/n1 init-only", "enable P/n1 image --remote-namespace x",
+    "enable P/n1 image --remote-namespace y", "enable P/n1 image --remote-namespace x", "enable P/n1 pool",
+    "info P/n1 --format json", "enable P/n2 image", "enable P/n2 pool --remote-namespace n2",
+    "enable P/n2 pool --remote-namespace zz", "info P/n2", "enable P init-only", "enable P init-only", "info P",
+    "info P --format xml", "enable P image", "enable P init-only", "enable P pool", "disable P/n1",
+    "info P/n1 --format json", "enable P/n1 image", "info P/n1 --format json", "enable P bogus", "disable P",
+    "info P/n2 --format xml", "enable P image --remote-namespace rr", "info P --format json", "enable P image",
+)
+
+
+def test_init_only_mode_and_remote_namespace_are_the_releases(release_cluster, tmp_path):
+    from .rbd_failures import JOURNALTOOLS, runners
+
+    ceph = release_cluster
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "rbd").symlink_to(JOURNALTOOLS)
+    ours, theirs = runners(ceph, tmp_path / "bin" / "rbd", tmp_path)
+    pools = {}
+    for who in ("ours", "rbd"):
+        pools[who] = ceph.new_pool(f"rns{who}")
+        for ns in ("n1", "n2"):
+            ceph.rbd("namespace", "create", f"{pools[who]}/{ns}")
+    uuid = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    stamp = re.compile(rb"\d{4}-\d\d-\d\dT[\d:.]+\+0000 [0-9a-f]+ -1 ")  # librbd's log prefix, anywhere
+    for step in REMOTE_NAMESPACE_STEPS:
+        results = []
+        for who, run in (("ours", ours), ("rbd", theirs)):
+            proc = run("mirror", "pool", *step.replace("P", pools[who]).split())
+            out = uuid.sub(b"UUID", proc.stdout).replace(pools[who].encode(), b"P")
+            # librbd's log line and rbd's own one come in either order, even within a line (two writers on
+            # one stderr): compare what was written, byte by byte, not its order
+            err = sorted(stamp.sub(b"", proc.stderr).replace(pools[who].encode(), b"P"))
+            results.append((proc.returncode, out, err))
+        if ceph.release.name != "tentacle" and "init-only" not in step and "remote-namespace" not in step:
+            assert results[0][:2] == results[1][:2], (step, results)  # the modes both know: the same
+        elif ceph.release.name == "tentacle":
+            assert results[0] == results[1], (step, results)
+        else:  # rbd before 20: no such option, no such mode
+            assert results[0][0] == results[1][0] and results[0][2] == results[1][2], (step, results)

@@ -25,7 +25,7 @@ from ..mirroring import (
     snapshot_mode_primary,
 )
 from ..output import echo, emit, format_options
-from ..rbd_cli import rbd_mode
+from ..rbd_cli import rbd_mode, rbd_step
 from ..store.base import Pool
 from ..write_guard import hold_image, hold_pool
 from .specs import image_options, image_spec_names, pool_spec_names, resolve_image, resolve_pool
@@ -202,30 +202,51 @@ def _pool_and_next(pool_spec: str | None, second: str | None, pool_opt: str | No
 @click.option("--namespace", metavar="NS", help="Namespace name.")
 @click.option("--site-name", metavar="NAME", help="Local site name (kept in the monitors' config-key store; empty: "
               "the cluster's fsid).")
+@click.option("--remote-namespace", metavar="NS", help="Remote namespace name (Tentacle and later; default: this "
+              "namespace's own name).")
 @pass_app
 def pool_enable_cmd(app: AppContext, pool_spec: str | None, mode: str | None, pool_opt: str | None,
-                    namespace: str | None, site_name: str | None) -> None:
-    """Enable RBD mirroring in a pool or namespace (mode image or pool).
+                    namespace: str | None, site_name: str | None, remote_namespace: str | None) -> None:
+    """Enable RBD mirroring in a pool or namespace (mode image or pool; Tentacle: also init-only).
 
     Pool mode also enables mirroring on every image with journaling.
     """
-    from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_POOL
+    from ..format.cls_rbd import MIRROR_MODE_IMAGE, MIRROR_MODE_INIT_ONLY, MIRROR_MODE_POOL
     from ..mirror_changes import pool_enable
+    from ..release import TENTACLE
 
+    tentacle = app.release() >= TENTACLE
+    if remote_namespace is not None and not tentacle:
+        if rbd_mode():
+            from ..rbd_cli import RbdUsageError
+
+            raise RbdUsageError("unrecognised option '--remote-namespace'")  # rbd before 20 has no such option
+        raise SpecError("--remote-namespace needs Ceph Tentacle (20) or later")
     pool_spec, mode = _pool_and_next(pool_spec, mode, pool_opt)
     pool_spec_names(pool_spec, pool_opt, namespace, validate=True)  # as rbd: the pool before the mode
-    if mode not in ("image", "pool"):
-        from ..release import TENTACLE
-
-        if mode is not None and app.release() >= TENTACLE:  # rbd 20's words for a mode it does not know
+    modes = {"image": MIRROR_MODE_IMAGE, "pool": MIRROR_MODE_POOL, **({"init-only": MIRROR_MODE_INIT_ONLY}
+                                                                     if tentacle else {})}
+    if mode not in modes:
+        if mode is not None and tentacle:  # rbd 20's words for a mode it does not know
             raise SpecError("mirror mode was not specified")
         raise SpecError("must specify 'image' or 'pool' mode.")
+    if mode == "init-only" and remote_namespace is not None:
+        raise SpecError("cannot specify remote namespace for init-only mode")
     target = _pool_change(app, pool_spec, pool_opt, namespace)
+    if mode == "init-only" and target.namespace:
+        with rbd_step("librbd::api::Mirror: mode_set: init-only mode cannot be set on a namespace"):
+            raise SpecError("init-only mode cannot be set on a namespace")
     if site_name is not None:
         from ..mirror_config import set_site_name
 
         set_site_name(target.store, site_name)
-    note = pool_enable(target, MIRROR_MODE_POOL if mode == "pool" else MIRROR_MODE_IMAGE)
+    if tentacle and mode != "init-only":
+        from ..mirror_changes import set_remote_namespace
+
+        with rbd_step("librbd::api::Mirror: remote_namespace_set: failed to set remote mirror namespace: "
+                      "(22) Invalid argument", "failed to set the remote namespace"):
+            set_remote_namespace(target, remote_namespace)
+    note = pool_enable(target, modes[mode])
     if note:
         click.echo(note)
 

@@ -30,7 +30,9 @@ from .snapshot_namespace import SnapshotNamespace
 
 # -- mirroring (object rbd_mirroring) -----------------------------------------------------
 MIRROR_MODE_DISABLED, MIRROR_MODE_IMAGE, MIRROR_MODE_POOL = 0, 1, 2
-MIRROR_MODE_NAMES = {MIRROR_MODE_DISABLED: "disabled", MIRROR_MODE_IMAGE: "image", MIRROR_MODE_POOL: "pool"}
+MIRROR_MODE_INIT_ONLY = 3  # Tentacle's rbd mirror pool enable <pool> init-only (the default namespace only)
+MIRROR_MODE_NAMES = {MIRROR_MODE_DISABLED: "disabled", MIRROR_MODE_IMAGE: "image", MIRROR_MODE_POOL: "pool",
+                     MIRROR_MODE_INIT_ONLY: "init-only"}
 DIRECTION_RX, DIRECTION_TX, DIRECTION_RX_TX = 0, 1, 2
 DIRECTION_NAMES = {DIRECTION_RX: "rx-only", DIRECTION_TX: "tx-only", DIRECTION_RX_TX: "rx-tx"}
 IMAGE_DISABLING, IMAGE_ENABLED, IMAGE_DISABLED = 0, 1, 2

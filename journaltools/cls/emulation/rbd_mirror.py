@@ -42,7 +42,7 @@ def mirror_uuid_set(pool: Pool, oid: str, data: bytes) -> bytes:
 @method("rbd", "mirror_mode_set")
 def mirror_mode_set(pool: Pool, oid: str, data: bytes) -> bytes:
     mode = decode(MODE_ARGS, data).mode
-    if mode > 2:
+    if mode > 3:  # 3: Tentacle's init-only
         raise _invalid(f"invalid mirror mode {mode}")
     values = _omap(pool, oid)
     if mode != MIRROR_MODE_DISABLED:
@@ -52,7 +52,17 @@ def mirror_mode_set(pool: Pool, oid: str, data: bytes) -> bytes:
         return b""
     if any(k.startswith("mirror_peer_") for k in values):
         raise BusyError("mirroring peers still registered")
-    pool.omap_remove(oid, ["mirror_mode", "mirror_uuid"])
+    pool.omap_remove(oid, ["mirror_mode", "mirror_uuid", "remote_namespace"])  # Tentacle drops the remote one too
+    return b""
+
+
+@method("rbd", "mirror_remote_namespace_set")
+def mirror_remote_namespace_set(pool: Pool, oid: str, data: bytes) -> bytes:
+    """Tentacle's cls_rbd: the remote namespace, set while mirroring is disabled (librbd checks the rest)."""
+    value = decode(UUID_ARGS, data).uuid  # the same single-string argument
+    if _mode(_omap(pool, oid)) != MIRROR_MODE_DISABLED:
+        raise _invalid("cannot set the remote namespace while mirroring is enabled")
+    pool.omap_set(oid, {"remote_namespace": encode(CephString(), value)})
     return b""
 
 
