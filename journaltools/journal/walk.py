@@ -65,6 +65,73 @@ class JournalEntry:
 
 _Located = tuple[int, Frame]  # (object number, frame)
 
+#: entries per run of :func:`_replay_run`
+RUN_LIMIT = 4096
+
+
+class _Run:
+    """A run of in-sequence entries the replay took at once (:func:`_replay_run`): already checked."""
+
+    __slots__ = ("count", "entries")
+
+    def __init__(self, count: int, entries: list[JournalEntry] | None) -> None:
+        self.count = count
+        self.entries = entries  # None when the walk only counts
+
+
+def _replay_run_python(streams: list[_OffsetStream], splay: int, active: int, want: int, commit_tid: int,
+                       check_events: bool, numbers: list[int] | None, names: list[str] | None,
+                       out: list[JournalEntry] | None, limit: int) -> tuple[int, int]:
+    """Take the replay's common case at once: from stream ``splay`` round robin, while each stream's next
+    frame (in its current segment) is entry ``want``, ``want + 1``, ... of tag ``active`` with nothing
+    attached, and (``check_events``) its payload is an IO event in librbd's exact shape.  Each taken
+    frame is popped; with ``out`` a list, its :class:`JournalEntry` is appended (object ``numbers[k]``,
+    ``names[k]`` of stream ``k``, commit tids from ``commit_tid + 1`` on).  Stops at the first frame
+    that is not so, at the end of a stream's segment, or after ``limit`` frames; returns
+    ``(splay, taken)``, the stream the replay goes on with.  The caller checked the rest of what the
+    walk's per-entry check needs (the tag is known, its last entry tid is ``want - 1``).
+    journaltools/_native.c's ``replay_run`` is the same in C."""
+    from ..format import event_fastpath
+
+    event_type = event_fastpath.fast_event_type if check_events else None
+    width = len(streams)
+    taken = 0
+    while taken < limit:
+        stream = streams[splay]
+        index = stream.index
+        if index >= len(stream.frames):
+            break
+        frame = stream.frames[index]
+        if (frame.problems is not None or frame.tag_tid != active or frame.entry_tid != want
+                or (event_type is not None and event_type(frame.payload) is None)):
+            break
+        commit_tid += 1
+        if out is not None:
+            assert numbers is not None and names is not None
+            out.append(JournalEntry(numbers[splay], names[splay], frame.offset, frame.size, frame.tag_tid,
+                                    frame.entry_tid, commit_tid, frame.payload))
+        stream.index = index + 1
+        want += 1
+        taken += 1
+        splay = splay + 1 if splay + 1 < width else 0
+    return splay, taken
+
+
+def _native_replay_run() -> Callable[..., tuple[int, int]] | None:
+    """The C version of :func:`_replay_run_python`, unless :func:`~journaltools.native.core` says no."""
+    from ..native import core
+
+    native = core()
+    if native is None:
+        return None
+    native.set_frame_type(Frame)
+    native.set_entry_type(JournalEntry)
+    return native.replay_run  # type: ignore[no-any-return]
+
+
+#: the native run or the pure-Python reference: the same entries, the same streams' positions
+_replay_run: Callable[..., tuple[int, int]] = _native_replay_run() or _replay_run_python
+
 
 class JournalWalk:
     """Iterate once; ``problems`` is complete when the iteration ends."""
@@ -121,7 +188,7 @@ class JournalWalk:
         return self.entry_count
 
     def _walk(self, build: bool) -> Iterator[JournalEntry]:
-        source = self._physical() if self.all_entries else self._replay()
+        source = self._physical() if self.all_entries else self._replay(build)
         check = self._check_entry
         last_tid = self._last_tid
         known_tags = self._tags
@@ -132,7 +199,16 @@ class JournalWalk:
         name_of = self.journal.object_name
         commit_tid = 0
         try:
-            for commit_tid, (number, frame) in enumerate(source, start=1):
+            for item in source:
+                if type(item) is _Run:  # taken and checked at once by the replay (_replay_run)
+                    commit_tid += item.count
+                    self._position = commit_tid
+                    if item.entries is not None:
+                        self.entry_count = commit_tid
+                        yield from item.entries
+                    continue
+                number, frame = item  # type: ignore[misc]
+                commit_tid += 1
                 self._position = commit_tid  # where problems reported now stand (see _emit)
                 tag = frame.tag_tid
                 last = last_tid.get(tag)
@@ -354,7 +430,9 @@ class JournalWalk:
         return stream
 
     # -- replay order (JournalPlayer) -------------------------------------------
-    def _replay(self) -> Iterator[_Located]:
+    def _replay(self, build: bool = True) -> Iterator[_Located | _Run]:
+        """Frames in replay order; runs of in-sequence entries the walk's per-entry check would pass
+        silently come as a :class:`_Run` (entries built when ``build``)."""
         width = self.journal.splay_width
         positions = self.journal.min_commit_position()
         by_offset = {p.object_number % width: p for p in positions}
@@ -391,6 +469,12 @@ class JournalWalk:
         last_tid = self._last_tid
         want = last_tid[active] + 1 if active in last_tid else None  # the active tag's next entry tid
         stalled = 0
+        run = _replay_run
+        check_events = self._event_decoder is not None
+        name_of = self.journal.object_name
+        known_tags = self._tags
+        named: list[int] = []  # the streams' object numbers ``stream_names`` are the names of
+        stream_names: list[str] = []
         while True:
             stream = streams[splay]
             index = stream.index
@@ -399,6 +483,21 @@ class JournalWalk:
                 if (head.tag_tid == active and head.entry_tid == want and head.problems is None
                         and (prune is None or active > prune)):  # ... is the active tag's next entry
                     stalled = 0
+                    if active in known_tags and last_tid.get(active) == want - 1:  # the walk's check passes it
+                        out: list[JournalEntry] | None = [] if build else None
+                        numbers = [s.number for s in streams] if build else None
+                        names = None
+                        if numbers is not None:
+                            if numbers != named:
+                                named, stream_names = numbers, [name_of(n) for n in numbers]
+                            names = stream_names
+                        splay, taken = run(streams, splay, active, want, self._position, check_events,
+                                           numbers, names, out, RUN_LIMIT)
+                        if taken:
+                            want += taken
+                            last_tid[active] = want - 1
+                            yield _Run(taken, out)
+                            continue
                     stream.index = index + 1
                     want = head.entry_tid + 1
                     yield stream.number, head
