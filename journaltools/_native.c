@@ -20,6 +20,9 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 
 #define PREAMBLE 0x3141592653589793ULL
 #define VERSION 1
@@ -554,6 +557,122 @@ static PyObject *ceph_crc32c(PyObject *self, PyObject *const *args, Py_ssize_t n
     return PyLong_FromUnsignedLong(crc);
 }
 
+/* ---- order_run: journaltools/journal/walk.py's _order_run_python ---------------------------------- */
+
+/* flush the current tag's last entry tid into the dict */
+static int store_last(PyObject *last_in_tag, PyObject *tag, unsigned long long last)
+{
+    PyObject *value = PyLong_FromUnsignedLongLong(last);
+    if (value == NULL)
+        return -1;
+    int failed = PyDict_SetItem(last_in_tag, tag, value);
+    Py_DECREF(value);
+    return failed;
+}
+
+/* order_run(frames, width, offset) -> (checked, last_in_tag, misplaced) */
+static PyObject *order_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "order_run(frames: list, width, offset)");
+        return NULL;
+    }
+    if (frame_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "order_run() before set_frame_type()");
+        return NULL;
+    }
+    PyObject *frames = args[0];
+    unsigned long long width = PyLong_AsUnsignedLongLong(args[1]);
+    unsigned long long offset = PyLong_AsUnsignedLongLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (width == 0) {
+        PyErr_SetString(PyExc_ValueError, "order_run(): width 0");
+        return NULL;
+    }
+    PyObject *last_in_tag = PyDict_New(), *misplaced = PyList_New(0);
+    PyObject *tag_obj = NULL;  /* the tag of the frames seen last; its last tid is ``last`` (not yet in the dict) */
+    unsigned long long tag = 0, last = 0;
+    Py_ssize_t n = PyList_GET_SIZE(frames), checked = n;
+    if (last_in_tag == NULL || misplaced == NULL)
+        goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        unsigned long long ftag, tid;
+        if (Py_TYPE(frame) != frame_type || !as_u64(get_slot(frame, frame_offsets[F_TAG]), &ftag)
+            || !as_u64(get_slot(frame, frame_offsets[F_TID]), &tid)) {
+            PyErr_SetString(PyExc_TypeError, "order_run(): not a frame with integer tids");
+            goto error;
+        }
+        if (tag_obj == NULL || ftag != tag) {
+            if (tag_obj != NULL && store_last(last_in_tag, tag_obj, last) < 0)
+                goto error;
+            PyObject *key = get_slot(frame, frame_offsets[F_TAG]);
+            PyObject *prev = PyDict_GetItemWithError(last_in_tag, key);
+            if (prev == NULL && PyErr_Occurred())
+                goto error;
+            if (prev != NULL) {
+                unsigned long long before = PyLong_AsUnsignedLongLong(prev);
+                if (before == (unsigned long long)-1 && PyErr_Occurred())
+                    goto error;
+                if (tid <= before) {
+                    checked = i;
+                    tag_obj = NULL;  /* the dict holds every tag's last tid */
+                    break;
+                }
+            }
+            tag_obj = key;
+            tag = ftag;
+        } else if (tid <= last) {
+            checked = i;
+            break;
+        }
+        last = tid;
+        if (tid % width != offset) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            if (at == NULL || PyList_Append(misplaced, at) < 0) {
+                Py_XDECREF(at);
+                goto error;
+            }
+            Py_DECREF(at);
+        }
+    }
+    if (tag_obj != NULL && store_last(last_in_tag, tag_obj, last) < 0)
+        goto error;
+    PyObject *result = Py_BuildValue("nNN", checked, last_in_tag, misplaced);
+    return result;
+error:
+    Py_XDECREF(last_in_tag);
+    Py_XDECREF(misplaced);
+    return NULL;
+}
+
+/* keep_freed_chunks(largest, keep) -> bool: serve allocations up to ``largest`` bytes from the heap and keep
+ * up to ``keep`` freed bytes there (glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), so the walk's 1 MiB
+ * chunks reuse freed memory instead of mapping fresh, zeroed pages for each; False where there is no mallopt */
+static PyObject *keep_freed_chunks(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "keep_freed_chunks(largest, keep)");
+        return NULL;
+    }
+    long largest = PyLong_AsLong(args[0]), keep = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+#if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    if (largest < 0 || largest > 32L * 1024 * 1024 || keep < 0 || keep > 1024L * 1024 * 1024) {
+        PyErr_SetString(PyExc_ValueError, "keep_freed_chunks(): largest at most 32 MiB, keep at most 1 GiB");
+        return NULL;
+    }
+    int ok = mallopt(M_MMAP_THRESHOLD, (int)largest) && mallopt(M_TRIM_THRESHOLD, (int)keep);
+    return PyBool_FromLong(ok);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyObject *hardware_crc(PyObject *self, PyObject *unused)
 {
     (void)self; (void)unused;
@@ -588,6 +707,11 @@ static PyMethodDef methods[] = {
      "set_event_shapes(shapes, version, meta_head): the compiled event layouts event_type checks against"},
     {"event_type", event_type, METH_O,
      "event_type(payload) -> int | None: the event type of a payload in a compiled shape (event_fastpath.fast_event_type)"},
+    {"order_run", (PyCFunction)(void (*)(void))order_run, METH_FASTCALL,
+     "order_run(frames, width, offset) -> (checked, last_in_tag, misplaced): the walk's check of a healthy run "
+     "(journal/walk.py's _order_run_python)"},
+    {"keep_freed_chunks", (PyCFunction)(void (*)(void))keep_freed_chunks, METH_FASTCALL,
+     "keep_freed_chunks(largest, keep) -> bool: serve allocations up to largest bytes from the heap, keep up to keep freed bytes"},
     {"hardware_crc", hardware_crc, METH_NOARGS, "hardware_crc() -> bool: whether the SSE4.2 crc32 instruction is in use"},
     {"set_hardware_crc", set_hardware_crc, METH_O, "set_hardware_crc(flag): use the SSE4.2 instruction (if present) or the table"},
     {NULL, NULL, 0, NULL},

@@ -39,6 +39,7 @@ STORES = sorted(p.name for p in (FIXTURES / "stores").iterdir() if p.is_dir())
 PATHS = {"native": _native.ok_run, "python": scan_module._ok_run_python}
 RUNS = {"native": _native.replay_run, "python": walk_module._replay_run_python}
 EVENT_TYPES = {"native": _native.event_type, "python": event_fastpath.fast_event_type_python}
+ORDERS = {"native": _native.order_run, "python": walk_module._order_run_python}
 
 
 @contextlib.contextmanager
@@ -47,14 +48,15 @@ def path(name: str) -> Iterator[None]:
     _native.set_frame_type(Frame)
     _native.set_entry_type(JournalEntry)
     _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
-    saved = scan_module._ok_run, walk_module._replay_run, event_fastpath.fast_event_type
+    saved = scan_module._ok_run, walk_module._replay_run, walk_module._order_run, event_fastpath.fast_event_type
     scan_module._ok_run = PATHS[name]
     walk_module._replay_run = RUNS[name]
+    walk_module._order_run = ORDERS[name]
     event_fastpath.fast_event_type = EVENT_TYPES[name]
     try:
         yield
     finally:
-        scan_module._ok_run, walk_module._replay_run, event_fastpath.fast_event_type = saved
+        scan_module._ok_run, walk_module._replay_run, walk_module._order_run, event_fastpath.fast_event_type = saved
 
 
 def both(run):
@@ -95,14 +97,14 @@ def test_the_native_core_is_built_and_chosen():
     """Unless JOURNALTOOLS_PURE_PYTHON is set, scan.py uses the C loop (a fresh process decides)."""
     probe = ("from journaltools.journal import scan, walk; from journaltools.format import event_fastpath as e; "
              "print(scan.NATIVE, scan._ok_run is scan._ok_run_python, e.fast_event_type is e.fast_event_type_python, "
-             "walk._replay_run is walk._replay_run_python)")
+             "walk._replay_run is walk._replay_run_python, walk._order_run is walk._order_run_python)")
     env = {k: v for k, v in os.environ.items() if k != "JOURNALTOOLS_PURE_PYTHON"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "False", "False", "False"]
+    assert out.split() == ["True", "False", "False", "False", "False"]
     for value, native in (("1", False), ("yes", False), ("0", True), ("", True)):
         out = subprocess.run([sys.executable, "-c", probe], env={**env, "JOURNALTOOLS_PURE_PYTHON": value},
                              capture_output=True, text=True, check=True).stdout
-        assert out.split() == [str(native), str(not native), str(not native), str(not native)], value
+        assert out.split() == [str(native), *[str(not native)] * 4], value
 
 
 def _event_types_agree(payload: bytes) -> int | None:
@@ -352,6 +354,17 @@ def test_replay_run_equals_the_python_reference(specs, data):
             stop = run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
             results[name] = stop, [s.index for s in streams], [_entry(e) for e in out] if out is not None else None
     assert results["native"] == results["python"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(tids=st.lists(st.tuples(st.sampled_from([0, 1, 2, 2**64 - 1]), st.integers(0, 40) | st.just(2**64 - 1)),
+                     max_size=30),
+       width=st.integers(1, 5), data=st.data())
+def test_order_run_equals_the_python_reference(tids, width, data):
+    """Where an object's healthy run stops being in tid order per tag, each tag's last tid, the misplaced."""
+    offset = data.draw(st.integers(0, width - 1))
+    frames = [Frame(i, 33, tag, tid, b"") for i, (tag, tid) in enumerate(tids)]
+    assert _native.order_run(frames, width, offset) == walk_module._order_run_python(frames, width, offset)
 
 
 def test_replay_run_refuses_bad_arguments():
