@@ -187,6 +187,17 @@ static inline void set_slot(PyObject *obj, int field, PyObject *value)
     Py_XSETREF(*slot, value);
 }
 
+/* Frames and entries hold integers, a str, None or a list of problems (which never refer back to a
+ * frame) and a payload view: they cannot be part of a reference cycle, so the cyclic garbage collector
+ * need not visit them, as CPython untracks tuples of atoms (their class's dealloc, subtype_dealloc,
+ * untracks only what is tracked).  The payload memoryviews stay tracked: memoryview's dealloc assumes
+ * it is. */
+static inline void untrack(PyObject *obj)
+{
+    if (PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj))
+        PyObject_GC_UnTrack(obj);
+}
+
 static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, uint64_t tag_tid,
                            uint64_t entry_tid, Py_ssize_t payload_start, Py_ssize_t payload_end)
 {
@@ -211,6 +222,7 @@ static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, u
         Py_DECREF(frame);
         return NULL;
     }
+    untrack(frame);
     return frame;
 }
 
@@ -409,6 +421,7 @@ static PyObject *new_entry(PyObject *number, PyObject *name, PyObject *frame, Py
             PyErr_SetString(PyExc_ValueError, "replay_run(): a frame with an unset field");
         return NULL;
     }
+    untrack(entry);
     return entry;
 }
 

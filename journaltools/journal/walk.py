@@ -34,6 +34,7 @@ replay loop is a list index, not a generator chain.
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -170,6 +171,32 @@ def _native_order_run() -> Callable[[list[Frame], int, int], tuple[int, dict[int
 _order_run = _native_order_run() or _order_run_python
 
 
+#: the cyclic collector's first threshold while a walk runs (the default is 700 allocations)
+WALK_GC_THRESHOLD = 100_000
+
+
+class _FewerCollections:
+    """While a walk runs, the cyclic garbage collector's youngest generation is collected after
+    :data:`WALK_GC_THRESHOLD` allocations instead of 700: the walk allocates frames, payload views and
+    entries by the hundred thousand, none in a cycle, and most are freed again within that many
+    allocations, so a collection never visits them (10% of the instructions of the 200 MiB walk
+    before).  :meth:`restore` puts back the previous threshold unless someone changed it meanwhile."""
+
+    __slots__ = ("_before", "_set")
+
+    def __init__(self) -> None:
+        self._before = gc.get_threshold()
+        self._set: tuple[int, ...] | None = None
+        if self._before[0] and self._before[0] < WALK_GC_THRESHOLD:
+            self._set = (WALK_GC_THRESHOLD, *self._before[1:])
+            gc.set_threshold(*self._set)
+
+    def restore(self) -> None:
+        if self._set is not None and gc.get_threshold() == self._set:
+            gc.set_threshold(*self._before)
+        self._set = None
+
+
 @cache
 def _keep_freed_chunks() -> None:
     """Once per process, with the native core: freed chunks stay in the heap for the next reads (glibc
@@ -248,6 +275,7 @@ class JournalWalk:
         names: dict[int, str] = {}
         name_of = self.journal.object_name
         commit_tid = 0
+        collector = _FewerCollections()
         try:
             for item in source:
                 if type(item) is _Run:  # taken and checked at once by the replay (_replay_run)
@@ -277,6 +305,7 @@ class JournalWalk:
                     yield JournalEntry(number, name, frame.offset, frame.size, frame.tag_tid, frame.entry_tid,
                                        commit_tid, frame.payload)
         finally:
+            collector.restore()
             self._stop_read_ahead()
         self.entry_count = commit_tid
         self._emit(self._attached)  # findings in what the replay never reached (committed, pruned, after a stop)
