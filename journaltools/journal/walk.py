@@ -28,8 +28,9 @@ Memory is bounded by one object per splay offset, whatever the journal's size.
 
 Speed: objects are read in chunks of :data:`~.scan.READ_CHUNK`; a healthy
 object's frames go through one tight checking loop (the careful per-item loop
-takes over at the first duplicate or out-of-order tid); per-entry work in the
-replay loop is a list index, not a generator chain.
+takes over at the first duplicate or out-of-order tid); the replay takes runs of
+in-sequence entries at once (:func:`_replay_run`, in C with the native core), the
+per-entry Python handles only what is not such a run.
 """
 
 from __future__ import annotations
