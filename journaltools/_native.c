@@ -20,6 +20,9 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 
 #define PREAMBLE 0x3141592653589793ULL
 #define VERSION 1
@@ -111,45 +114,88 @@ static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t len)
 /* ---- Frame construction ------------------------------------------------------------------------ */
 
 /* Frame is a slots dataclass (journaltools/journal/scan.py); its fields are member descriptors
- * of type T_OBJECT_EX at fixed offsets: ok_run fills them directly, as Frame(...) would. */
+ * of type T_OBJECT_EX at fixed offsets: ok_run fills them directly, as Frame(...) would.  The same
+ * for the walk's JournalEntry (journaltools/journal/walk.py), which replay_run builds. */
 static const char *const frame_fields[] = {"offset", "size", "tag_tid", "entry_tid", "payload", "problems"};
 #define N_FIELDS 6
+enum { F_OFFSET, F_SIZE, F_TAG, F_TID, F_PAYLOAD, F_PROBLEMS };
+static const char *const entry_fields[] = {"object_number", "object_name", "offset", "size", "tag_tid",
+                                           "entry_tid", "commit_tid", "payload"};
+#define N_ENTRY_FIELDS 8
 
 static PyTypeObject *frame_type;
 static Py_ssize_t frame_offsets[N_FIELDS];
+static PyTypeObject *entry_type;
+static Py_ssize_t entry_offsets[N_ENTRY_FIELDS];
 
-static PyObject *set_frame_type(PyObject *self, PyObject *type)
+/* the slot offsets of the named fields of a class, or -1 with an exception */
+static int slot_offsets(PyObject *type, const char *const *fields, int n, Py_ssize_t *offsets)
 {
-    (void)self;
     if (!PyType_Check(type)) {
-        PyErr_SetString(PyExc_TypeError, "set_frame_type() needs a class");
-        return NULL;
+        PyErr_SetString(PyExc_TypeError, "needs a class");
+        return -1;
     }
-    Py_ssize_t offsets[N_FIELDS];
-    for (int i = 0; i < N_FIELDS; i++) {
-        PyObject *descr = PyObject_GetAttrString(type, frame_fields[i]);
+    for (int i = 0; i < n; i++) {
+        PyObject *descr = PyObject_GetAttrString(type, fields[i]);
         if (descr == NULL)
-            return NULL;
+            return -1;
         int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
                  && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
         if (ok)
             offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
         Py_DECREF(descr);
         if (!ok) {
-            PyErr_Format(PyExc_TypeError, "field %s of the frame class is not a slot", frame_fields[i]);
-            return NULL;
+            PyErr_Format(PyExc_TypeError, "field %s of the class is not a slot", fields[i]);
+            return -1;
         }
     }
+    return 0;
+}
+
+static PyObject *set_frame_type(PyObject *self, PyObject *type)
+{
+    (void)self;
+    Py_ssize_t offsets[N_FIELDS];
+    if (slot_offsets(type, frame_fields, N_FIELDS, offsets) < 0)
+        return NULL;
     memcpy(frame_offsets, offsets, sizeof offsets);
     Py_INCREF(type);
     Py_XSETREF(frame_type, (PyTypeObject *)type);
     Py_RETURN_NONE;
 }
 
+static PyObject *set_entry_type(PyObject *self, PyObject *type)
+{
+    (void)self;
+    Py_ssize_t offsets[N_ENTRY_FIELDS];
+    if (slot_offsets(type, entry_fields, N_ENTRY_FIELDS, offsets) < 0)
+        return NULL;
+    memcpy(entry_offsets, offsets, sizeof offsets);
+    Py_INCREF(type);
+    Py_XSETREF(entry_type, (PyTypeObject *)type);
+    Py_RETURN_NONE;
+}
+
+static inline PyObject *get_slot(PyObject *obj, Py_ssize_t offset)
+{
+    return *(PyObject **)((char *)obj + offset);
+}
+
 static inline void set_slot(PyObject *obj, int field, PyObject *value)
 {
     PyObject **slot = (PyObject **)((char *)obj + frame_offsets[field]);
     Py_XSETREF(*slot, value);
+}
+
+/* Frames and entries hold integers, a str, None or a list of problems (which never refer back to a
+ * frame) and a payload view: they cannot be part of a reference cycle, so the cyclic garbage collector
+ * need not visit them, as CPython untracks tuples of atoms (their class's dealloc, subtype_dealloc,
+ * untracks only what is tracked).  The payload memoryviews stay tracked: memoryview's dealloc assumes
+ * it is. */
+static inline void untrack(PyObject *obj)
+{
+    if (PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj))
+        PyObject_GC_UnTrack(obj);
 }
 
 static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, uint64_t tag_tid,
@@ -176,6 +222,7 @@ static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, u
         Py_DECREF(frame);
         return NULL;
     }
+    untrack(frame);
     return frame;
 }
 
@@ -296,21 +343,9 @@ static PyObject *set_event_shapes(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* event_type(payload) -> int | None */
-static PyObject *event_type(PyObject *self, PyObject *payload)
+/* the event type of a payload in a compiled shape, or -1 (set_event_shapes must have been called) */
+static Py_ssize_t shape_of(const unsigned char *p, Py_ssize_t size)
 {
-    (void)self;
-    Py_buffer buf;
-    if (PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *p = buf.buf;
-    Py_ssize_t size = buf.len;
-    PyObject *result = Py_None;
-    if (event_version < 0) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_RuntimeError, "event_type() before set_event_shapes()");
-        return NULL;
-    }
     if (size >= MIN_EVENT && p[0] == event_version && p[1] == 1) {
         Py_ssize_t body = (Py_ssize_t)le32(p + 2);
         uint32_t type = le32(p + 6);
@@ -322,11 +357,194 @@ static PyObject *event_type(PyObject *self, PyObject *payload)
             else
                 fits = body == fixed_body;
             if (fits && memcmp(p + size - META_SIZE, meta_head, 6) == 0)
-                result = small_ints[type];
+                return (Py_ssize_t)type;
         }
     }
+    return -1;
+}
+
+/* event_type(payload) -> int | None */
+static PyObject *event_type(PyObject *self, PyObject *payload)
+{
+    (void)self;
+    if (event_version < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "event_type() before set_event_shapes()");
+        return NULL;
+    }
+    Py_buffer buf;
+    if (PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Py_ssize_t type = shape_of(buf.buf, buf.len);
     PyBuffer_Release(&buf);
+    PyObject *result = type < 0 ? Py_None : small_ints[type];
     Py_INCREF(result);
+    return result;
+}
+
+/* ---- replay_run: journaltools/journal/walk.py's _replay_run_python --------------------------------- */
+
+static int as_u64(PyObject *value, unsigned long long *out)
+{
+    if (value == NULL || !PyLong_CheckExact(value))
+        return 0;
+    *out = PyLong_AsUnsignedLongLong(value);
+    if (*out == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *new_entry(PyObject *number, PyObject *name, PyObject *frame, Py_ssize_t commit_tid)
+{
+    PyObject *entry = entry_type->tp_alloc(entry_type, 0);
+    if (entry == NULL)
+        return NULL;
+    PyObject *values[N_ENTRY_FIELDS] = {
+        number, name, get_slot(frame, frame_offsets[F_OFFSET]), get_slot(frame, frame_offsets[F_SIZE]),
+        get_slot(frame, frame_offsets[F_TAG]), get_slot(frame, frame_offsets[F_TID]), NULL,
+        get_slot(frame, frame_offsets[F_PAYLOAD]),
+    };
+    for (int i = 0; i < N_ENTRY_FIELDS; i++)
+        Py_XINCREF(values[i]);
+    values[6] = PyLong_FromSsize_t(commit_tid);
+    int failed = 0;
+    for (int i = 0; i < N_ENTRY_FIELDS; i++) {
+        if (values[i] == NULL)
+            failed = 1;
+        PyObject **slot = (PyObject **)((char *)entry + entry_offsets[i]);
+        Py_XSETREF(*slot, values[i]);
+    }
+    if (failed) {
+        Py_DECREF(entry);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "replay_run(): a frame with an unset field");
+        return NULL;
+    }
+    untrack(entry);
+    return entry;
+}
+
+/* replay_run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
+ *   -> (splay, count): walk.py's _replay_run_python */
+static PyObject *replay_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError,
+                        "replay_run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)");
+        return NULL;
+    }
+    PyObject *streams = args[0], *numbers = args[6], *names = args[7], *out = args[8];
+    Py_ssize_t splay = PyLong_AsSsize_t(args[1]);
+    unsigned long long active = PyLong_AsUnsignedLongLong(args[2]);
+    unsigned long long want = PyLong_AsUnsignedLongLong(args[3]);
+    Py_ssize_t commit_tid = PyLong_AsSsize_t(args[4]);
+    int check_events = PyObject_IsTrue(args[5]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[9]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (frame_type == NULL || entry_type == NULL || (check_events && event_version < 0)) {
+        PyErr_SetString(PyExc_RuntimeError, "replay_run() before set_frame_type(), set_entry_type() or set_event_shapes()");
+        return NULL;
+    }
+    if (!PyList_Check(streams) || PyList_GET_SIZE(streams) == 0) {
+        PyErr_SetString(PyExc_TypeError, "replay_run() needs a list of streams");
+        return NULL;
+    }
+    Py_ssize_t width = PyList_GET_SIZE(streams);
+    int build = out != Py_None;
+    if (build && !(PyList_Check(out) && PyList_Check(numbers) && PyList_Check(names)
+                   && PyList_GET_SIZE(numbers) == width && PyList_GET_SIZE(names) == width)) {
+        PyErr_SetString(PyExc_TypeError, "replay_run() needs a list per stream of object numbers and names, and a list out");
+        return NULL;
+    }
+    if (splay < 0 || splay >= width) {
+        PyErr_SetString(PyExc_ValueError, "replay_run(): splay out of range");
+        return NULL;
+    }
+    PyObject **frames = PyMem_Calloc((size_t)width, sizeof(PyObject *));
+    Py_ssize_t *index = PyMem_Calloc((size_t)width, sizeof(Py_ssize_t));
+    Py_ssize_t *start = PyMem_Calloc((size_t)width, sizeof(Py_ssize_t));
+    PyObject *result = NULL;
+    if (frames == NULL || index == NULL || start == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < width; k++) {
+        PyObject *stream = PyList_GET_ITEM(streams, k);
+        frames[k] = PyObject_GetAttrString(stream, "frames");
+        if (frames[k] == NULL)
+            goto done;
+        if (!PyList_Check(frames[k])) {
+            PyErr_SetString(PyExc_TypeError, "replay_run(): a stream's frames are not a list");
+            goto done;
+        }
+        PyObject *at = PyObject_GetAttrString(stream, "index");
+        if (at == NULL)
+            goto done;
+        index[k] = start[k] = PyLong_AsSsize_t(at);
+        Py_DECREF(at);
+        if (PyErr_Occurred())
+            goto done;
+    }
+    Py_ssize_t k = splay, count = 0;
+    int failed = 0;
+    while (count < limit) {
+        if (index[k] < 0 || index[k] >= PyList_GET_SIZE(frames[k]))
+            break;
+        PyObject *frame = PyList_GET_ITEM(frames[k], index[k]);
+        if (Py_TYPE(frame) != frame_type || get_slot(frame, frame_offsets[F_PROBLEMS]) != Py_None)
+            break;
+        unsigned long long tag, tid;
+        if (!as_u64(get_slot(frame, frame_offsets[F_TAG]), &tag) || tag != active
+            || !as_u64(get_slot(frame, frame_offsets[F_TID]), &tid) || tid != want)
+            break;
+        if (check_events) {
+            Py_buffer buf;
+            PyObject *payload = get_slot(frame, frame_offsets[F_PAYLOAD]);
+            if (payload == NULL || PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0) {
+                PyErr_Clear();
+                break;
+            }
+            Py_ssize_t type = shape_of(buf.buf, buf.len);
+            PyBuffer_Release(&buf);
+            if (type < 0)
+                break;
+        }
+        if (build) {
+            PyObject *entry = new_entry(PyList_GET_ITEM(numbers, k), PyList_GET_ITEM(names, k), frame, commit_tid + 1);
+            if (entry == NULL || PyList_Append(out, entry) < 0) {
+                Py_XDECREF(entry);
+                failed = 1;
+                break;
+            }
+            Py_DECREF(entry);
+        }
+        commit_tid++;
+        index[k]++;
+        want++;
+        count++;
+        k = k + 1 == width ? 0 : k + 1;
+    }
+    /* the streams move on by what was taken, also when building an entry failed */
+    for (Py_ssize_t j = 0; j < width; j++) {
+        if (index[j] == start[j])
+            continue;
+        PyObject *at = PyLong_FromSsize_t(index[j]);
+        if (at == NULL || PyObject_SetAttrString(PyList_GET_ITEM(streams, j), "index", at) < 0)
+            failed = 1;
+        Py_XDECREF(at);
+    }
+    if (!failed)
+        result = Py_BuildValue("nn", k, count);
+done:
+    if (frames != NULL)
+        for (Py_ssize_t j = 0; j < width; j++)
+            Py_XDECREF(frames[j]);
+    PyMem_Free(frames);
+    PyMem_Free(index);
+    PyMem_Free(start);
     return result;
 }
 
@@ -350,6 +568,122 @@ static PyObject *ceph_crc32c(PyObject *self, PyObject *const *args, Py_ssize_t n
     uint32_t crc = crc_update((uint32_t)seed, buf.buf, (size_t)buf.len);
     PyBuffer_Release(&buf);
     return PyLong_FromUnsignedLong(crc);
+}
+
+/* ---- order_run: journaltools/journal/walk.py's _order_run_python ---------------------------------- */
+
+/* flush the current tag's last entry tid into the dict */
+static int store_last(PyObject *last_in_tag, PyObject *tag, unsigned long long last)
+{
+    PyObject *value = PyLong_FromUnsignedLongLong(last);
+    if (value == NULL)
+        return -1;
+    int failed = PyDict_SetItem(last_in_tag, tag, value);
+    Py_DECREF(value);
+    return failed;
+}
+
+/* order_run(frames, width, offset) -> (checked, last_in_tag, misplaced) */
+static PyObject *order_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "order_run(frames: list, width, offset)");
+        return NULL;
+    }
+    if (frame_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "order_run() before set_frame_type()");
+        return NULL;
+    }
+    PyObject *frames = args[0];
+    unsigned long long width = PyLong_AsUnsignedLongLong(args[1]);
+    unsigned long long offset = PyLong_AsUnsignedLongLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (width == 0) {
+        PyErr_SetString(PyExc_ValueError, "order_run(): width 0");
+        return NULL;
+    }
+    PyObject *last_in_tag = PyDict_New(), *misplaced = PyList_New(0);
+    PyObject *tag_obj = NULL;  /* the tag of the frames seen last; its last tid is ``last`` (not yet in the dict) */
+    unsigned long long tag = 0, last = 0;
+    Py_ssize_t n = PyList_GET_SIZE(frames), checked = n;
+    if (last_in_tag == NULL || misplaced == NULL)
+        goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        unsigned long long ftag, tid;
+        if (Py_TYPE(frame) != frame_type || !as_u64(get_slot(frame, frame_offsets[F_TAG]), &ftag)
+            || !as_u64(get_slot(frame, frame_offsets[F_TID]), &tid)) {
+            PyErr_SetString(PyExc_TypeError, "order_run(): not a frame with integer tids");
+            goto error;
+        }
+        if (tag_obj == NULL || ftag != tag) {
+            if (tag_obj != NULL && store_last(last_in_tag, tag_obj, last) < 0)
+                goto error;
+            PyObject *key = get_slot(frame, frame_offsets[F_TAG]);
+            PyObject *prev = PyDict_GetItemWithError(last_in_tag, key);
+            if (prev == NULL && PyErr_Occurred())
+                goto error;
+            if (prev != NULL) {
+                unsigned long long before = PyLong_AsUnsignedLongLong(prev);
+                if (before == (unsigned long long)-1 && PyErr_Occurred())
+                    goto error;
+                if (tid <= before) {
+                    checked = i;
+                    tag_obj = NULL;  /* the dict holds every tag's last tid */
+                    break;
+                }
+            }
+            tag_obj = key;
+            tag = ftag;
+        } else if (tid <= last) {
+            checked = i;
+            break;
+        }
+        last = tid;
+        if (tid % width != offset) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            if (at == NULL || PyList_Append(misplaced, at) < 0) {
+                Py_XDECREF(at);
+                goto error;
+            }
+            Py_DECREF(at);
+        }
+    }
+    if (tag_obj != NULL && store_last(last_in_tag, tag_obj, last) < 0)
+        goto error;
+    PyObject *result = Py_BuildValue("nNN", checked, last_in_tag, misplaced);
+    return result;
+error:
+    Py_XDECREF(last_in_tag);
+    Py_XDECREF(misplaced);
+    return NULL;
+}
+
+/* keep_freed_chunks(largest, keep) -> bool: serve allocations up to ``largest`` bytes from the heap and keep
+ * up to ``keep`` freed bytes there (glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), so the walk's 1 MiB
+ * chunks reuse freed memory instead of mapping fresh, zeroed pages for each; False where there is no mallopt */
+static PyObject *keep_freed_chunks(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "keep_freed_chunks(largest, keep)");
+        return NULL;
+    }
+    long largest = PyLong_AsLong(args[0]), keep = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+#if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    if (largest < 0 || largest > 32L * 1024 * 1024 || keep < 0 || keep > 1024L * 1024 * 1024) {
+        PyErr_SetString(PyExc_ValueError, "keep_freed_chunks(): largest at most 32 MiB, keep at most 1 GiB");
+        return NULL;
+    }
+    int ok = mallopt(M_MMAP_THRESHOLD, (int)largest) && mallopt(M_TRIM_THRESHOLD, (int)keep);
+    return PyBool_FromLong(ok);
+#else
+    Py_RETURN_FALSE;
+#endif
 }
 
 static PyObject *hardware_crc(PyObject *self, PyObject *unused)
@@ -376,12 +710,21 @@ static PyMethodDef methods[] = {
     {"ok_run", (PyCFunction)(void (*)(void))ok_run, METH_FASTCALL,
      "ok_run(view, off, end, base, frames) -> int: append the well-formed frames from off on; return where they stop"},
     {"set_frame_type", set_frame_type, METH_O, "set_frame_type(cls): the slots class ok_run builds frames of"},
+    {"set_entry_type", set_entry_type, METH_O, "set_entry_type(cls): the slots class replay_run builds entries of"},
+    {"replay_run", (PyCFunction)(void (*)(void))replay_run, METH_FASTCALL,
+     "replay_run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit) -> (splay, count): "
+     "the replay's run of in-sequence entries (journal/walk.py's _replay_run_python)"},
     {"ceph_crc32c", (PyCFunction)(void (*)(void))ceph_crc32c, METH_FASTCALL,
      "ceph_crc32c(data, seed=0) -> int: Ceph's crc32c convention (no inversion)"},
     {"set_event_shapes", set_event_shapes, METH_VARARGS,
      "set_event_shapes(shapes, version, meta_head): the compiled event layouts event_type checks against"},
     {"event_type", event_type, METH_O,
      "event_type(payload) -> int | None: the event type of a payload in a compiled shape (event_fastpath.fast_event_type)"},
+    {"order_run", (PyCFunction)(void (*)(void))order_run, METH_FASTCALL,
+     "order_run(frames, width, offset) -> (checked, last_in_tag, misplaced): the walk's check of a healthy run "
+     "(journal/walk.py's _order_run_python)"},
+    {"keep_freed_chunks", (PyCFunction)(void (*)(void))keep_freed_chunks, METH_FASTCALL,
+     "keep_freed_chunks(largest, keep) -> bool: serve allocations up to largest bytes from the heap, keep up to keep freed bytes"},
     {"hardware_crc", hardware_crc, METH_NOARGS, "hardware_crc() -> bool: whether the SSE4.2 crc32 instruction is in use"},
     {"set_hardware_crc", set_hardware_crc, METH_O, "set_hardware_crc(flag): use the SSE4.2 instruction (if present) or the table"},
     {NULL, NULL, 0, NULL},

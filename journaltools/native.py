@@ -3,10 +3,12 @@
 :func:`core` returns the C extension, or None when it is not built (an install without a
 compiler) or ``JOURNALTOOLS_PURE_PYTHON`` is set to anything but empty or ``0``.  Each
 hot spot picks its implementation once, at import, from this answer:
-``journal/scan.py`` (``_ok_run``: the run of well-formed frames) and
-``format/event_fastpath.py`` (``fast_event_type``).  :func:`json_core` answers the same
-way for the second extension, the JSON/jsonl export records (``export.py``).  The Python
-functions stay the reference; tests/test_native_core.py and tests/test_native_json.py run
+``journal/scan.py`` (``_ok_run``: the run of well-formed frames),
+``format/event_fastpath.py`` (``fast_event_type``) and ``journal/walk.py`` (``_replay_run``:
+the replay's run of in-sequence entries; ``_order_run``: the order check of an object's
+healthy frames).  :func:`json_core` answers the same way for the second extension, the
+JSON/jsonl export records (``export.py``).  The Python functions stay the reference;
+tests/test_native_core.py and tests/test_native_json.py run
 both on the same inputs.
 """
 

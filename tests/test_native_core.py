@@ -26,28 +26,37 @@ from journaltools.format.crc import ceph_crc32c
 from journaltools.format.journal_entry import encode_entry
 from journaltools.journal import Journal, Problem
 from journaltools.journal import scan as scan_module
+from journaltools.journal import walk as walk_module
 from journaltools.journal.scan import Frame, scan_chunked, scan_object
-from journaltools.journal.walk import JournalWalk
+from journaltools.journal.walk import JournalEntry, JournalWalk
 
 from .cli_helpers import cli
 from .corruption import damaged_journals
-from .journal_factory import FIXTURES
+from .journal_factory import FIXTURES, make_journal, write_event
 from .test_event_fastpath import compiled_events
 
 STORES = sorted(p.name for p in (FIXTURES / "stores").iterdir() if p.is_dir())
 PATHS = {"native": _native.ok_run, "python": scan_module._ok_run_python}
+RUNS = {"native": _native.replay_run, "python": walk_module._replay_run_python}
+EVENT_TYPES = {"native": _native.event_type, "python": event_fastpath.fast_event_type_python}
+ORDERS = {"native": _native.order_run, "python": walk_module._order_run_python}
 
 
 @contextlib.contextmanager
 def path(name: str) -> Iterator[None]:
-    """Scan with the native loop or the pure-Python one."""
+    """Scan, replay and check events with the native core or with the pure-Python reference."""
     _native.set_frame_type(Frame)
-    saved = scan_module._ok_run
+    _native.set_entry_type(JournalEntry)
+    _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
+    saved = scan_module._ok_run, walk_module._replay_run, walk_module._order_run, event_fastpath.fast_event_type
     scan_module._ok_run = PATHS[name]
+    walk_module._replay_run = RUNS[name]
+    walk_module._order_run = ORDERS[name]
+    event_fastpath.fast_event_type = EVENT_TYPES[name]
     try:
         yield
     finally:
-        scan_module._ok_run = saved
+        scan_module._ok_run, walk_module._replay_run, walk_module._order_run, event_fastpath.fast_event_type = saved
 
 
 def both(run):
@@ -86,15 +95,16 @@ def _fixture_objects() -> Iterator[tuple[str, bytes]]:
 
 def test_the_native_core_is_built_and_chosen():
     """Unless JOURNALTOOLS_PURE_PYTHON is set, scan.py uses the C loop (a fresh process decides)."""
-    probe = ("from journaltools.journal import scan; from journaltools.format import event_fastpath as e; "
-             "print(scan.NATIVE, scan._ok_run is scan._ok_run_python, e.fast_event_type is e.fast_event_type_python)")
+    probe = ("from journaltools.journal import scan, walk; from journaltools.format import event_fastpath as e; "
+             "print(scan.NATIVE, scan._ok_run is scan._ok_run_python, e.fast_event_type is e.fast_event_type_python, "
+             "walk._replay_run is walk._replay_run_python, walk._order_run is walk._order_run_python)")
     env = {k: v for k, v in os.environ.items() if k != "JOURNALTOOLS_PURE_PYTHON"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "False", "False"]
+    assert out.split() == ["True", "False", "False", "False", "False"]
     for value, native in (("1", False), ("yes", False), ("0", True), ("", True)):
         out = subprocess.run([sys.executable, "-c", probe], env={**env, "JOURNALTOOLS_PURE_PYTHON": value},
                              capture_output=True, text=True, check=True).stdout
-        assert out.split() == [str(native), str(not native), str(not native)], value
+        assert out.split() == [str(native), *[str(not native)] * 4], value
 
 
 def _event_types_agree(payload: bytes) -> int | None:
@@ -291,3 +301,159 @@ def test_a_frame_across_two_chunks_is_framed_from_its_own_bytes():
             assert isinstance(frame.payload, memoryview)
             first = frame.offset // chunk * chunk
             assert len(frame.payload.obj) == (frame.size if straddles else min(chunk, len(data) - first)), name
+
+
+# -- the replay's run of in-sequence entries (walk._replay_run) -------------------------------------------
+class _Stream:
+    """What replay_run reads and moves of a walk._OffsetStream: its current segment and index."""
+
+    __slots__ = ("frames", "index", "number")
+
+    def __init__(self, frames: list[Frame], index: int, number: int) -> None:
+        self.frames, self.index, self.number = frames, index, number
+
+
+def _entry(e: JournalEntry) -> tuple:
+    return (e.object_number, e.object_name, e.offset, e.size, e.tag_tid, e.entry_tid, e.commit_tid, bytes(e.payload))
+
+
+frame_specs = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 12), st.sampled_from(["event", "other", "problem"])),
+                       max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(specs=st.lists(frame_specs, min_size=1, max_size=4), data=st.data())
+def test_replay_run_equals_the_python_reference(specs, data):
+    """On streams of frames of any tag and tid, with attached problems and payloads in and out of the fast
+    path's shapes, from any stream, index, tag, tid and limit: the same entries, stop and stream indexes."""
+    def build() -> list[_Stream]:
+        streams = []
+        for k, spec in enumerate(specs):
+            frames = []
+            for i, (tag, tid, kind) in enumerate(spec):
+                payload = memoryview(write_event(tid) if kind != "other" else b"not an event")
+                frames.append(Frame(100 * i, len(payload) + 33, tag, tid, payload,
+                                    [Problem("bad_magic", "x", "obj")] if kind == "problem" else None))
+            streams.append(_Stream(frames, 0, 10 + k))
+        return streams
+
+    splay = data.draw(st.integers(0, len(specs) - 1))
+    active, want = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 12))
+    commit_tid, limit = data.draw(st.integers(0, 1000)), data.draw(st.integers(0, 40))
+    check_events, build_entries = data.draw(st.booleans()), data.draw(st.booleans())
+    indexes = data.draw(st.lists(st.integers(0, 8), min_size=len(specs), max_size=len(specs)))
+    results = {}
+    for name, run in RUNS.items():
+        with path(name):
+            streams = build()
+            for stream, index in zip(streams, indexes, strict=True):
+                stream.index = min(index, len(stream.frames))
+            numbers = [s.number for s in streams] if build_entries else None
+            names = [f"obj.{n}" for n in numbers] if numbers is not None else None
+            out: list[JournalEntry] | None = [] if build_entries else None
+            stop = run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
+            results[name] = stop, [s.index for s in streams], [_entry(e) for e in out] if out is not None else None
+    assert results["native"] == results["python"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(tids=st.lists(st.tuples(st.sampled_from([0, 1, 2, 2**64 - 1]), st.integers(0, 40) | st.just(2**64 - 1)),
+                     max_size=30),
+       width=st.integers(1, 5), data=st.data())
+def test_order_run_equals_the_python_reference(tids, width, data):
+    """Where an object's healthy run stops being in tid order per tag, each tag's last tid, the misplaced."""
+    offset = data.draw(st.integers(0, width - 1))
+    frames = [Frame(i, 33, tag, tid, b"") for i, (tag, tid) in enumerate(tids)]
+    assert _native.order_run(frames, width, offset) == walk_module._order_run_python(frames, width, offset)
+
+
+def test_replay_run_refuses_bad_arguments():
+    with path("native"):
+        stream = _Stream([], 0, 0)
+        with pytest.raises(TypeError):
+            _native.replay_run([stream], 0, 0, 0, 0, True, None, None, None)  # one argument short
+        with pytest.raises(ValueError):
+            _native.replay_run([stream], 1, 0, 0, 0, True, None, None, None, 10)  # splay past the streams
+        with pytest.raises(TypeError):
+            _native.replay_run([stream], 0, 0, 0, 0, True, [0], None, [], 10)  # entries without names
+
+
+@st.composite
+def long_journals(draw):
+    """Journals of make_journal long enough for several segments and runs: tags, object sets, commit
+    positions, payloads outside the fast path, one damaged object."""
+    width = draw(st.integers(1, 4))
+    tags = draw(st.lists(st.integers(0, 700), min_size=1, max_size=3))
+    per_set = draw(st.sampled_from([None, 50, 300]))
+    store, pool = make_journal(tags, splay_width=width, order=20, entries_per_set=per_set)
+    names = sorted(pool.list_objects("journal_data."))
+    if names and draw(st.booleans()):
+        target = draw(st.sampled_from(names))
+        blob = bytearray(pool.read(target))
+        if blob:
+            at = draw(st.integers(0, len(blob) - 1))
+            blob[at] ^= 1 << draw(st.integers(0, 7))
+            pool.write_full(target, bytes(blob))
+    if names and draw(st.booleans()):  # an entry that is not an IO event: the full decoder's finding
+        target = draw(st.sampled_from(names))
+        blob = bytearray(pool.read(target))
+        tid = int(target.rsplit(".", 1)[1]) % width
+        pool.write_full(target, bytes(blob) + encode_entry(len(tags) - 1, tid + 10_000 * width, b"not an event"))
+    return store
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=long_journals(), segment=st.sampled_from([3, 64, 1024]), run_limit=st.sampled_from([1, 7, 4096]),
+       build=st.booleans())
+def test_walks_of_long_journals_are_identical(store, segment, run_limit, build):
+    """Walks (entries, or the count inspect takes) and problems of long journals, on both paths, with
+    segments and runs of any length (the runs stop at segment ends, limits, tag changes, damage)."""
+    def walk():
+        journal = Journal.open(store.pool("rbd"), "j1")
+        w = JournalWalk(journal, read_chunk=4096)
+        entries = [_entry(e) for e in w] if build else w.count()
+        return entries, w.entry_count, [p.to_json() for p in w.problems]
+
+    saved = walk_module.SEGMENT, walk_module.RUN_LIMIT
+    walk_module.SEGMENT, walk_module.RUN_LIMIT = segment, run_limit
+    try:
+        both(walk)
+    finally:
+        walk_module.SEGMENT, walk_module.RUN_LIMIT = saved
+
+
+def test_native_frames_and_entries_are_not_visited_by_the_cyclic_collector():
+    """ok_run's frames and replay_run's entries are untracked (they cannot be in a cycle); their payload
+    views stay tracked (memoryview's dealloc needs it); all survive collections and being freed."""
+    import gc
+
+    with path("native"):
+        store, _ = make_journal([300], splay_width=2, order=20)
+        walk = JournalWalk(Journal.open(store.pool("rbd"), "j1"))
+        entries = list(walk)
+        frames: list[Frame] = []
+        data = encode_entry(0, 0, b"x" * 40)
+        _native.ok_run(memoryview(data), 0, len(data), 0, frames)
+    assert len(entries) == 300 and sum(not gc.is_tracked(e) for e in entries) >= 290  # all but the first, built in C
+    assert not gc.is_tracked(frames[0]) and gc.is_tracked(frames[0].payload)
+    frames[0].problems = [Problem("bad_magic", "x", "obj")]
+    gc.collect()
+    assert bytes(entries[-1].payload) == bytes(write_event(299)) and frames[0].problems[0].kind == "bad_magic"
+    del entries, frames
+    gc.collect()
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_a_walk_collects_less_often_and_puts_the_threshold_back(name):
+    import gc
+
+    before = gc.get_threshold()
+    with path(name):
+        store, _ = make_journal([50], splay_width=2, order=20)
+        walk = iter(JournalWalk(Journal.open(store.pool("rbd"), "j1")))
+        next(walk)
+        assert gc.get_threshold()[0] == walk_module.WALK_GC_THRESHOLD
+        walk.close()  # an abandoned walk too
+        assert gc.get_threshold() == before
+        assert JournalWalk(Journal.open(store.pool("rbd"), "j1")).count() == 50
+        assert gc.get_threshold() == before

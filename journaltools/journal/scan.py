@@ -273,9 +273,7 @@ class _Scanner:
         while True:
             win.ensure(off, off + 1)
             if off >= win.end:
-                self.size = win.end
-                yield from self.held()
-                return
+                break
             frames: list[Frame] = []
             stop = _ok_run(win.view, off - win.base, len(win.buf), win.base, frames)
             if frames:
@@ -296,6 +294,7 @@ class _Scanner:
             if verdict in (_BAD_MAGIC, _SHORT) and (pad := self.zero_run_end(off)) is not None:
                 off = pad
                 continue
+            nxt: int | None
             if verdict in (_CRC, _VERSION):
                 problem = (self.problem("crc_mismatch", "entry crc32c does not match its bytes", off, tag, tid)
                            if verdict == _CRC else
@@ -311,48 +310,32 @@ class _Scanner:
                 end = nxt if nxt is not None else win.end
                 problem.follow_on.append(f"{end - off - 1} bytes after its first cannot be framed"
                                          + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"))
-                self.report(problem)
-                if nxt is None:
-                    self.size = win.end
-                    yield from self.held()
-                    return
-                off = nxt
-                continue
-            if verdict in (_SHORT, _TOO_LONG):
+            elif verdict in (_SHORT, _TOO_LONG):
                 nxt = self.next_frame(off + 1)[0]
                 if verdict == _SHORT and nxt is None:
-                    torn = self.problem("truncated_entry", f"object ends {win.end - off} bytes into an entry frame",
-                                        off, tag if size >= HEAD_SIZE else None, tid if size >= HEAD_SIZE else None)
-                    self.report(torn)
-                    self.size = win.end
-                    yield from self.held()
-                    return
-                why = (f"entry length {length} runs past the end of the object" if verdict == _SHORT else
-                       f"entry length {length} exceeds the journal's maximum entry size ({self.max_entry} bytes)")
-                problem = self.problem("bad_length", why, off, tag, tid)
-                problem.follow_on.append(f"resynchronised on the next valid entry at byte {nxt}" if nxt is not None
-                                         else "no valid entry follows")
-                self.report(problem)
-                if nxt is None:
-                    self.size = win.end
-                    yield from self.held()
-                    return
-                off = nxt
-                continue
-            # bad magic: bytes that do not start an entry
-            nxt, failed = self.next_frame(off + 1)
-            end = nxt if nxt is not None else win.end
-            bad = self.problem(
-                "bad_magic" if nxt is not None or off == 0 else "garbage",
-                f"{end - off} bytes do not start with an entry preamble"
-                + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"),
-                off, lost=1 + failed)
-            self.report(bad)
+                    problem = self.problem("truncated_entry", f"object ends {win.end - off} bytes into an entry frame",
+                                           off, tag if size >= HEAD_SIZE else None, tid if size >= HEAD_SIZE else None)
+                else:
+                    why = (f"entry length {length} runs past the end of the object" if verdict == _SHORT else
+                           f"entry length {length} exceeds the journal's maximum entry size ({self.max_entry} bytes)")
+                    problem = self.problem("bad_length", why, off, tag, tid)
+                    problem.follow_on.append(f"resynchronised on the next valid entry at byte {nxt}" if nxt is not None
+                                             else "no valid entry follows")
+            else:  # bad magic: bytes that do not start an entry
+                nxt, failed = self.next_frame(off + 1)
+                end = nxt if nxt is not None else win.end
+                problem = self.problem(
+                    "bad_magic" if nxt is not None or off == 0 else "garbage",
+                    f"{end - off} bytes do not start with an entry preamble"
+                    + (f"; next valid entry at byte {nxt}" if nxt is not None else "; no valid entry follows"),
+                    off, lost=1 + failed)
+            # the one tail of every fault: report it, then go on at the next valid frame or end the object
+            self.report(problem)
             if nxt is None:
-                self.size = win.end
-                yield from self.held()
-                return
+                break
             off = nxt
+        self.size = win.end
+        yield from self.held()
 
 
 def scan_chunked(read_at: ReadAt, object_name: str, chunk_size: int = READ_CHUNK,
