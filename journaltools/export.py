@@ -258,10 +258,34 @@ def native_records() -> ModuleType | None:
 class ExportWriter:
     #: the writer needs only the event's type (:meth:`write_type`), not the decoded event
     type_only = False
+    fh: IO[bytes]  # where the records go
 
     def native_run(self) -> NativeRun | None:
         """A C loop writing this writer's records of fast-path entries (``export_run``), or None."""
         return None
+
+    def _native_loop(self, prefix: bytes = b"", suffix: bytes = b"", rbd: bool = False) -> NativeRun | None:
+        """``export_run`` writing to this writer's file: each record after ``prefix`` (the first one after
+        :meth:`_first_prefix`), followed by ``suffix``; ``rbd``: rbd's export format. None without the C core."""
+        core = native_records()
+        if core is None:
+            return None
+        write = self.fh.write
+
+        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
+            written, entry = core.export_run(entries, problems, seen, write, self._first_prefix(prefix), prefix,
+                                             suffix, rbd)
+            if written:
+                self._wrote_records()
+            return written, entry
+
+        return run
+
+    def _first_prefix(self, prefix: bytes) -> bytes:
+        return prefix
+
+    def _wrote_records(self) -> None:
+        """Told after the C loop wrote records (the JSON document's separators)."""
 
     def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
         raise NotImplementedError
@@ -294,15 +318,7 @@ class RbdExportWriter(ExportWriter):
         self.fh.write(b"%d %s\n" % (len(record), record))
 
     def native_run(self) -> NativeRun | None:
-        core = native_records()
-        if core is None:
-            return None
-        write = self.fh.write
-
-        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
-            return core.export_run(entries, problems, seen, write, b"", b"", b"", True)  # type: ignore[no-any-return]
-
-        return run
+        return self._native_loop(rbd=True)
 
 
 def _decoded_or_none(type_name: str, data: bytes) -> Any:
@@ -389,15 +405,7 @@ class JsonlExportWriter(ExportWriter):
         self.fh.write(orjson.dumps(entry_record(entry, event)) + b"\n")
 
     def native_run(self) -> NativeRun | None:
-        core = native_records()
-        if core is None:
-            return None
-        write = self.fh.write
-
-        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
-            return core.export_run(entries, problems, seen, write, b"", b"", b"\n")  # type: ignore[no-any-return]
-
-        return run
+        return self._native_loop(suffix=b"\n")
 
     def sync(self) -> None:
         """Flush what was written (``--follow`` after each poll)."""
@@ -422,18 +430,13 @@ class JsonExportWriter(ExportWriter):
         self.first = False
 
     def native_run(self) -> NativeRun | None:
-        core = native_records()
-        if core is None:
-            return None
-        write = self.fh.write
+        return self._native_loop(prefix=b"\n,")
 
-        def run(entries: Iterator[JournalEntry], problems: list[Problem], seen: int) -> tuple[int, JournalEntry | None]:
-            written, entry = core.export_run(entries, problems, seen, write, b"" if self.first else b"\n,", b"\n,", b"")
-            if written:
-                self.first = False
-            return written, entry
+    def _first_prefix(self, prefix: bytes) -> bytes:
+        return b"" if self.first else prefix
 
-        return run
+    def _wrote_records(self) -> None:
+        self.first = False
 
     def finish(self, result: ExportResult) -> None:
         summary = orjson.dumps({"entries": result.written, "errors": result.errors,
