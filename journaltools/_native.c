@@ -152,28 +152,29 @@ static int slot_offsets(PyObject *type, const char *const *fields, int n, Py_ssi
     return 0;
 }
 
+/* Remember `type` in *slot and the offsets of its `n` named slots in `offsets` (all or nothing). */
+static PyObject *set_slots_type(PyObject *type, const char *const *fields, int n, Py_ssize_t *offsets,
+                                PyTypeObject **slot)
+{
+    Py_ssize_t found[N_FIELDS > N_ENTRY_FIELDS ? N_FIELDS : N_ENTRY_FIELDS];
+    if (slot_offsets(type, fields, n, found) < 0)
+        return NULL;
+    memcpy(offsets, found, (size_t)n * sizeof found[0]);
+    Py_INCREF(type);
+    Py_XSETREF(*slot, (PyTypeObject *)type);
+    Py_RETURN_NONE;
+}
+
 static PyObject *set_frame_type(PyObject *self, PyObject *type)
 {
     (void)self;
-    Py_ssize_t offsets[N_FIELDS];
-    if (slot_offsets(type, frame_fields, N_FIELDS, offsets) < 0)
-        return NULL;
-    memcpy(frame_offsets, offsets, sizeof offsets);
-    Py_INCREF(type);
-    Py_XSETREF(frame_type, (PyTypeObject *)type);
-    Py_RETURN_NONE;
+    return set_slots_type(type, frame_fields, N_FIELDS, frame_offsets, &frame_type);
 }
 
 static PyObject *set_entry_type(PyObject *self, PyObject *type)
 {
     (void)self;
-    Py_ssize_t offsets[N_ENTRY_FIELDS];
-    if (slot_offsets(type, entry_fields, N_ENTRY_FIELDS, offsets) < 0)
-        return NULL;
-    memcpy(entry_offsets, offsets, sizeof offsets);
-    Py_INCREF(type);
-    Py_XSETREF(entry_type, (PyTypeObject *)type);
-    Py_RETURN_NONE;
+    return set_slots_type(type, entry_fields, N_ENTRY_FIELDS, entry_offsets, &entry_type);
 }
 
 static inline PyObject *get_slot(PyObject *obj, Py_ssize_t offset)
