@@ -207,8 +207,9 @@ class AioReadAhead:
 
     @property
     def in_flight(self) -> int:
-        """Chunk reads issued and not yet taken or dropped (at most ``depth``)."""
-        return len(self._flight)
+        """Chunk reads issued and not yet taken or back: at most ``depth`` (``depth`` + 1 while reads the
+        consumer went past are still on their way)."""
+        return len(self._flight) + len(self._dropped)
 
     def schedule(self, names: Iterable[str]) -> None:
         for name in names:
@@ -221,7 +222,11 @@ class AioReadAhead:
     def _fill(self) -> None:
         index, offset = self._plan
         flight, chunk = self._flight, self._chunk
-        while len(flight) < self._depth and index < len(self._names):
+        room = self._depth
+        if self._dropped:  # reads gone past still take their memory until they are back
+            self._dropped = [p for p in self._dropped if not p.finished()]
+            room = max(room - len(self._dropped), 1)
+        while len(flight) < room and index < len(self._names):
             if offset:
                 stat = self._sizes[index]
                 if flight and not stat.finished():
@@ -242,7 +247,6 @@ class AioReadAhead:
             wanted = (index, offset)
             flight = self._flight
             if flight and flight[0][:2] < wanted:
-                self._dropped = [p for p in self._dropped if not p.finished()]
                 while flight and flight[0][:2] < wanted:
                     self._dropped.append(flight.popleft()[2])  # gone past: nobody waits for it
             if not flight and self._plan < wanted:
