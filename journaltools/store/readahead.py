@@ -294,5 +294,5 @@ def open_read_ahead(pool: Pool, chunk_size: int) -> ReadAhead | AioReadAhead | N
     if mode == "off":
         return None
     if mode == "aio" and hasattr(pool, "submit_read") and hasattr(pool, "submit_stat"):
-        return AioReadAhead(pool, chunk_size)  # type: ignore[arg-type]
+        return AioReadAhead(pool, chunk_size, AIO_DEPTH)  # type: ignore[arg-type]
     return ReadAhead(pool, chunk_size)
