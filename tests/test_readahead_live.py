@@ -100,3 +100,17 @@ def test_damaged_journal_reads_the_same_in_every_mode(ceph_cluster, journal_id, 
             source = tmp_path / "restore"
             source.write_bytes(data)
             ceph.rados("-p", "rbd", "put", name, str(source))
+
+
+def test_the_limit_loops_read_every_byte_of_the_journal(ceph_cluster, journal_id):
+    """benchmarks/measure.py's live limit: the aio loop (the limit row) and the serial one read the same bytes."""
+    from pathlib import Path
+
+    from benchmarks.measure import limit_rados
+
+    names = _objects(ceph_cluster, journal_id)
+    size = sum(len(ceph_cluster.rados_bytes("-p", "rbd", "get", n, "-")) for n in names)
+    prefix = names[0].rsplit(".", 1)[0] + "."
+    for strategy in ("aio", "serial"):
+        seconds, total = limit_rados(Path(ceph_cluster.conf), "rbd", prefix, strategy)
+        assert total == size and seconds > 0
