@@ -251,7 +251,7 @@ class AioReadAhead:
                     self._dropped.append(flight.popleft()[2])  # gone past: nobody waits for it
             if not flight and self._plan < wanted:
                 for earlier in [k for k in self._sizes if k < index]:
-                    del self._sizes[earlier]
+                    self._sizes.pop(earlier).size()  # not needed any more; waited for, as close() does
                 self._plan = wanted  # the consumer skipped ahead: the plan follows
                 self._fill()
             self._passed = wanted
