@@ -2,14 +2,15 @@
 
 Peak RSS is the child's own ``ru_maxrss`` from ``wait4(2)`` (Linux reports KiB),
 so nothing of the benchmark driver is counted.  The limit loops read the same
-bytes the tools read, in large chunks, and run the same hardware crc32c over
-them (journaltools/format/crc.py), with no framing: what any reader of this
+bytes the tools read, the fastest way found here (a directory store: 4 MiB file
+reads; librados: 1 MiB aio reads, 8 in flight), and run the same hardware crc32c
+over them (journaltools/format/crc.py), with no framing: what any reader of this
 journal on this machine needs at least.
 
 Run as a module for the limit loops in a fresh process::
 
     python -m benchmarks.measure limit-store STORE_DIR POOL PREFIX
-    python -m benchmarks.measure limit-rados CEPH_CONF POOL PREFIX
+    python -m benchmarks.measure limit-rados CEPH_CONF POOL PREFIX [--serial]
     python -m benchmarks.measure walk STORE_DIR|CEPH_CONF POOL JOURNAL_ID [--all]
 
 Each prints one JSON line: ``{"seconds": ..., "bytes": ...}`` (time measured inside the process).
@@ -118,8 +119,15 @@ def limit_store(store_dir: Path, pool: str, prefix: str) -> tuple[float, int]:
     return time.perf_counter() - start, total
 
 
-def limit_rados(conf: Path, pool: str, prefix: str) -> tuple[float, int]:
-    """The same over librados: connect, list, then chunked reads + crc32c of every object."""
+def limit_rados(conf: Path, pool: str, prefix: str, strategy: str = "aio") -> tuple[float, int]:
+    """The same over librados: connect, list, then read + crc32c every object.
+
+    ``strategy`` ``aio`` (the limit row): every object's size from one round of aio stats, then
+    :data:`AIO_CHUNK` reads with :data:`AIO_DEPTH` in flight across the objects, each chunk crc'd in
+    order as it comes back (what the fastest reader here does: 1 MiB reads beat 4 MiB and 16 MiB ones,
+    and several in flight beat one); ``serial``: one :data:`CHUNK` read after the other (the limit row
+    before the walk read ahead with aio).
+    """
     import rados
 
     crc = _crc()
@@ -129,18 +137,50 @@ def limit_rados(conf: Path, pool: str, prefix: str) -> tuple[float, int]:
     total = 0
     try:
         with cluster.open_ioctx(pool) as ioctx:
-            for name in sorted(o.key for o in ioctx.list_objects() if o.key.startswith(prefix)):
-                offset = 0
-                while True:
-                    chunk = ioctx.read(name, CHUNK, offset)
-                    crc(chunk)
-                    offset += len(chunk)
-                    if len(chunk) < CHUNK:
-                        break
-                total += offset
+            names = sorted(o.key for o in ioctx.list_objects() if o.key.startswith(prefix))
+            if strategy == "serial":
+                for name in names:
+                    offset = 0
+                    while True:
+                        chunk = ioctx.read(name, CHUNK, offset)
+                        crc(chunk)
+                        offset += len(chunk)
+                        if len(chunk) < CHUNK:
+                            break
+                    total += offset
+            else:
+                total = _aio_read_all(ioctx, names, crc)
     finally:
         cluster.shutdown()
     return time.perf_counter() - start, total
+
+
+#: the aio limit loop's read size and reads in flight (journaltools' aio read-ahead uses the same)
+AIO_CHUNK = 1 << 20
+AIO_DEPTH = 8
+
+
+def _aio_read_all(ioctx: object, names: list[str], crc: Callable[[bytes], int]) -> int:
+    from collections import deque
+
+    sizes: dict[str, int] = {}
+    stats = [ioctx.aio_stat(n, lambda c, size, mtime, n=n: sizes.__setitem__(n, size or 0))  # type: ignore[attr-defined]
+             for n in names]
+    for completion in stats:
+        completion.wait_for_complete_and_cb()
+    plan = deque((n, off) for n in names for off in range(0, sizes[n], AIO_CHUNK))
+    flight: deque[tuple[object, list[bytes]]] = deque()
+    total = 0
+    while plan or flight:
+        while plan and len(flight) < AIO_DEPTH:
+            name, offset = plan.popleft()
+            box: list[bytes] = []
+            flight.append((ioctx.aio_read(name, AIO_CHUNK, offset, lambda c, data, b=box: b.append(data)), box))  # type: ignore[attr-defined]
+        completion, box = flight.popleft()
+        completion.wait_for_complete_and_cb()  # type: ignore[attr-defined]
+        crc(box[0])
+        total += len(box[0])
+    return total
 
 
 def walk_journal(source: str, pool: str, journal_id: str, all_entries: bool) -> tuple[float, int]:
@@ -167,7 +207,7 @@ def main(argv: Sequence[str]) -> int:
     if what == "limit-store":
         seconds, total = limit_store(Path(source), pool, name)
     elif what == "limit-rados":
-        seconds, total = limit_rados(Path(source), pool, name)
+        seconds, total = limit_rados(Path(source), pool, name, "serial" if "--serial" in argv[4:] else "aio")
     elif what == "walk":
         seconds, total = walk_journal(source, pool, name, "--all" in argv[4:])
     else:

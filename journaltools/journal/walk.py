@@ -43,7 +43,7 @@ from functools import cache
 
 from ..errors import NotFoundError
 from ..format.cls_journal_keys import CLIENT_STATE_DISCONNECTED
-from ..store.readahead import ReadAhead
+from ..store.readahead import AioReadAhead, ReadAhead, open_read_ahead
 from .model import Journal, Position
 from .problems import ERROR, WARNING, Problem
 from .scan import MAX_ENTRY, READ_CHUNK, Frame, scan_chunked
@@ -226,7 +226,7 @@ class JournalWalk:
         self.journal = journal
         self.read_chunk = read_chunk
         self.read_ahead = read_ahead
-        self._reader: ReadAhead | None = None
+        self._reader: ReadAhead | AioReadAhead | None = None
         self.all_entries = all_entries
         self.check_events = check_events
         self.progress = progress
@@ -449,7 +449,10 @@ class JournalWalk:
         if not self.read_ahead or not numbers:
             return
         if self._reader is None:
-            self._reader = ReadAhead(self.journal.data_pool, self.read_chunk)
+            self._reader = open_read_ahead(self.journal.data_pool, self.read_chunk)
+            if self._reader is None:
+                self.read_ahead = False
+                return
         self._reader.schedule(self.journal.object_name(n) for n in numbers)
 
     def _schedule_reads(self, streams: list[_OffsetStream], first_order: list[int]) -> None:

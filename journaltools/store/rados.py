@@ -92,8 +92,9 @@ class RadosPool(Pool):
         self.ioctx = ioctx
         self._object_count: int | None = None
 
-    def _fail(self, exc: Exception, oid: str, what: str) -> JournalToolsError:
-        code = getattr(exc, "errno", None) or E.EIO
+    def _fail(self, exc: Exception | int, oid: str, what: str) -> JournalToolsError:
+        """Our error for a failed call on ``oid`` (a rados exception, or a negative errno an aio call returned)."""
+        code = abs(exc) if isinstance(exc, int) else getattr(exc, "errno", None) or E.EIO
         if code == E.ENOENT:
             return NotFoundError(f"object {oid} does not exist in pool {self.describe()}")
         return error_for(code, f"{what} {oid} in pool {self.describe()} failed")
@@ -113,6 +114,24 @@ class RadosPool(Pool):
             return b"".join(parts)
         except _rados().Error as exc:
             raise self._fail(exc, oid, "read of") from exc
+
+    def submit_read(self, oid: str, offset: int, length: int) -> PendingRead:
+        """Start ``read(oid, offset, length)`` (librados aio); its :meth:`PendingRead.result` waits for it."""
+        pending = PendingRead(self, oid)
+        try:
+            pending.completion = self.ioctx.aio_read(oid, length, offset, pending.done)
+        except _rados().Error as exc:
+            pending.error = self._fail(exc, oid, "read of")
+        return pending
+
+    def submit_stat(self, oid: str) -> PendingStat:
+        """Start ``stat(oid)`` (librados aio); :meth:`PendingStat.size` waits for it (None: it failed)."""
+        pending = PendingStat()
+        try:
+            pending.completion = self.ioctx.aio_stat(oid, pending.done)
+        except _rados().Error:
+            pending.completion = None
+        return pending
 
     def stat(self, oid: str) -> int:
         try:
@@ -246,8 +265,7 @@ class RadosPool(Pool):
         rados = _rados()
         items: list[tuple[str, bytes]] = []
         after = start_after
-        try:
-            self.ioctx.stat(oid)
+        try:  # no stat first: the read op itself fails with ENOENT for a missing object (one round trip, not two)
             while True:
                 with rados.ReadOpCtx() as op:
                     it, _ = self.ioctx.get_omap_vals(op, after, prefix, _OMAP_PAGE)
@@ -262,6 +280,20 @@ class RadosPool(Pool):
         except rados.Error as exc:
             raise self._fail(exc, oid, "omap read of") from exc
         return iter(items)
+
+    def omap_get(self, oid: str, keys: Iterable[str]) -> dict[str, bytes]:
+        """The values of ``keys`` (those that exist) in one read op: not the whole omap (rbd_directory may be large)."""
+        rados = _rados()
+        wanted = tuple(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        try:
+            with rados.ReadOpCtx() as op:
+                it, _ = self.ioctx.get_omap_vals_by_keys(op, wanted)
+                self.ioctx.operate_read_op(op, oid)
+                return {(k if isinstance(k, str) else k.decode()): bytes(v) if v is not None else b"" for k, v in it}
+        except rados.Error as exc:
+            raise self._fail(exc, oid, "omap read of") from exc
 
     def omap_set(self, oid: str, values: Mapping[str, bytes]) -> None:
         rados = _rados()
@@ -431,6 +463,61 @@ class RadosPool(Pool):
             self.ioctx.notify(oid, payload.decode("latin-1"), timeout_ms)
         except _rados().Error as exc:
             raise self._fail(exc, oid, "notify of") from exc
+
+
+class PendingRead:
+    """One asynchronous chunk read of :meth:`RadosPool.submit_read`: the bytes, or the error
+    :meth:`RadosPool.read` would raise for the same read (the same text: a walk reports the same problem)."""
+
+    __slots__ = ("completion", "data", "error", "oid", "pool")
+
+    def __init__(self, pool: RadosPool, oid: str) -> None:
+        self.pool = pool
+        self.oid = oid
+        self.completion: Any = None
+        self.data: bytes | None = None
+        self.error: JournalToolsError | None = None
+
+    def done(self, completion: Any, data: bytes | None) -> None:  # librados' finisher thread, with the GIL
+        self.data = data
+
+    def finished(self) -> bool:
+        return self.completion is None or bool(self.completion.is_complete())
+
+    def result(self) -> bytes:
+        if self.completion is not None:
+            self.completion.wait_for_complete_and_cb()  # releases the GIL while it waits
+            code = self.completion.get_return_value()
+            self.completion = None
+            if code < 0:
+                self.error = self.pool._fail(code, self.oid, "read of")
+        if self.error is not None:
+            raise self.error
+        return self.data or b""
+
+
+class PendingStat:
+    """One asynchronous stat of :meth:`RadosPool.submit_stat`."""
+
+    __slots__ = ("completion", "value")
+
+    def __init__(self) -> None:
+        self.completion: Any = None
+        self.value: int | None = None
+
+    def done(self, completion: Any, size: int | None, mtime: Any) -> None:
+        self.value = None if size is None else int(size)
+
+    def finished(self) -> bool:
+        return self.completion is None or bool(self.completion.is_complete())
+
+    def size(self) -> int | None:
+        if self.completion is not None:
+            self.completion.wait_for_complete_and_cb()
+            if self.completion.get_return_value() < 0:
+                self.value = None
+            self.completion = None
+        return self.value
 
 
 ZERO_FSID = "00000000-0000-0000-0000-000000000000"

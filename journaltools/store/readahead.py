@@ -13,14 +13,28 @@ next scheduled chunk (another order, a whole-object read of a damaged object) go
 to the store directly, and chunks the consumer has gone past are dropped, so a
 wrong guess costs reads, never correctness.  Errors are delivered with the chunk
 they belong to, raised where the read was asked for.
+
+Two engines, one behaviour: :class:`ReadAhead` reads one chunk at a time on a
+thread (any store: a directory store's file reads release the GIL too);
+:class:`AioReadAhead`, for stores that start reads asynchronously (librados aio:
+:meth:`~journaltools.store.rados.RadosPool.submit_read`), keeps up to ``depth``
+chunk reads in flight across the scheduled objects, as librbd's journal player
+fetches every splay object at once; it learns each object's size from a stat
+started when the object is scheduled, so it issues no read past an object's end.
+:func:`open_read_ahead` picks one; ``$JOURNALTOOLS_READ_AHEAD=thread`` forces the
+thread (the path before the aio engine), ``off`` reads straight from the store.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
 
 from .base import Pool
 
@@ -139,3 +153,146 @@ class ReadAhead:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Pending(Protocol):
+    def result(self) -> bytes: ...
+
+    def finished(self) -> bool: ...
+
+
+class _PendingSize(Protocol):
+    def size(self) -> int | None: ...
+
+    def finished(self) -> bool: ...
+
+
+class AsyncPool(Protocol):
+    """What :class:`AioReadAhead` needs of a pool (:class:`~journaltools.store.rados.RadosPool` has it)."""
+
+    def submit_read(self, oid: str, offset: int, length: int) -> _Pending: ...
+
+    def submit_stat(self, oid: str) -> _PendingSize: ...
+
+    def read(self, oid: str, offset: int = 0, length: int | None = None) -> bytes: ...
+
+
+#: chunk reads in flight at a time of :class:`AioReadAhead` (with 1 MiB chunks: 8 MiB on their way)
+AIO_DEPTH = 8
+
+
+class AioReadAhead:
+    """:class:`ReadAhead`'s contract with up to ``depth`` chunk reads in flight and no thread of its own.
+
+    Reads are issued in schedule order, object by object, chunk by chunk (offsets 0, ``chunk_size``,
+    ... up to the object's size as its stat said: the last one is short, as the thread engine stops).
+    When the consumer asks for the chunk at the front, it waits for that read only, and the freed
+    slot goes to the next chunk; chunks it has gone past are dropped when they come back.  A chunk
+    the plan has not reached moves the plan there.  An object whose stat failed gets one read at
+    offset 0: its error (the store's own, e.g. the object does not exist) is raised where that chunk
+    is asked for; an object that grew after its stat is read on from the store directly.
+    """
+
+    def __init__(self, pool: AsyncPool, chunk_size: int, depth: int = AIO_DEPTH) -> None:
+        self._pool = pool
+        self._chunk = chunk_size
+        self._depth = max(depth, 1)
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._sizes: dict[int, _PendingSize] = {}  # schedule index -> its stat, until its reads are issued
+        self._flight: deque[tuple[int, int, _Pending]] = deque()  # (schedule index, offset, read) in issue order
+        self._plan = (0, 0)  # the next chunk to issue
+        self._passed = (-1, -1)
+        self._dropped: list[_Pending] = []  # reads gone past and maybe still in flight: close() waits for them
+
+    @property
+    def in_flight(self) -> int:
+        """Chunk reads issued and not yet taken or back: at most ``depth`` (``depth`` + 1 while reads the
+        consumer went past are still on their way)."""
+        return len(self._flight) + len(self._dropped)
+
+    def schedule(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name not in self._index:
+                index = self._index[name] = len(self._names)
+                self._names.append(name)
+                self._sizes[index] = self._pool.submit_stat(name)
+        self._fill()
+
+    def _fill(self) -> None:
+        index, offset = self._plan
+        flight, chunk = self._flight, self._chunk
+        room = self._depth
+        if self._dropped:  # reads gone past still take their memory until they are back
+            self._dropped = [p for p in self._dropped if not p.finished()]
+            room = max(room - len(self._dropped), 1)
+        while len(flight) < room and index < len(self._names):
+            if offset:
+                stat = self._sizes[index]
+                if flight and not stat.finished():
+                    break  # go on once the object's size is known (reads in flight meanwhile)
+                size = stat.size()
+                if size is None or offset > size:
+                    del self._sizes[index]
+                    index, offset = index + 1, 0
+                    continue
+            flight.append((index, offset, self._pool.submit_read(self._names[index], offset, chunk)))
+            offset += chunk
+        self._plan = (index, offset)
+
+    def read(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        """What ``pool.read(name, offset, length)`` returns, from the reads in flight when it is one of them."""
+        index = self._index.get(name)
+        if index is not None and length == self._chunk and offset % length == 0 and (index, offset) > self._passed:
+            wanted = (index, offset)
+            flight = self._flight
+            if flight and flight[0][:2] < wanted:
+                while flight and flight[0][:2] < wanted:
+                    self._dropped.append(flight.popleft()[2])  # gone past: nobody waits for it
+            if not flight and self._plan < wanted:
+                for earlier in [k for k in self._sizes if k < index]:
+                    self._sizes.pop(earlier).size()  # not needed any more; waited for, as close() does
+                self._plan = wanted  # the consumer skipped ahead: the plan follows
+                self._fill()
+            self._passed = wanted
+            if flight and flight[0][:2] == wanted:
+                pending = flight.popleft()[2]
+                self._fill()
+                return pending.result()
+        return self._pool.read(name, offset, length)
+
+    def close(self) -> None:
+        """Wait for the reads and stats still in flight (at most ``depth`` + the scheduled objects) and
+        drop them: none outlives the read-ahead (nor the pool's connection, closed after it)."""
+        for pending in [*self._dropped, *(item[2] for item in self._flight)]:
+            with contextlib.suppress(Exception):  # nobody asked for this chunk: its error is nobody's
+                pending.result()
+        self._dropped.clear()
+        self._flight.clear()
+        for stat in self._sizes.values():
+            stat.size()
+        self._sizes.clear()
+        self._names = []
+        self._index = {}
+
+    def __enter__(self) -> AioReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_ahead_mode() -> str:
+    """``$JOURNALTOOLS_READ_AHEAD``: ``aio`` (default; the thread for stores without async reads), ``thread``, ``off``."""
+    mode = os.environ.get("JOURNALTOOLS_READ_AHEAD", "aio").strip().lower()
+    return mode if mode in ("aio", "thread", "off") else "aio"
+
+
+def open_read_ahead(pool: Pool, chunk_size: int) -> ReadAhead | AioReadAhead | None:
+    """The read-ahead for walking ``pool``'s objects in ``chunk_size`` reads (None: ``$JOURNALTOOLS_READ_AHEAD=off``)."""
+    mode = read_ahead_mode()
+    if mode == "off":
+        return None
+    if mode == "aio" and hasattr(pool, "submit_read") and hasattr(pool, "submit_stat"):
+        return AioReadAhead(pool, chunk_size, AIO_DEPTH)  # type: ignore[arg-type]
+    return ReadAhead(pool, chunk_size)
