@@ -199,6 +199,49 @@ static inline void untrack(PyObject *obj)
         PyObject_GC_UnTrack(obj);
 }
 
+/* view[start:stop] of a one-dimensional byte memoryview (what the scanner's chunk views are), made as
+ * memoryview's own slicing makes it (a new view on the same managed buffer, then its pointer, length and
+ * shape narrowed: CPython's memory_subscript, mbuf_add_view + init_slice) without the slice object and
+ * its two integers; any other object is sliced through the sequence protocol.  0 <= start <= stop <= len. */
+static PyObject *sub_view(PyObject *view, Py_ssize_t start, Py_ssize_t stop)
+{
+    if (PyMemoryView_Check(view)) {
+        PyMemoryViewObject *src = (PyMemoryViewObject *)view;
+        const Py_buffer *b = &src->view;
+        if (!(src->flags & _Py_MEMORYVIEW_RELEASED) && b->ndim == 1 && b->itemsize == 1 && b->shape != NULL
+            && b->strides != NULL && b->strides[0] == 1 && b->suboffsets == NULL
+            && 0 <= start && start <= stop && stop <= b->len) {
+            PyObject *sliced = PyMemoryView_FromObject(view);
+            if (sliced == NULL)
+                return NULL;
+            Py_buffer *d = &((PyMemoryViewObject *)sliced)->view;
+            d->buf = (char *)b->buf + start;
+            d->len = stop - start;
+            d->shape[0] = stop - start;
+            return sliced;
+        }
+    }
+    return PySequence_GetSlice(view, start, stop);
+}
+
+/* the integer `value`, the same object as last time when the value is the same (frames of one object mostly
+ * share their size and tag): *cache holds a reference to the last one */
+static PyObject *cached_int(PyObject **cache, unsigned long long *cached, unsigned long long value)
+{
+    if (*cache == NULL || *cached != value) {
+        PyObject *fresh = PyLong_FromUnsignedLongLong(value);
+        if (fresh == NULL)
+            return NULL;
+        Py_XSETREF(*cache, fresh);
+        *cached = value;
+    }
+    Py_INCREF(*cache);
+    return *cache;
+}
+
+static PyObject *last_size, *last_tag;
+static unsigned long long last_size_value, last_tag_value;
+
 static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, uint64_t tag_tid,
                            uint64_t entry_tid, Py_ssize_t payload_start, Py_ssize_t payload_end)
 {
@@ -207,10 +250,10 @@ static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, u
         return NULL;
     PyObject *values[N_FIELDS];
     values[0] = PyLong_FromSsize_t(offset);
-    values[1] = PyLong_FromSsize_t(size);
-    values[2] = PyLong_FromUnsignedLongLong(tag_tid);
+    values[1] = cached_int(&last_size, &last_size_value, (unsigned long long)size);
+    values[2] = cached_int(&last_tag, &last_tag_value, tag_tid);
     values[3] = PyLong_FromUnsignedLongLong(entry_tid);
-    values[4] = PySequence_GetSlice(view, payload_start, payload_end);
+    values[4] = sub_view(view, payload_start, payload_end);
     Py_INCREF(Py_None);
     values[5] = Py_None;
     int failed = 0;
