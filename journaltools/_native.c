@@ -284,7 +284,14 @@ typedef struct {
     uint64_t tag, tid;
     uint32_t size;     /* the frame's size, preamble to crc */
     uint32_t view;     /* index into views, or NO_VIEW: the frame came as a Frame object (objs[i] set) */
+    int32_t type;      /* shape_of its payload, found by ok_run while the bytes are in the cache ... */
+    uint32_t shapes;   /* ... under these event shapes (shapes_generation; 0: not found) */
 } frame_rec;
+
+/* the event shapes (set_event_shapes, below); each call of it is a new generation */
+static int event_version;
+static uint32_t shapes_generation;
+static Py_ssize_t shape_of(const unsigned char *p, Py_ssize_t size);
 #define NO_VIEW UINT32_MAX
 
 typedef struct {
@@ -483,7 +490,7 @@ static PyObject *Frames_append(FramesObject *self, PyObject *frame)
     }
     if (frames_reserve(self, 1) < 0)
         return NULL;
-    frame_rec r = {(int64_t)offset, 0, tag, tid, (uint32_t)size, NO_VIEW};
+    frame_rec r = {(int64_t)offset, 0, tag, tid, (uint32_t)size, NO_VIEW, -1, 0};
     self->recs[self->n] = r;
     Py_INCREF(frame);
     self->objs[self->n] = frame;
@@ -620,7 +627,11 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             if ((view_index < 0 && (view_index = frames_view_index(run, view)) < 0) || frames_reserve(run, 1) < 0)
                 goto done;
             frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
-                           (uint32_t)length + OVERHEAD, (uint32_t)view_index};
+                           (uint32_t)length + OVERHEAD, (uint32_t)view_index, -1, 0};
+            if (event_version >= 0) {  /* the payload was just read by the crc: its shape costs no cache misses now */
+                r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
+                r.shapes = shapes_generation;
+            }
             run->recs[run->n] = r;
             run->objs[run->n] = NULL;
             run->n++;
@@ -691,6 +702,7 @@ static PyObject *set_event_shapes(PyObject *self, PyObject *args)
         memcpy(shape_fixed_body, fixed_body, sizeof(Py_ssize_t) * (size_t)n);
         n_shapes = n;
         event_version = version;
+        shapes_generation++;
         for (Py_ssize_t i = 0; i < n && small_ints[i] == NULL; i++)
             if ((small_ints[i] = PyLong_FromSsize_t(i)) == NULL)
                 ok = 0;
@@ -843,7 +855,8 @@ static int continues_run(PyObject *frames, Py_ssize_t i, unsigned long long acti
             Py_ssize_t len;
             if (r->tag != active || r->tid != want)
                 return 0;
-            if (check_events && (!rec_bytes(fr, i, &p, &len) || shape_of(p, len) < 0))
+            if (check_events && (r->shapes == shapes_generation ? r->type < 0
+                                 : !rec_bytes(fr, i, &p, &len) || shape_of(p, len) < 0))
                 return 0;
             *run = fr;
             return 1;
