@@ -199,6 +199,49 @@ static inline void untrack(PyObject *obj)
         PyObject_GC_UnTrack(obj);
 }
 
+/* view[start:stop] of a one-dimensional byte memoryview (what the scanner's chunk views are), made as
+ * memoryview's own slicing makes it (a new view on the same managed buffer, then its pointer, length and
+ * shape narrowed: CPython's memory_subscript, mbuf_add_view + init_slice) without the slice object and
+ * its two integers; any other object is sliced through the sequence protocol.  0 <= start <= stop <= len. */
+static PyObject *sub_view(PyObject *view, Py_ssize_t start, Py_ssize_t stop)
+{
+    if (PyMemoryView_Check(view)) {
+        PyMemoryViewObject *src = (PyMemoryViewObject *)view;
+        const Py_buffer *b = &src->view;
+        if (!(src->flags & _Py_MEMORYVIEW_RELEASED) && b->ndim == 1 && b->itemsize == 1 && b->shape != NULL
+            && b->strides != NULL && b->strides[0] == 1 && b->suboffsets == NULL
+            && 0 <= start && start <= stop && stop <= b->len) {
+            PyObject *sliced = PyMemoryView_FromObject(view);
+            if (sliced == NULL)
+                return NULL;
+            Py_buffer *d = &((PyMemoryViewObject *)sliced)->view;
+            d->buf = (char *)b->buf + start;
+            d->len = stop - start;
+            d->shape[0] = stop - start;
+            return sliced;
+        }
+    }
+    return PySequence_GetSlice(view, start, stop);
+}
+
+/* the integer `value`, the same object as last time when the value is the same (frames of one object mostly
+ * share their size and tag): *cache holds a reference to the last one */
+static PyObject *cached_int(PyObject **cache, unsigned long long *cached, unsigned long long value)
+{
+    if (*cache == NULL || *cached != value) {
+        PyObject *fresh = PyLong_FromUnsignedLongLong(value);
+        if (fresh == NULL)
+            return NULL;
+        Py_XSETREF(*cache, fresh);
+        *cached = value;
+    }
+    Py_INCREF(*cache);
+    return *cache;
+}
+
+static PyObject *last_size, *last_tag;
+static unsigned long long last_size_value, last_tag_value;
+
 static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, uint64_t tag_tid,
                            uint64_t entry_tid, Py_ssize_t payload_start, Py_ssize_t payload_end)
 {
@@ -207,10 +250,10 @@ static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, u
         return NULL;
     PyObject *values[N_FIELDS];
     values[0] = PyLong_FromSsize_t(offset);
-    values[1] = PyLong_FromSsize_t(size);
-    values[2] = PyLong_FromUnsignedLongLong(tag_tid);
+    values[1] = cached_int(&last_size, &last_size_value, (unsigned long long)size);
+    values[2] = cached_int(&last_tag, &last_tag_value, tag_tid);
     values[3] = PyLong_FromUnsignedLongLong(entry_tid);
-    values[4] = PySequence_GetSlice(view, payload_start, payload_end);
+    values[4] = sub_view(view, payload_start, payload_end);
     Py_INCREF(Py_None);
     values[5] = Py_None;
     int failed = 0;
@@ -226,6 +269,309 @@ static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, u
     untrack(frame);
     return frame;
 }
+
+/* ---- Frames: a run of frames kept as offsets into the chunks they were read from ------------------- */
+
+/* What ok_run appends to when it is given a Frames instead of a list: per frame only its place and tids
+ * (about 40 bytes, no Python object); a Frame object is made the first time Python asks for that item
+ * (frames[i], iteration) and kept, so that what is set on it (problems) stays.  order_run and replay_run
+ * read the records directly, and replay_run makes a JournalEntry from a record without a Frame.  A
+ * sequence: len, items, slices (a new Frames sharing the made Frames), iteration; append(frame),
+ * extend(frames). */
+typedef struct {
+    int64_t offset;    /* the frame's byte offset in its object */
+    int64_t start;     /* its payload's start in its view (unused for a frame made in Python) */
+    uint64_t tag, tid;
+    uint32_t size;     /* the frame's size, preamble to crc */
+    uint32_t view;     /* index into views, or NO_VIEW: the frame came as a Frame object (objs[i] set) */
+    int32_t type;      /* shape_of its payload, found by ok_run while the bytes are in the cache ... */
+    uint32_t shapes;   /* ... under these event shapes (shapes_generation; 0: not found) */
+} frame_rec;
+
+/* the event shapes (set_event_shapes, below); each call of it is a new generation */
+static int event_version;
+static uint32_t shapes_generation;
+static Py_ssize_t shape_of(const unsigned char *p, Py_ssize_t size);
+#define NO_VIEW UINT32_MAX
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n, cap;
+    frame_rec *recs;
+    PyObject **objs;   /* the Frame made for each record, or NULL */
+    PyObject *views;   /* list of the chunk memoryviews the records point into */
+} FramesObject;
+
+static PyTypeObject Frames_Type;
+#define Frames_Check(op) Py_IS_TYPE(op, &Frames_Type)
+
+static int frames_reserve(FramesObject *self, Py_ssize_t more)
+{
+    if (self->n + more <= self->cap)
+        return 0;
+    Py_ssize_t cap = self->cap ? self->cap : 64;
+    while (cap < self->n + more)
+        cap *= 2;
+    frame_rec *recs = PyMem_Realloc(self->recs, (size_t)cap * sizeof(frame_rec));
+    if (recs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->recs = recs;
+    PyObject **objs = PyMem_Realloc(self->objs, (size_t)cap * sizeof(PyObject *));
+    if (objs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(objs + self->cap, 0, (size_t)(cap - self->cap) * sizeof(PyObject *));
+    self->objs = objs;
+    self->cap = cap;
+    return 0;
+}
+
+/* the index of `view` in self->views (appended when it is not the last one) */
+static Py_ssize_t frames_view_index(FramesObject *self, PyObject *view)
+{
+    Py_ssize_t n = PyList_GET_SIZE(self->views);
+    if (n && PyList_GET_ITEM(self->views, n - 1) == view)
+        return n - 1;
+    if (n >= (Py_ssize_t)NO_VIEW) {
+        PyErr_SetString(PyExc_OverflowError, "Frames: too many views");
+        return -1;
+    }
+    if (PyList_Append(self->views, view) < 0)
+        return -1;
+    return n;
+}
+
+static PyObject *Frames_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if ((args != NULL && PyTuple_GET_SIZE(args)) || (kwds != NULL && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "Frames() takes no arguments");
+        return NULL;
+    }
+    FramesObject *self = (FramesObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->views = PyList_New(0);
+    if (self->views == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void Frames_dealloc(FramesObject *self)
+{
+    for (Py_ssize_t i = 0; i < self->n; i++)
+        Py_XDECREF(self->objs[i]);
+    PyMem_Free(self->recs);
+    PyMem_Free(self->objs);
+    Py_XDECREF(self->views);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t Frames_len(FramesObject *self) { return self->n; }
+
+/* the payload of record i as a view (a new reference) */
+static PyObject *rec_payload(FramesObject *self, Py_ssize_t i)
+{
+    const frame_rec *r = &self->recs[i];
+    return sub_view(PyList_GET_ITEM(self->views, r->view), (Py_ssize_t)r->start,
+                    (Py_ssize_t)r->start + (Py_ssize_t)r->size - OVERHEAD);
+}
+
+/* the Frame of record i, made on first use (a borrowed reference) */
+static PyObject *frames_get(FramesObject *self, Py_ssize_t i)
+{
+    if (self->objs[i] == NULL) {
+        const frame_rec *r = &self->recs[i];
+        self->objs[i] = new_frame(PyList_GET_ITEM(self->views, r->view), (Py_ssize_t)r->offset, (Py_ssize_t)r->size,
+                                  r->tag, r->tid, (Py_ssize_t)r->start, (Py_ssize_t)r->start + (Py_ssize_t)r->size - OVERHEAD);
+    }
+    return self->objs[i];
+}
+
+static PyObject *Frames_item(FramesObject *self, Py_ssize_t i)
+{
+    if (i < 0 || i >= self->n) {
+        PyErr_SetString(PyExc_IndexError, "Frames index out of range");
+        return NULL;
+    }
+    PyObject *frame = frames_get(self, i);
+    Py_XINCREF(frame);
+    return frame;
+}
+
+/* append records [lo, hi) of `src` (sharing its views and made Frames) */
+static int frames_extend_from(FramesObject *self, FramesObject *src, Py_ssize_t lo, Py_ssize_t hi)
+{
+    if (hi <= lo)
+        return 0;
+    if (frames_reserve(self, hi - lo) < 0)
+        return -1;
+    Py_ssize_t nviews = PyList_GET_SIZE(src->views);
+    Py_ssize_t *remap = PyMem_Calloc((size_t)(nviews ? nviews : 1), sizeof(Py_ssize_t));
+    if (remap == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t v = 0; v < nviews; v++)
+        remap[v] = -1;
+    int failed = 0;
+    for (Py_ssize_t i = lo; i < hi && !failed; i++) {
+        frame_rec r = src->recs[i];
+        if (r.view != NO_VIEW) {
+            if (remap[r.view] < 0 && (remap[r.view] = frames_view_index(self, PyList_GET_ITEM(src->views, r.view))) < 0) {
+                failed = 1;
+                break;
+            }
+            r.view = (uint32_t)remap[r.view];
+        }
+        self->recs[self->n] = r;
+        Py_XINCREF(src->objs[i]);
+        self->objs[self->n] = src->objs[i];
+        self->n++;
+    }
+    PyMem_Free(remap);
+    return failed ? -1 : 0;
+}
+
+static PyObject *Frames_subscript(FramesObject *self, PyObject *key)
+{
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred())
+            return NULL;
+        if (i < 0)
+            i += self->n;
+        return Frames_item(self, i);
+    }
+    if (!PySlice_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "Frames indices must be integers or slices");
+        return NULL;
+    }
+    Py_ssize_t start, stop, step;
+    if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+        return NULL;
+    Py_ssize_t len = PySlice_AdjustIndices(self->n, &start, &stop, step);
+    if (step != 1) {
+        PyObject *list = PyList_New(len);
+        for (Py_ssize_t k = 0; list != NULL && k < len; k++) {
+            PyObject *frame = Frames_item(self, start + k * step);
+            if (frame == NULL)
+                Py_CLEAR(list);
+            else
+                PyList_SET_ITEM(list, k, frame);
+        }
+        return list;
+    }
+    FramesObject *out = (FramesObject *)Frames_new(&Frames_Type, NULL, NULL);
+    if (out != NULL && frames_extend_from(out, self, start, start + len) < 0)
+        Py_CLEAR(out);
+    return (PyObject *)out;
+}
+
+static int as_u64(PyObject *value, unsigned long long *out);
+
+/* frames.append(frame): a Frame object, kept as it is */
+static PyObject *Frames_append(FramesObject *self, PyObject *frame)
+{
+    if (frame_type == NULL || Py_TYPE(frame) != frame_type) {
+        PyErr_SetString(PyExc_TypeError, "Frames.append() takes a Frame");
+        return NULL;
+    }
+    unsigned long long offset, size, tag, tid;
+    if (!as_u64(get_slot(frame, frame_offsets[F_OFFSET]), &offset) || !as_u64(get_slot(frame, frame_offsets[F_SIZE]), &size)
+        || !as_u64(get_slot(frame, frame_offsets[F_TAG]), &tag) || !as_u64(get_slot(frame, frame_offsets[F_TID]), &tid)
+        || size > UINT32_MAX || offset > INT64_MAX) {
+        PyErr_SetString(PyExc_TypeError, "Frames.append(): a frame with an unset or out-of-range field");
+        return NULL;
+    }
+    if (frames_reserve(self, 1) < 0)
+        return NULL;
+    frame_rec r = {(int64_t)offset, 0, tag, tid, (uint32_t)size, NO_VIEW, -1, 0};
+    self->recs[self->n] = r;
+    Py_INCREF(frame);
+    self->objs[self->n] = frame;
+    self->n++;
+    Py_RETURN_NONE;
+}
+
+/* frames.extend(other): every frame of another Frames, or of an iterable of Frame objects */
+static PyObject *Frames_extend(FramesObject *self, PyObject *other)
+{
+    if (Frames_Check(other)) {
+        FramesObject *src = (FramesObject *)other;
+        if (frames_extend_from(self, src, 0, src->n) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *it = PyObject_GetIter(other);
+    if (it == NULL)
+        return NULL;
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *done = Frames_append(self, item);
+        Py_DECREF(item);
+        if (done == NULL) {
+            Py_DECREF(it);
+            return NULL;
+        }
+        Py_DECREF(done);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* frames.has(tag_tid, entry_tid) -> bool: whether a frame of these tids is among them */
+static PyObject *Frames_has(FramesObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    unsigned long long tag, tid;
+    if (nargs != 2 || !as_u64(args[0], &tag) || !as_u64(args[1], &tid)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "Frames.has(tag_tid, entry_tid) takes two integers in [0, 2**64)");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < self->n; i++)
+        if (self->recs[i].tag == tag && self->recs[i].tid == tid)
+            Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
+static PySequenceMethods Frames_as_sequence = {
+    .sq_length = (lenfunc)Frames_len,
+    .sq_item = (ssizeargfunc)Frames_item,
+};
+
+static PyMappingMethods Frames_as_mapping = {
+    .mp_length = (lenfunc)Frames_len,
+    .mp_subscript = (binaryfunc)Frames_subscript,
+};
+
+static PyMethodDef Frames_methods[] = {
+    {"append", (PyCFunction)Frames_append, METH_O, "append(frame): add a Frame"},
+    {"has", (PyCFunction)(void (*)(void))Frames_has, METH_FASTCALL,
+     "has(tag_tid, entry_tid) -> bool: whether a frame of these tids is among them"},
+    {"extend", (PyCFunction)Frames_extend, METH_O, "extend(frames): add every frame of a Frames or an iterable of Frames"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Frames_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "journaltools._native.Frames",
+    .tp_basicsize = sizeof(FramesObject),
+    .tp_dealloc = (destructor)Frames_dealloc,
+    .tp_as_sequence = &Frames_as_sequence,
+    .tp_as_mapping = &Frames_as_mapping,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_SEQUENCE,
+    .tp_doc = "A run of entry frames kept as offsets into the chunks read (ok_run's compact output); "
+              "items are Frame objects, made on first use",
+    .tp_methods = Frames_methods,
+    .tp_new = Frames_new,
+};
 
 /* ---- ok_run ------------------------------------------------------------------------------------ */
 
@@ -250,8 +596,9 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t base = PyLong_AsSsize_t(args[3]);
     if (PyErr_Occurred())
         return NULL;
-    if (!PyList_Check(frames)) {
-        PyErr_SetString(PyExc_TypeError, "ok_run() needs a list of frames");
+    int compact = Frames_Check(frames);
+    if (!compact && !PyList_Check(frames)) {
+        PyErr_SetString(PyExc_TypeError, "ok_run() needs a list of frames or a Frames");
         return NULL;
     }
     Py_buffer buf;
@@ -263,6 +610,8 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (off < 0)
         off = 0;
     PyObject *result = NULL;
+    FramesObject *run = (FramesObject *)frames;
+    Py_ssize_t view_index = -1;
     while (off + HEAD_SIZE <= end) {
         const unsigned char *p = data + off;
         if (le64(p) != PREAMBLE || p[8] != VERSION)
@@ -274,11 +623,33 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         /* Ceph's crc32c of bytes followed by their own crc (little-endian) is 0 */
         if (crc_update(0, p, (size_t)(after - off)) != 0)
             break;
+        if (compact && length <= UINT32_MAX - OVERHEAD) {
+            if ((view_index < 0 && (view_index = frames_view_index(run, view)) < 0) || frames_reserve(run, 1) < 0)
+                goto done;
+            frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
+                           (uint32_t)length + OVERHEAD, (uint32_t)view_index, -1, 0};
+            if (event_version >= 0) {  /* the payload was just read by the crc: its shape costs no cache misses now */
+                r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
+                r.shapes = shapes_generation;
+            }
+            run->recs[run->n] = r;
+            run->objs[run->n] = NULL;
+            run->n++;
+            off = after;
+            continue;
+        }
         PyObject *frame = new_frame(view, base + off, (Py_ssize_t)length + OVERHEAD, le64(p + 17), le64(p + 9),
                                     off + HEAD_SIZE, after - 4);
         if (frame == NULL)
             goto done;
-        int appended = PyList_Append(frames, frame);
+        int appended;
+        if (compact) {
+            PyObject *done_ = Frames_append(run, frame);
+            appended = done_ == NULL ? -1 : 0;
+            Py_XDECREF(done_);
+        } else {
+            appended = PyList_Append(frames, frame);
+        }
         Py_DECREF(frame);
         if (appended < 0)
             goto done;
@@ -331,6 +702,7 @@ static PyObject *set_event_shapes(PyObject *self, PyObject *args)
         memcpy(shape_fixed_body, fixed_body, sizeof(Py_ssize_t) * (size_t)n);
         n_shapes = n;
         event_version = version;
+        shapes_generation++;
         for (Py_ssize_t i = 0; i < n && small_ints[i] == NULL; i++)
             if ((small_ints[i] = PyLong_FromSsize_t(i)) == NULL)
                 ok = 0;
@@ -396,11 +768,33 @@ static int as_u64(PyObject *value, unsigned long long *out)
     return 1;
 }
 
-static PyObject *new_entry(PyObject *number, PyObject *name, PyObject *frame, Py_ssize_t commit_tid)
+/* a JournalEntry of the given field values (new references, any NULL: fails after setting the rest) */
+static PyObject *entry_of(PyObject *values[N_ENTRY_FIELDS])
 {
     PyObject *entry = entry_type->tp_alloc(entry_type, 0);
-    if (entry == NULL)
+    int failed = entry == NULL;
+    for (int i = 0; i < N_ENTRY_FIELDS; i++) {
+        if (values[i] == NULL)
+            failed = 1;
+        if (entry == NULL) {
+            Py_XDECREF(values[i]);
+            continue;
+        }
+        PyObject **slot = (PyObject **)((char *)entry + entry_offsets[i]);
+        Py_XSETREF(*slot, values[i]);
+    }
+    if (failed) {
+        Py_XDECREF(entry);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "replay_run(): a frame with an unset field");
         return NULL;
+    }
+    untrack(entry);
+    return entry;
+}
+
+static PyObject *new_entry(PyObject *number, PyObject *name, PyObject *frame, Py_ssize_t commit_tid)
+{
     PyObject *values[N_ENTRY_FIELDS] = {
         number, name, get_slot(frame, frame_offsets[F_OFFSET]), get_slot(frame, frame_offsets[F_SIZE]),
         get_slot(frame, frame_offsets[F_TAG]), get_slot(frame, frame_offsets[F_TID]), NULL,
@@ -409,21 +803,88 @@ static PyObject *new_entry(PyObject *number, PyObject *name, PyObject *frame, Py
     for (int i = 0; i < N_ENTRY_FIELDS; i++)
         Py_XINCREF(values[i]);
     values[6] = PyLong_FromSsize_t(commit_tid);
-    int failed = 0;
-    for (int i = 0; i < N_ENTRY_FIELDS; i++) {
-        if (values[i] == NULL)
-            failed = 1;
-        PyObject **slot = (PyObject **)((char *)entry + entry_offsets[i]);
-        Py_XSETREF(*slot, values[i]);
+    return entry_of(values);
+}
+
+/* the entry of record i of a Frames that has no Frame made (its integers and payload view made here) */
+static PyObject *rec_entry(PyObject *number, PyObject *name, FramesObject *run, Py_ssize_t i, Py_ssize_t commit_tid)
+{
+    const frame_rec *r = &run->recs[i];
+    Py_INCREF(number);
+    Py_INCREF(name);
+    PyObject *values[N_ENTRY_FIELDS] = {
+        number, name, PyLong_FromLongLong(r->offset), cached_int(&last_size, &last_size_value, r->size),
+        cached_int(&last_tag, &last_tag_value, r->tag), PyLong_FromUnsignedLongLong(r->tid),
+        PyLong_FromSsize_t(commit_tid), rec_payload(run, i),
+    };
+    return entry_of(values);
+}
+
+/* the payload bytes of record i (a view's bytes: valid while the Frames lives); 0 when there are none */
+static int rec_bytes(FramesObject *run, Py_ssize_t i, const unsigned char **p, Py_ssize_t *len)
+{
+    const frame_rec *r = &run->recs[i];
+    PyObject *view = PyList_GET_ITEM(run->views, r->view);
+    if (!PyMemoryView_Check(view) || (((PyMemoryViewObject *)view)->flags & _Py_MEMORYVIEW_RELEASED))
+        return 0;
+    const Py_buffer *b = PyMemoryView_GET_BUFFER(view);
+    Py_ssize_t n = (Py_ssize_t)r->size - OVERHEAD;
+    if (r->start < 0 || (Py_ssize_t)r->start + n > b->len)
+        return 0;
+    *p = (const unsigned char *)b->buf + r->start;
+    *len = n;
+    return 1;
+}
+
+/* Whether frame i of a stream's frames (a list of Frame objects or a Frames) continues the replay's run:
+ * there, with no problems attached, entry `want` of tag `active`, and (check_events) an IO event in a
+ * compiled shape.  Sets *frame to its Frame object, or to NULL and *run to the Frames when its record has
+ * no Frame made. */
+static int continues_run(PyObject *frames, Py_ssize_t i, unsigned long long active, unsigned long long want,
+                         int check_events, PyObject **frame, FramesObject **run)
+{
+    *run = NULL;
+    if (Frames_Check(frames)) {
+        FramesObject *fr = (FramesObject *)frames;
+        if (i < 0 || i >= fr->n)
+            return 0;
+        *frame = fr->objs[i];
+        if (*frame == NULL) {
+            const frame_rec *r = &fr->recs[i];
+            const unsigned char *p;
+            Py_ssize_t len;
+            if (r->tag != active || r->tid != want)
+                return 0;
+            if (check_events && (r->shapes == shapes_generation ? r->type < 0
+                                 : !rec_bytes(fr, i, &p, &len) || shape_of(p, len) < 0))
+                return 0;
+            *run = fr;
+            return 1;
+        }
+    } else {
+        if (i < 0 || i >= PyList_GET_SIZE(frames))
+            return 0;
+        *frame = PyList_GET_ITEM(frames, i);
     }
-    if (failed) {
-        Py_DECREF(entry);
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "replay_run(): a frame with an unset field");
-        return NULL;
+    PyObject *f = *frame;
+    unsigned long long tag, tid;
+    if (Py_TYPE(f) != frame_type || get_slot(f, frame_offsets[F_PROBLEMS]) != Py_None
+        || !as_u64(get_slot(f, frame_offsets[F_TAG]), &tag) || tag != active
+        || !as_u64(get_slot(f, frame_offsets[F_TID]), &tid) || tid != want)
+        return 0;
+    if (check_events) {
+        Py_buffer buf;
+        PyObject *payload = get_slot(f, frame_offsets[F_PAYLOAD]);
+        if (payload == NULL || PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        Py_ssize_t type = shape_of(buf.buf, buf.len);
+        PyBuffer_Release(&buf);
+        if (type < 0)
+            return 0;
     }
-    untrack(entry);
-    return entry;
+    return 1;
 }
 
 /* replay_run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
@@ -477,8 +938,8 @@ static PyObject *replay_run(PyObject *self, PyObject *const *args, Py_ssize_t na
         frames[k] = PyObject_GetAttrString(stream, "frames");
         if (frames[k] == NULL)
             goto done;
-        if (!PyList_Check(frames[k])) {
-            PyErr_SetString(PyExc_TypeError, "replay_run(): a stream's frames are not a list");
+        if (!PyList_Check(frames[k]) && !Frames_Check(frames[k])) {
+            PyErr_SetString(PyExc_TypeError, "replay_run(): a stream's frames are not a list or a Frames");
             goto done;
         }
         PyObject *at = PyObject_GetAttrString(stream, "index");
@@ -492,29 +953,14 @@ static PyObject *replay_run(PyObject *self, PyObject *const *args, Py_ssize_t na
     Py_ssize_t k = splay, count = 0;
     int failed = 0;
     while (count < limit) {
-        if (index[k] < 0 || index[k] >= PyList_GET_SIZE(frames[k]))
+        PyObject *frame;
+        FramesObject *run;
+        if (!continues_run(frames[k], index[k], active, want, check_events, &frame, &run))
             break;
-        PyObject *frame = PyList_GET_ITEM(frames[k], index[k]);
-        if (Py_TYPE(frame) != frame_type || get_slot(frame, frame_offsets[F_PROBLEMS]) != Py_None)
-            break;
-        unsigned long long tag, tid;
-        if (!as_u64(get_slot(frame, frame_offsets[F_TAG]), &tag) || tag != active
-            || !as_u64(get_slot(frame, frame_offsets[F_TID]), &tid) || tid != want)
-            break;
-        if (check_events) {
-            Py_buffer buf;
-            PyObject *payload = get_slot(frame, frame_offsets[F_PAYLOAD]);
-            if (payload == NULL || PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0) {
-                PyErr_Clear();
-                break;
-            }
-            Py_ssize_t type = shape_of(buf.buf, buf.len);
-            PyBuffer_Release(&buf);
-            if (type < 0)
-                break;
-        }
         if (build) {
-            PyObject *entry = new_entry(PyList_GET_ITEM(numbers, k), PyList_GET_ITEM(names, k), frame, commit_tid + 1);
+            PyObject *entry = run != NULL
+                ? rec_entry(PyList_GET_ITEM(numbers, k), PyList_GET_ITEM(names, k), run, index[k], commit_tid + 1)
+                : new_entry(PyList_GET_ITEM(numbers, k), PyList_GET_ITEM(names, k), frame, commit_tid + 1);
             if (entry == NULL || PyList_Append(out, entry) < 0) {
                 Py_XDECREF(entry);
                 failed = 1;
@@ -574,22 +1020,39 @@ static PyObject *ceph_crc32c(PyObject *self, PyObject *const *args, Py_ssize_t n
 /* ---- order_run: journaltools/journal/walk.py's _order_run_python ---------------------------------- */
 
 /* flush the current tag's last entry tid into the dict */
-static int store_last(PyObject *last_in_tag, PyObject *tag, unsigned long long last)
+static int store_last(PyObject *last_in_tag, unsigned long long tag, unsigned long long last)
 {
-    PyObject *value = PyLong_FromUnsignedLongLong(last);
-    if (value == NULL)
-        return -1;
-    int failed = PyDict_SetItem(last_in_tag, tag, value);
-    Py_DECREF(value);
-    return failed;
+    PyObject *key = PyLong_FromUnsignedLongLong(tag), *value = PyLong_FromUnsignedLongLong(last);
+    int failed = key == NULL || value == NULL || PyDict_SetItem(last_in_tag, key, value) < 0;
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
+}
+
+/* the tids of frame i of a list of Frame objects or of a Frames; 0 with a TypeError when it is not a frame */
+static int frame_tids(PyObject *frames, Py_ssize_t i, unsigned long long *tag, unsigned long long *tid)
+{
+    if (Frames_Check(frames)) {
+        const frame_rec *r = &((FramesObject *)frames)->recs[i];
+        *tag = r->tag;
+        *tid = r->tid;
+        return 1;
+    }
+    PyObject *frame = PyList_GET_ITEM(frames, i);
+    if (Py_TYPE(frame) != frame_type || !as_u64(get_slot(frame, frame_offsets[F_TAG]), tag)
+        || !as_u64(get_slot(frame, frame_offsets[F_TID]), tid)) {
+        PyErr_SetString(PyExc_TypeError, "order_run(): not a frame with integer tids");
+        return 0;
+    }
+    return 1;
 }
 
 /* order_run(frames, width, offset) -> (checked, last_in_tag, misplaced) */
 static PyObject *order_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 3 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "order_run(frames: list, width, offset)");
+    if (nargs != 3 || !(PyList_Check(args[0]) || Frames_Check(args[0]))) {
+        PyErr_SetString(PyExc_TypeError, "order_run(frames: list | Frames, width, offset)");
         return NULL;
     }
     if (frame_type == NULL) {
@@ -606,24 +1069,23 @@ static PyObject *order_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
         return NULL;
     }
     PyObject *last_in_tag = PyDict_New(), *misplaced = PyList_New(0);
-    PyObject *tag_obj = NULL;  /* the tag of the frames seen last; its last tid is ``last`` (not yet in the dict) */
+    int have_tag = 0;  /* the tag of the frames seen last is ``tag``; its last tid is ``last`` (not yet in the dict) */
     unsigned long long tag = 0, last = 0;
-    Py_ssize_t n = PyList_GET_SIZE(frames), checked = n;
+    Py_ssize_t n = Frames_Check(frames) ? ((FramesObject *)frames)->n : PyList_GET_SIZE(frames), checked = n;
     if (last_in_tag == NULL || misplaced == NULL)
         goto error;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *frame = PyList_GET_ITEM(frames, i);
         unsigned long long ftag, tid;
-        if (Py_TYPE(frame) != frame_type || !as_u64(get_slot(frame, frame_offsets[F_TAG]), &ftag)
-            || !as_u64(get_slot(frame, frame_offsets[F_TID]), &tid)) {
-            PyErr_SetString(PyExc_TypeError, "order_run(): not a frame with integer tids");
+        if (!frame_tids(frames, i, &ftag, &tid))
             goto error;
-        }
-        if (tag_obj == NULL || ftag != tag) {
-            if (tag_obj != NULL && store_last(last_in_tag, tag_obj, last) < 0)
+        if (!have_tag || ftag != tag) {
+            if (have_tag && store_last(last_in_tag, tag, last) < 0)
                 goto error;
-            PyObject *key = get_slot(frame, frame_offsets[F_TAG]);
+            PyObject *key = PyLong_FromUnsignedLongLong(ftag);
+            if (key == NULL)
+                goto error;
             PyObject *prev = PyDict_GetItemWithError(last_in_tag, key);
+            Py_DECREF(key);
             if (prev == NULL && PyErr_Occurred())
                 goto error;
             if (prev != NULL) {
@@ -632,11 +1094,11 @@ static PyObject *order_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
                     goto error;
                 if (tid <= before) {
                     checked = i;
-                    tag_obj = NULL;  /* the dict holds every tag's last tid */
+                    have_tag = 0;  /* the dict holds every tag's last tid */
                     break;
                 }
             }
-            tag_obj = key;
+            have_tag = 1;
             tag = ftag;
         } else if (tid <= last) {
             checked = i;
@@ -652,7 +1114,7 @@ static PyObject *order_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
             Py_DECREF(at);
         }
     }
-    if (tag_obj != NULL && store_last(last_in_tag, tag_obj, last) < 0)
+    if (have_tag && store_last(last_in_tag, tag, last) < 0)
         goto error;
     PyObject *result = Py_BuildValue("nNN", checked, last_in_tag, misplaced);
     return result;
@@ -749,5 +1211,10 @@ PyMODINIT_FUNC PyInit__native(void)
     __builtin_cpu_init();
     have_sse42 = __builtin_cpu_supports("sse4.2");
 #endif
-    return PyModule_Create(&module);
+    if (PyType_Ready(&Frames_Type) < 0)
+        return NULL;
+    PyObject *mod = PyModule_Create(&module);
+    if (mod != NULL && PyModule_AddObjectRef(mod, "Frames", (PyObject *)&Frames_Type) < 0)
+        Py_CLEAR(mod);
+    return mod;
 }

@@ -3,7 +3,8 @@
 :func:`core` returns the C extension, or None when it is not built (an install without a
 compiler) or ``JOURNALTOOLS_PURE_PYTHON`` is set to anything but empty or ``0``.  Each
 hot spot picks its implementation once, at import, from this answer:
-``journal/scan.py`` (``_ok_run``: the run of well-formed frames),
+``journal/scan.py`` (``_ok_run``: the run of well-formed frames, filled into a ``Frames``: records
+of offsets into the chunks, a ``Frame`` made on first use),
 ``format/event_fastpath.py`` (``fast_event_type``) and ``journal/walk.py`` (``_replay_run``:
 the replay's run of in-sequence entries; ``_order_run``: the order check of an object's
 healthy frames).  :func:`json_core` answers the same way for the second extension, the

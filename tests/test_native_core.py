@@ -457,3 +457,122 @@ def test_a_walk_collects_less_often_and_puts_the_threshold_back(name):
         assert gc.get_threshold() == before
         assert JournalWalk(Journal.open(store.pool("rbd"), "j1")).count() == 50
         assert gc.get_threshold() == before
+
+
+# -- Frames: ok_run's compact runs (frames as offsets into the chunks, a Frame made on first use) ----------
+def _frames_of(data: bytes, cuts: list[int], base: int = 0) -> tuple[object, list[Frame]]:
+    """ok_run over ``data`` cut in pieces (one view each, as the scanner's chunks), into a Frames and, by the
+    Python loop, into a list."""
+    compact, reference = _native.Frames(), []
+    bounds = sorted({0, len(data), *(c for c in cuts if 0 < c < len(data))})
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        piece = memoryview(data[lo:hi])
+        off = 0
+        while off < len(piece):
+            stop = _native.ok_run(piece, off, len(piece), base + lo, compact)
+            assert scan_module._ok_run_python(piece, off, len(piece), base + lo, reference) == stop
+            if stop == off:
+                break
+            off = stop
+    return compact, reference
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(pieces, max_size=12), cuts=st.lists(st.integers(0, 4000), max_size=3),
+       base=st.integers(0, 1 << 40), data=st.data())
+def test_frames_hold_what_the_python_loop_lists(parts, cuts, base, data):
+    """A Frames filled by ok_run holds the Python loop's frames: items, negative indexes, slices (of any
+    step), iteration; a Frame made once is the same object after (what is set on it stays), in slices
+    taken later too; append and extend keep Frame objects as they are."""
+    compact, reference = _frames_of(b"".join(parts), cuts, base)
+    assert len(compact) == len(reference) and bool(compact) == bool(reference)
+    assert [_item(f) for f in compact] == [_item(f) for f in reference]
+    if not reference:
+        with pytest.raises(IndexError):
+            compact[0]
+        return
+    i = data.draw(st.integers(-len(reference), len(reference) - 1))
+    assert _item(compact[i]) == _item(reference[i]) and compact[i] is compact[i]
+    compact[i].problems = [Problem("bad_magic", "x", "obj")]
+    lo, hi, step = data.draw(st.integers(-20, 20)), data.draw(st.integers(-20, 20)), data.draw(st.sampled_from([1, 1, 2, -1]))
+    sliced = compact[lo:hi:step]
+    assert [_item(f) for f in sliced] == [_item(f) for f in compact][lo:hi:step]
+    assert all(a is b for a, b in zip(sliced, list(compact)[lo:hi:step], strict=True))
+    more = _native.Frames()
+    more.extend(sliced)
+    more.append(reference[0])
+    more.extend([reference[-1]])
+    assert [_item(f) for f in more] == [_item(f) for f in sliced] + [_item(reference[0]), _item(reference[-1])]
+    assert more[len(sliced)] is reference[0]
+    with pytest.raises(TypeError):
+        more.append("not a frame")
+    with pytest.raises(IndexError):
+        compact[len(reference)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(tids=st.lists(st.tuples(st.sampled_from([0, 1, 2, 2**64 - 1]), st.integers(0, 40) | st.just(2**64 - 1)),
+                     max_size=30),
+       width=st.integers(1, 5), data=st.data())
+def test_order_run_of_frames_equals_the_python_reference(tids, width, data):
+    offset = data.draw(st.integers(0, width - 1))
+    compact, reference = _frames_of(b"".join(encode_entry(tag, tid, b"p") for tag, tid in tids),
+                                    data.draw(st.lists(st.integers(0, 40 * len(tids)), max_size=2)))
+    assert _native.order_run(compact, width, offset) == walk_module._order_run_python(reference, width, offset)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs=st.lists(frame_specs, min_size=1, max_size=4), data=st.data())
+def test_replay_run_over_frames_equals_the_python_reference(specs, data):
+    """replay_run over streams of Frames (records with and without a Frame made, problems attached to some)
+    gives the Python reference's entries, stop and stream indexes over the same frames in lists."""
+    made = data.draw(st.lists(st.booleans(), min_size=sum(map(len, specs)), max_size=sum(map(len, specs))))
+
+    def build(compact: bool) -> list[_Stream]:
+        streams, n = [], 0
+        for k, spec in enumerate(specs):
+            raw = b"".join(encode_entry(tag, tid, bytes(write_event(tid)) if kind != "other" else b"not an event")
+                           for tag, tid, kind in spec)
+            frames, listed = _frames_of(raw, [])
+            chosen = frames if compact else listed
+            for i, (_, _, kind) in enumerate(spec):
+                if kind == "problem":
+                    chosen[i].problems = [Problem("bad_magic", "x", "obj")]
+                elif made[n + i]:
+                    chosen[i]  # noqa: B018 - a Frame made for this record
+            n += len(spec)
+            streams.append(_Stream(chosen, 0, 10 + k))
+        return streams
+
+    splay = data.draw(st.integers(0, len(specs) - 1))
+    active, want = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 12))
+    commit_tid, limit = data.draw(st.integers(0, 1000)), data.draw(st.integers(0, 40))
+    check_events, build_entries = data.draw(st.booleans()), data.draw(st.booleans())
+    indexes = data.draw(st.lists(st.integers(0, 8), min_size=len(specs), max_size=len(specs)))
+    reshaped = data.draw(st.booleans())  # event shapes set again after the scan: the records' types are found anew
+    results = {}
+    for name, run in RUNS.items():
+        with path(name):
+            streams = build(compact=name == "native")
+            if reshaped:
+                _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
+            for stream, index in zip(streams, indexes, strict=True):
+                stream.index = min(index, len(stream.frames))
+            numbers = [s.number for s in streams] if build_entries else None
+            names = [f"obj.{n}" for n in numbers] if numbers is not None else None
+            out: list[JournalEntry] | None = [] if build_entries else None
+            stop = run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
+            results[name] = stop, [s.index for s in streams], [_entry(e) for e in out] if out is not None else None
+            if out:
+                assert all(isinstance(e.payload, memoryview) for e in out)
+    assert results["native"] == results["python"]
+
+
+def test_a_walk_keeps_an_objects_frames_as_records():
+    """With the native core, the walk's healthy objects come as a Frames: no Frame object per entry."""
+    with path("native"):
+        store, _ = make_journal([300], splay_width=2, order=20)
+        walk = JournalWalk(Journal.open(store.pool("rbd"), "j1"))
+        frames = walk._frames(0)
+        assert type(frames) is _native.Frames and len(frames) == 150
+        assert walk.count() == 300

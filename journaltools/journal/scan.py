@@ -26,7 +26,7 @@ classification.  :func:`scan_object` scans bytes already in memory;
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
 
 from ..format.crc import STD_SEED, ceph_crc32c, std_crc32c
@@ -60,7 +60,7 @@ class Frame:
     problems: list[Problem] | None = None  # set by the walk: findings that precede this frame in its object
 
 
-def _ok_run_python(buf: memoryview, off: int, end: int, base: int, frames: list[Frame]) -> int:
+def _ok_run_python(buf: memoryview, off: int, end: int, base: int, frames: MutableSequence[Frame]) -> int:
     """Append the well-formed frames from ``off`` on (offsets shifted by ``base``); return where they stop.
 
     The crc is checked over the frame *with* its stored crc: Ceph's crc32c (no final inversion) of
@@ -82,7 +82,7 @@ def _ok_run_python(buf: memoryview, off: int, end: int, base: int, frames: list[
     return off
 
 
-def _native_ok_run() -> Callable[[memoryview, int, int, int, list[Frame]], int] | None:
+def _native_ok_run() -> Callable[[memoryview, int, int, int, MutableSequence[Frame]], int] | None:
     """The C version of :func:`_ok_run_python` (journaltools/_native.c), unless :func:`~journaltools.native.core` says no."""
     from ..native import core
 
@@ -96,6 +96,23 @@ def _native_ok_run() -> Callable[[memoryview, int, int, int, list[Frame]], int] 
 #: the native loop or the pure-Python reference: the same frames, offsets and stops
 _ok_run = _native_ok_run() or _ok_run_python
 NATIVE = _ok_run is not _ok_run_python
+
+
+def _native_runs() -> Callable[[], MutableSequence[Frame]] | None:
+    """The native core's ``Frames``: a run of frames kept as offsets into the chunks (no object per frame;
+    a :class:`Frame` is made when Python asks for one, and kept), what ``ok_run`` fills compactly."""
+    from ..native import core
+
+    native = core()
+    return None if native is None else native.Frames  # type: ignore[no-any-return]
+
+
+_Frames = _native_runs()
+
+
+def _new_run() -> MutableSequence[Frame]:
+    """An empty run for :func:`_ok_run` to fill: a ``Frames`` with the native loop, else a list."""
+    return _Frames() if _Frames is not None and _ok_run is not _ok_run_python else []
 
 
 class _Window:
@@ -265,7 +282,7 @@ class _Scanner:
                 lost: int | None = 1) -> Problem:
         return Problem(kind, detail, self.name, at, tag, tid, affected_entries=lost)
 
-    def run(self, start: int = 0) -> Iterator[list[Frame] | Frame | Problem]:
+    def run(self, start: int = 0) -> Iterator[MutableSequence[Frame] | Frame | Problem]:
         """Every frame from byte ``start`` (a frame boundary) in order (runs of them as lists), and a
         :class:`Problem` per defect."""
         win = self.win
@@ -274,7 +291,7 @@ class _Scanner:
             win.ensure(off, off + 1)
             if off >= win.end:
                 break
-            frames: list[Frame] = []
+            frames = _new_run()
             stop = _ok_run(win.view, off - win.base, len(win.buf), win.base, frames)
             if frames:
                 yield from self.held()
@@ -339,17 +356,18 @@ class _Scanner:
 
 
 def scan_chunked(read_at: ReadAt, object_name: str, chunk_size: int = READ_CHUNK,
-                 max_entry: int = MAX_ENTRY) -> tuple[list[Frame], list[Frame | Problem], int]:
+                 max_entry: int = MAX_ENTRY) -> tuple[Sequence[Frame], list[Frame | Problem], int]:
     """Scan a whole object read ``chunk_size`` bytes at a time (fixed offsets, what the read-ahead fetches).
 
     Returns ``(frames, rest, size)``: the leading run of frames before the first problem, then the
-    items after it (empty for a healthy object), and the object size.
+    items after it (empty for a healthy object), and the object size.  The frames are a list, or with
+    the native core a ``Frames`` (:func:`_native_runs`).
     """
     scanner = _Scanner(read_at, object_name, max(chunk_size, 1), max_entry)
-    frames: list[Frame] = []
+    frames = _new_run()
     rest: list[Frame | Problem] = []
     for item in scanner.run():
-        if isinstance(item, list):
+        if not isinstance(item, (Frame, Problem)):  # a run
             (rest if rest else frames).extend(item)
         elif rest or isinstance(item, Problem):
             rest.append(item)
@@ -369,7 +387,7 @@ def scan_object(data: bytes | bytearray | memoryview, object_name: str, start: i
         return whole[offset:] if length is None else whole[offset : offset + length]
 
     for item in _Scanner(read_at, object_name, len(whole) + 1, max_entry).run(start):
-        if isinstance(item, list):
+        if not isinstance(item, (Frame, Problem)):  # a run
             yield from item
         else:
             yield item

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -136,7 +136,7 @@ def _native_replay_run() -> Callable[..., tuple[int, int]] | None:
 _replay_run: Callable[..., tuple[int, int]] = _native_replay_run() or _replay_run_python
 
 
-def _order_run_python(frames: list[Frame], width: int, offset: int) -> tuple[int, dict[int, int], list[int]]:
+def _order_run_python(frames: Sequence[Frame], width: int, offset: int) -> tuple[int, dict[int, int], list[int]]:
     """How far ``frames`` (an object's healthy run, in object order) go while every tag's entry tids
     increase, so that no duplicate or reordered entry is among them: ``(checked, last_in_tag,
     misplaced)``, the number of such frames, the last entry tid of each tag among them, and the
@@ -158,7 +158,7 @@ def _order_run_python(frames: list[Frame], width: int, offset: int) -> tuple[int
     return checked, last_in_tag, misplaced
 
 
-def _native_order_run() -> Callable[[list[Frame], int, int], tuple[int, dict[int, int], list[int]]] | None:
+def _native_order_run() -> Callable[[Sequence[Frame], int, int], tuple[int, dict[int, int], list[int]]] | None:
     """The C version of :func:`_order_run_python`, unless :func:`~journaltools.native.core` says no."""
     from ..native import core
 
@@ -170,6 +170,15 @@ def _native_order_run() -> Callable[[list[Frame], int, int], tuple[int, dict[int
 
 
 _order_run = _native_order_run() or _order_run_python
+
+
+def _present(frames: Sequence[Frame], keys: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The (tag tid, entry tid)s of ``keys`` that frames among ``frames`` have (a native ``Frames`` is
+    searched in C, without a Frame object per entry)."""
+    has = getattr(frames, "has", None)
+    if has is not None:
+        return {key for key in keys if has(*key)}
+    return keys & {(f.tag_tid, f.entry_tid) for f in frames}
 
 
 #: the cyclic collector's first threshold while a walk runs (the default is 700 allocations)
@@ -245,7 +254,10 @@ class JournalWalk:
         self._last_tid: dict[int, int] = {}
         self._reported_tags: set[int] = set()
         self._scanned: dict[int, set[tuple[int, int]]] = {}
-        self._wanted_objects = {p.object_number for c in journal.header.clients for p in c.commit_position}
+        self._wanted: dict[int, set[tuple[int, int]]] = {}  # per object: the (tag, entry tid)s commit positions name in it
+        for client in journal.header.clients:
+            for pos in client.commit_position:
+                self._wanted.setdefault(pos.object_number, set()).add((pos.tag_tid, pos.entry_tid))
         self._objects = journal.find_data_objects()
         self._existing = self._objects.numbers  # when not listed: candidates, some may not exist
         self._read: set[int] = set()  # objects the walk asked for
@@ -343,7 +355,7 @@ class JournalWalk:
         return total
 
     # -- reading objects ------------------------------------------------------
-    def _frames(self, number: int, attach: bool = True) -> list[Frame]:
+    def _frames(self, number: int, attach: bool = True) -> Sequence[Frame]:
         """Frames of object ``number`` as the player keeps them (duplicates replaced in place).
 
         A problem found in the object is attached to the frame it precedes (``frame.problems``;
@@ -385,11 +397,11 @@ class JournalWalk:
             if self.newest is None or newest > self.newest:
                 self.newest = newest
         if checked == len(healthy) and not rest:
-            if number in self._wanted_objects:
-                self._scanned[number] = {(f.tag_tid, f.entry_tid) for f in healthy}
+            if number in self._wanted:  # which of the entries commit positions name are here
+                self._scanned[number] = _present(healthy, self._wanted[number])
             return healthy
         # the careful loop for the rest: duplicates replace earlier copies, reorders are reported
-        frames = healthy[:checked]
+        frames = list(healthy[:checked])
         index = {(f.tag_tid, f.entry_tid): i for i, f in enumerate(frames)}
         pending: list[Problem] = []
         for item in [*healthy[checked:], *rest]:
@@ -425,7 +437,7 @@ class JournalWalk:
                 self._attached += pending
             else:
                 self._emit(pending)
-        if number in self._wanted_objects:
+        if number in self._wanted:
             self._scanned[number] = set(index)
         return frames
 
@@ -922,14 +934,14 @@ class _OffsetStream:
 
     __slots__ = ("_load", "_segments", "frames", "index", "number", "numbers", "on_done", "on_load", "pending")
 
-    def __init__(self, load: Callable[[int], list[Frame]], numbers: list[int]) -> None:
+    def __init__(self, load: Callable[[int], Sequence[Frame]], numbers: list[int]) -> None:
         self._load = load
         self.numbers = numbers  # the objects of this offset, in order
         self.pending = deque(numbers)  # the objects not read yet
         self.on_load: Callable[[_OffsetStream], None] | None = None  # called after each object is read
         self.on_done: Callable[[int], None] | None = None  # called with an object's number once past its frames
-        self.frames: list[Frame] = []  # the current segment
-        self._segments: deque[list[Frame]] = deque()  # the segments after it
+        self.frames: Sequence[Frame] = []  # the current segment
+        self._segments: deque[Sequence[Frame]] = deque()  # the segments after it
         self.index = 0
         self.number = -1  # object number of the frame peek() returns
 
