@@ -872,9 +872,19 @@ class JournalWalk:
         return None
 
     def _missing_object_fault(self, pos: Position) -> Problem | None:
-        """When ``pos`` names an entry of an object that is missing: the gap its lost entries left in that tag."""
+        """When ``pos`` names an entry of an object that is missing: the gap its lost entries left in that tag.
+
+        An object that is there but ends before its entries (emptied, or cut at a frame boundary:
+        nothing in it looks damaged) lost them as a missing one does; its lost entries left gaps
+        whose tids are all at its splay offset (in ``pos``'s tag first), or left a tag unable to
+        start, and ``pos`` is an effect of the fault behind those.
+        """
         if pos.object_number not in self._absent:
-            return None
+            width = self.journal.splay_width
+            offset = pos.object_number % width
+            own = [(tag != pos.tag_tid, problem) for tag, first, last, problem in self._gaps
+                   if last - first < width and all(t % width == offset for t in range(first, last + 1))]
+            return min(own, key=lambda item: item[0])[1] if own else self._stuck
         same_tag = [problem for tag, _first, _last, problem in self._gaps if tag == pos.tag_tid]
         if same_tag:
             return same_tag[-1]
