@@ -20,12 +20,12 @@ from __future__ import annotations
 import errno
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from . import __version__
+from .app import AppContext
 from .errors import JournalToolsError
 from .rbd_cli import (
     DelegateToRbd,
@@ -38,43 +38,6 @@ from .rbd_cli import (
     program_name,
     set_rbd_mode,
 )
-from .store import Store, open_store
-
-
-@dataclass
-class AppContext:
-    """What the global options selected; the store is opened on first use."""
-
-    store_dir: str | None = None
-    conf: str | None = None
-    client_id: str | None = None
-    cluster: str | None = None
-    debug: bool = False
-    release_name: str | None = None
-    name: str | None = None
-    mon_host: str | None = None
-    keyring: str | None = None
-    keyfile: str | None = None
-    _store: Store | None = field(default=None, repr=False)
-
-    def store(self) -> Store:
-        if self._store is None:
-            extra = {k: v for k, v in (("name", self.name), ("mon_host", self.mon_host), ("keyring", self.keyring),
-                                       ("keyfile", self.keyfile)) if v}
-            self._store = open_store(self.store_dir, self.conf, self.client_id, self.cluster, **extra)
-        return self._store
-
-    def release(self) -> Any:
-        """The Ceph release whose output to give (journaltools.release.store_release)."""
-        from .release import store_release
-
-        return store_release(self.store(), self.release_name)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
 
 pass_app = click.make_pass_decorator(AppContext)
 
