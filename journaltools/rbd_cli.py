@@ -39,6 +39,8 @@ from .rbd_mode import (  # noqa: F401  (re-exported: the click-free half of rbd'
     rbd_mode,
     rbd_step,
     real_rbd,
+    release_major,
+    reword_failure,
     set_rbd_mode,
 )
 
@@ -312,10 +314,7 @@ class RbdCommand(click.Command):
         try:
             return super().invoke(ctx)
         except JournalToolsError as exc:  # run as rbd: the command's failure in rbd's lines (rbd_messages)
-            if rbd_mode() and not exc.rbd_lines:
-                from .rbd_messages import rbd_lines
-
-                exc.rbd_lines = rbd_lines(command_path(ctx), exc.errno, str(exc), lambda: _release_major(ctx)) or ()
+            reword_failure(exc, command_path(ctx), ctx.find_root().obj)
             raise
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -348,10 +347,7 @@ class RbdCommand(click.Command):
 
 def _release_major(ctx: click.Context) -> int:
     """The major version of the release the command speaks for (Pacific's when it cannot be told)."""
-    try:
-        return int(ctx.find_root().obj.release().major)
-    except Exception:  # noqa: BLE001 - no store, no cluster: the oldest release's wording
-        return 16
+    return release_major(ctx.find_root().obj)
 
 
 def _bad_value(exc: click.BadParameter, ctx: click.Context) -> RbdUsageError:

@@ -12,8 +12,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .output import say
+
+if TYPE_CHECKING:
+    from .errors import JournalToolsError
 
 #: the cluster options rbd takes anywhere on the line -> the AppContext field they set
 CLUSTER_OPTIONS: dict[str, str] = {
@@ -157,6 +161,22 @@ def _rbd_line(text: str, errno_value: int) -> str:
     if text.startswith(("librbd::", "=", ">")):
         return text
     return f"rbd: {text}: {rbd_errno_text(errno_value)}"
+
+
+def release_major(app: Any) -> int:
+    """The major version of the release ``app`` (an AppContext) speaks for (Pacific's when it cannot be told)."""
+    try:
+        return int(app.release().major)
+    except Exception:  # noqa: BLE001 - no store, no cluster: the oldest release's wording
+        return 16
+
+
+def reword_failure(exc: JournalToolsError, command: tuple[str, ...], app: Any) -> None:
+    """Run as rbd: give the command's failure rbd's lines (journaltools.rbd_messages), unless a step did."""
+    if rbd_mode() and not exc.rbd_lines:
+        from .rbd_messages import rbd_lines
+
+        exc.rbd_lines = rbd_lines(command, exc.errno, str(exc), lambda: release_major(app)) or ()
 
 
 def print_rbd_lines(lines: Sequence[str]) -> None:

@@ -1,6 +1,6 @@
-"""``journal info|status|inspect|export`` as plain functions, without click.
+"""``journal info|status|inspect|export`` and ``journal client list`` as plain functions, without click.
 
-The click commands of :mod:`.journal` are thin wrappers over these functions, and the
+The click commands of :mod:`.journal` and :mod:`.journal_write` are thin wrappers over these functions, and the
 fast path of the read commands (:mod:`journaltools.fastpath`) calls them too: one
 implementation, whichever way the command line was parsed.  Text and JSON follow
 src/tools/rbd/action/Journal.cc (see docs/journal.md); where we add information (client
@@ -307,6 +307,41 @@ def export(app: AppContext, journal_spec: str | None, pool: str | None, namespac
         say(f"journaltools: export stopped at the first error ({result.stopped_at}); "
                    "use --on-error skip to go on", err=True)
     return 1 if result.errors or result.notes else 0  # every error inspect reports fails the export too
+
+
+# -- client list --------------------------------------------------------------------
+def client_list(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
+                image: str | None, journal_name: str | None, output_format: str, pretty_format: bool) -> None:
+    """``journal client list``: each client's state, commit position, lag and decoded data."""
+    from ..format import lookup
+    from ..format.librbd_journal import CLIENT_META_NAMES
+    from ..journal.lag import client_lag
+
+    journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
+    lag = client_lag(journal)
+    client_data = lookup("librbd::journal::ClientData")
+    rows: list[dict[str, Any]] = []
+    for c in journal.header.clients:
+        try:
+            decoded = client_data.to_json(client_data.decode(c.data)) if c.data else None
+        except FormatError:
+            decoded = None
+        rows.append({"id": c.id, "state": client_state_name(c.state) if c.state is not None else "malformed",
+                     "commit_position": [p.to_json() for p in c.commit_position], "client_data": decoded,
+                     "lag": {"entries": lag[c.id][0], "bytes": lag[c.id][1]}})
+    if output_format == "json":
+        echo(ceph_json({"clients": rows}, pretty_format))
+        return
+    for row in rows:
+        front = row["commit_position"][0] if row["commit_position"] else None
+        where = (f"object {front['object_number']} tag {front['tag_tid']} entry {front['entry_tid']}"
+                 if front else "nothing committed")
+        data = row["client_data"]
+        kind = (CLIENT_META_NAMES.get(data["client_meta_type"], f"unknown client data ({data['client_meta_type']})")
+                if isinstance(data, dict) else "no client data")
+        name = row["id"] or '"" (image)'
+        say(f"{name}: {row['state']}, {where}, {row['lag']['entries']} entries / "
+                   f"{row['lag']['bytes']} bytes behind, {kind}")
 
 
 class _VerboseWriter:
