@@ -108,7 +108,7 @@ def _cluster_options(tokens: Sequence[str], cluster: dict[str, str], notes: list
                     return None
                 i += 1
                 value = tokens[i]
-            if not value or value.startswith("-"):
+            if not value or (value.startswith("-") and value != "-"):
                 return None
             if name == "--user":
                 notes.append("--user is deprecated, use --id")
@@ -125,7 +125,7 @@ def _cluster_options(tokens: Sequence[str], cluster: dict[str, str], notes: list
 
 def _value(kind: Kind, text: str) -> Any:
     """``text`` as an option of ``kind`` takes it, or raises ValueError where click would refuse or differ."""
-    if not text or text.startswith("-"):
+    if not text or (text.startswith("-") and text != "-"):  # "-" is a value (stdout); "-x" may be an option
         raise ValueError(text)
     if kind is int:
         if not (text.isascii() and text.isdigit()):
