@@ -208,11 +208,12 @@ def journaltools_exe() -> str:
     return str(exe) if exe.exists() else shutil.which("journaltools") or "journaltools"
 
 
-def baseline_cases(cases: list[StartupCase], source: Path) -> list[StartupCase]:
+def baseline_cases(cases: list[StartupCase], source: Path, launcher: Path) -> list[StartupCase]:
     """The journaltools rows again, importing journaltools from another source tree (``--baseline``: an
-    older commit unpacked with ``git archive``), in the same rounds."""
+    older commit unpacked with ``git archive``), in the same rounds.  ``launcher`` is a console script
+    of ``journaltools.cli:console_main`` (the entry point of older trees)."""
     label = f"journaltools ({source.name})"
-    return [StartupCase(label, c.command, c.backend, list(c.argv), c.compare_to,
+    return [StartupCase(label, c.command, c.backend, [str(launcher), *c.argv[1:]], c.compare_to,
                         c.output.with_name("baseline-" + c.output.name) if c.output else None,
                         {"PYTHONPATH": str(source)})
             for c in cases if c.tool == "journaltools" and c.command in ("journal inspect", "journal info",
@@ -234,7 +235,11 @@ def compare(box: Sandbox, env: dict[str, str], repeat: int, warmup: int, work_di
     make_empty_journal(box, store_dir, jt)
     cases = build_cases(str(box.conf), store_dir, jt, str(as_rbd), out_dir)
     if baseline is not None:
-        for case in baseline_cases(cases, baseline):
+        launcher = bin_dir / "journaltools-baseline"
+        launcher.write_text(f"#!{sys.executable}\nimport sys\nfrom journaltools.cli import console_main\n"
+                            "sys.exit(console_main())\n")
+        launcher.chmod(0o755)
+        for case in baseline_cases(cases, baseline, launcher):
             if case.output is not None:
                 case.argv[-1] = str(case.output)
             cases.append(case)

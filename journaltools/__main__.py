@@ -1,5 +1,5 @@
 """``python -m journaltools``."""
 
-from .cli import console_main
+from .fastpath import console_main
 
 console_main()

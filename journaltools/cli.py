@@ -20,13 +20,14 @@ from __future__ import annotations
 import errno
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from . import __version__
+from .app import AppContext
 from .errors import JournalToolsError
+from .fastpath import failure_code
 from .rbd_cli import (
     DelegateToRbd,
     RbdUsageError,
@@ -34,47 +35,9 @@ from .rbd_cli import (
     attach,
     exec_real_rbd,
     invoked_as_rbd,
-    print_rbd_lines,
     program_name,
     set_rbd_mode,
 )
-from .store import Store, open_store
-
-
-@dataclass
-class AppContext:
-    """What the global options selected; the store is opened on first use."""
-
-    store_dir: str | None = None
-    conf: str | None = None
-    client_id: str | None = None
-    cluster: str | None = None
-    debug: bool = False
-    release_name: str | None = None
-    name: str | None = None
-    mon_host: str | None = None
-    keyring: str | None = None
-    keyfile: str | None = None
-    _store: Store | None = field(default=None, repr=False)
-
-    def store(self) -> Store:
-        if self._store is None:
-            extra = {k: v for k, v in (("name", self.name), ("mon_host", self.mon_host), ("keyring", self.keyring),
-                                       ("keyfile", self.keyfile)) if v}
-            self._store = open_store(self.store_dir, self.conf, self.client_id, self.cluster, **extra)
-        return self._store
-
-    def release(self) -> Any:
-        """The Ceph release whose output to give (journaltools.release.store_release)."""
-        from .release import store_release
-
-        return store_release(self.store(), self.release_name)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -163,13 +126,20 @@ def main(ctx: click.Context, store_dir: str | None, conf: str | None, client_id:
     ctx.call_on_close(app.close)
 
 
-def run(argv: Sequence[str] | None = None, argv0: str | None = None) -> int:
+def run(argv: Sequence[str] | None = None, argv0: str | None = None, *, fast: bool = True) -> int:
     """Run the CLI and return the exit code (what ``main`` the console script does).
 
     Run as ``rbd`` (``argv0``'s basename, default ``sys.argv[0]``), a command line
     that names no journaltools command is handed to the real rbd, and messages
-    start with ``rbd:``.
+    start with ``rbd:``.  A read command's line is run without click when
+    :mod:`journaltools.fastpath` understands all of it (``fast=False``: never).
     """
+    if fast:
+        from .fastpath import attempt
+
+        code = attempt(list(sys.argv[1:] if argv is None else argv), argv0)
+        if code is not None:
+            return code
     as_rbd = invoked_as_rbd(argv0)
     set_rbd_mode(as_rbd)
     try:
@@ -216,30 +186,16 @@ def _run(original: list[str], as_rbd: bool, prog: str) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except JournalToolsError as exc:
-        if as_rbd and exc.rbd_lines:  # rbd's own lines for this failure (rbd_cli.rbd_step)
-            print_rbd_lines(exc.rbd_lines)
-        else:
-            click.echo(f"{prog}: {exc}", err=True)
-        return exc.exit_code
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        click.echo(f"{prog}: interrupted", err=True)
-        return 130
-    except OSError as exc:
-        if debug:
+    except (JournalToolsError, BrokenPipeError, KeyboardInterrupt, Exception) as exc:
+        code = failure_code(exc, prog, as_rbd, debug)  # as the fast path reports them
+        if code is None:
             raise
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        click.echo(f"{prog}: {exc.strerror or exc}{':' if where else ''}{where}", err=True)
-        return exc.errno if exc.errno and exc.errno < 256 else errno.EIO
-    except Exception as exc:  # never a traceback unless asked for
-        if debug:
-            raise
-        click.echo(f"{prog}: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
-        return 70
+        return code
 
 
 def console_main() -> None:
-    sys.exit(run())
+    """The console script (journaltools.fastpath.console_main: the read commands start without click)."""
+    from .fastpath import console_main as fast_main
+
+    fast_main()
 

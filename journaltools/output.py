@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import click
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -226,6 +224,8 @@ PRETTY_FORMAT_ERROR = "--pretty-format only works when --format is json or xml"
 
 
 def _format_decorator(func: F, formats: list[str], pretty_help: str) -> F:
+    import click
+
     func = click.option("--pretty-format", is_flag=True, help=pretty_help)(func)
     func = click.option("--format", "output_format", type=click.Choice(formats), default="plain",
                         show_default=True, help="Output format.")(func)
@@ -251,14 +251,35 @@ def check_pretty_format() -> None:
     rbd checks it once the positional specs are parsed, before it opens anything:
     the spec helpers call this; :func:`emit` calls it too for commands without a spec.
     """
-    ctx = click.get_current_context(silent=True)
-    while ctx is not None:
-        params = ctx.params
+    if _plain_options is not None:  # a command run without click (journaltools.fastpath)
+        chain = [_plain_options]
+    else:
+        click = sys.modules.get("click")  # without click imported there is no click context either
+        ctx = click.get_current_context(silent=True) if click is not None else None
+        chain = []
+        while ctx is not None:
+            chain.append(ctx.params)
+            ctx = ctx.parent
+    for params in chain:
         if params.get("pretty_format") and params.get("output_format") not in ("json", "xml"):
             from .errors import SpecError
 
             raise SpecError(PRETTY_FORMAT_ERROR)
-        ctx = ctx.parent
+
+
+#: the options of the command run by journaltools.fastpath (click's context holds them otherwise)
+_plain_options: dict[str, Any] | None = None
+
+
+@contextmanager
+def plain_options(params: dict[str, Any]) -> Iterator[None]:
+    """While a command runs without click, :func:`check_pretty_format` reads its options from ``params``."""
+    global _plain_options
+    _plain_options = params
+    try:
+        yield
+    finally:
+        _plain_options = None
 
 
 def emit(doc: Any, output_format: str, pretty: bool, *, plain: str | Callable[[], str] | None = None,
@@ -294,6 +315,22 @@ def text_table(columns: list[tuple[str, str, str]], rows: list[list[str]]) -> st
 
 
 _SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+def say(text: str = "", err: bool = False) -> None:
+    """One line as ``click.echo`` prints it (a newline added, the stream flushed), without importing click.
+
+    Text click would change (ANSI escapes, stripped off a stream that is not a terminal) or
+    encode its own way (anything but ASCII) goes through ``click.echo`` itself.
+    """
+    if not text.isascii() or "\x1b" in text:
+        import click
+
+        click.echo(text, err=err)
+        return
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def echo(text: str, err: bool = False) -> None:

@@ -11,9 +11,9 @@ pool means the default pool ``rbd``.  Images are resolved through
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import NotFoundError, SpecError
+from .records import FrozenRecord
 from .store.base import Pool, Store
 
 DEFAULT_POOL = "rbd"
@@ -30,13 +30,19 @@ _RELAXED_SPEC = re.compile(r"(?:([^/]+)/(?:([^/@]+)/)?)?([^@]+)(?:@(.+))?")
 NO_SNAPSHOT = "snapshot name specified for a command that doesn't use it"
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(FrozenRecord):
     """A parsed ``[<pool>/[<namespace>/]]<name>``."""
 
+    __slots__ = ("name", "namespace", "pool")
+    _fields = ("pool", "namespace", "name")
     pool: str
     namespace: str
     name: str
+
+    def __init__(self, pool: str, namespace: str, name: str) -> None:
+        object.__setattr__(self, "pool", pool)
+        object.__setattr__(self, "namespace", namespace)
+        object.__setattr__(self, "name", name)
 
     def __str__(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""

@@ -18,16 +18,16 @@ from ..cli import AppContext, pass_app
 from ..cls import journal as cls_journal
 from ..errors import ConfirmationRequired, FormatError, JournalToolsError, NotFoundError, SpecError
 from ..export import ImportRecord, check_import_record, read_json_export, read_rbd_export, tag_records
-from ..format.cls_journal import CLIENT_STATE_DISCONNECTED, client_state_name
+from ..format.cls_journal import CLIENT_STATE_DISCONNECTED
 from ..format.journal_entry import OVERHEAD
-from ..format.librbd_journal import CLIENT_META_NAMES, make_tag_data
+from ..format.librbd_journal import make_tag_data
 from ..journal import Journal
-from ..journal.lag import client_lag
 from ..journal.lifecycle import image_tag_class
 from ..journal.writer import JournalWriter
-from ..output import ceph_json, echo, format_options
+from ..output import echo, format_options
 from ..rbd_cli import rbd_mode
 from ..write_guard import hold_image, hold_journal
+from . import journal_read
 from .journal_spec import journal_group, journal_spec_options, locate_journal, resolve_journal
 
 CONFIRM_FLAG = "--yes-i-really-mean-it"
@@ -238,36 +238,9 @@ def client_group() -> None:
 @journal_spec_options
 @format_options
 @pass_app
-def client_list(app: AppContext, journal_spec: str | None, pool: str | None, namespace: str | None,
-                image: str | None, journal_name: str | None, output_format: str, pretty_format: bool) -> None:
+def client_list(app: AppContext, **options: Any) -> None:
     """List registered journal clients with their decoded data, commit position and lag."""
-    from ..format import lookup
-
-    journal = resolve_journal(app, journal_spec, pool, namespace, image, journal_name).journal
-    lag = client_lag(journal)
-    client_data = lookup("librbd::journal::ClientData")
-    rows: list[dict[str, Any]] = []
-    for c in journal.header.clients:
-        try:
-            decoded = client_data.to_json(client_data.decode(c.data)) if c.data else None
-        except FormatError:
-            decoded = None
-        rows.append({"id": c.id, "state": client_state_name(c.state) if c.state is not None else "malformed",
-                     "commit_position": [p.to_json() for p in c.commit_position], "client_data": decoded,
-                     "lag": {"entries": lag[c.id][0], "bytes": lag[c.id][1]}})
-    if output_format == "json":
-        echo(ceph_json({"clients": rows}, pretty_format))
-        return
-    for row in rows:
-        front = row["commit_position"][0] if row["commit_position"] else None
-        where = (f"object {front['object_number']} tag {front['tag_tid']} entry {front['entry_tid']}"
-                 if front else "nothing committed")
-        data = row["client_data"]
-        kind = (CLIENT_META_NAMES.get(data["client_meta_type"], f"unknown client data ({data['client_meta_type']})")
-                if isinstance(data, dict) else "no client data")
-        name = row["id"] or '"" (image)'
-        click.echo(f"{name}: {row['state']}, {where}, {row['lag']['entries']} entries / "
-                   f"{row['lag']['bytes']} bytes behind, {kind}")
+    journal_read.client_list(app, **options)
 
 
 @client_group.command("disconnect")

@@ -16,7 +16,6 @@ affected field is ``None`` (or the record is kept raw).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FormatError, NotFoundError
@@ -28,6 +27,7 @@ from ..format.cls_journal_keys import (
     TAG_KEY_PREFIX,
 )
 from ..format.header_fastpath import fast_client, fast_tag
+from ..records import FrozenRecord, Record
 from ..store.base import Pool
 from .problems import WARNING, Problem
 
@@ -40,13 +40,35 @@ MIN_ORDER, MAX_ORDER = 12, 64  # cls accepts up to 64; modern Journaler::create 
 _TAG_KEY = re.compile(r"^tag_[0-9a-f]{16}$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Position:
-    """``cls::journal::ObjectPosition``."""
+class Position(FrozenRecord):
+    """``cls::journal::ObjectPosition``: immutable, ordered and hashable as its three numbers."""
 
+    __slots__ = ("entry_tid", "object_number", "tag_tid")
+    __match_args__ = ("object_number", "tag_tid", "entry_tid")
+    _fields = ("object_number", "tag_tid", "entry_tid")
     object_number: int
     tag_tid: int
     entry_tid: int
+
+    def __init__(self, object_number: int, tag_tid: int, entry_tid: int) -> None:
+        object.__setattr__(self, "object_number", object_number)
+        object.__setattr__(self, "tag_tid", tag_tid)
+        object.__setattr__(self, "entry_tid", entry_tid)
+
+    def _key(self) -> tuple[int, int, int]:
+        return (self.object_number, self.tag_tid, self.entry_tid)
+
+    def __lt__(self, other: Position) -> bool:
+        return self._key() < other._key() if other.__class__ is self.__class__ else NotImplemented
+
+    def __le__(self, other: Position) -> bool:
+        return self._key() <= other._key() if other.__class__ is self.__class__ else NotImplemented
+
+    def __gt__(self, other: Position) -> bool:
+        return self._key() > other._key() if other.__class__ is self.__class__ else NotImplemented
+
+    def __ge__(self, other: Position) -> bool:
+        return self._key() >= other._key() if other.__class__ is self.__class__ else NotImplemented
 
     def to_json(self) -> dict[str, int]:
         return {"object_number": self.object_number, "tag_tid": self.tag_tid, "entry_tid": self.entry_tid}
@@ -60,18 +82,23 @@ def _decode_record(con_name: str, raw: bytes, type_name: str) -> Any:
     return decode(getattr(cls_journal, con_name), raw, type_name=type_name)
 
 
-@dataclass(slots=True)
-class ClientRecord:
+class ClientRecord(Record):
     """A registered client (``client_<id>``); ``record`` is the decoded container (None if malformed)."""
 
-    key: str
-    id: str
-    state: int | None
-    data: bytes
-    commit_position: list[Position]
-    raw: bytes
-    malformed: bool = False
-    _record: Any = field(default=None, repr=False, compare=False)
+    __slots__ = ("_record", "commit_position", "data", "id", "key", "malformed", "raw", "state")
+    _fields = ("key", "id", "state", "data", "commit_position", "raw", "malformed", "_record")
+    _hidden = frozenset({"_record"})
+
+    def __init__(self, key: str, id: str, state: int | None, data: bytes, commit_position: list[Position], raw: bytes,
+                 malformed: bool = False, _record: Any = None) -> None:
+        self.key = key
+        self.id = id
+        self.state = state
+        self.data = data
+        self.commit_position = commit_position
+        self.raw = raw
+        self.malformed = malformed
+        self._record = _record
 
     @property
     def record(self) -> Any:
@@ -82,17 +109,22 @@ class ClientRecord:
         return self._record
 
 
-@dataclass(slots=True)
-class TagRecord:
+class TagRecord(Record):
     """A tag (``tag_<hex tid>``); ``record`` is the decoded container (None if malformed)."""
 
-    key: str
-    tid: int
-    tag_class: int | None
-    data: bytes
-    raw: bytes
-    malformed: bool = False
-    _record: Any = field(default=None, repr=False, compare=False)
+    __slots__ = ("_record", "data", "key", "malformed", "raw", "tag_class", "tid")
+    _fields = ("key", "tid", "tag_class", "data", "raw", "malformed", "_record")
+    _hidden = frozenset({"_record"})
+
+    def __init__(self, key: str, tid: int, tag_class: int | None, data: bytes, raw: bytes, malformed: bool = False,
+                 _record: Any = None) -> None:
+        self.key = key
+        self.tid = tid
+        self.tag_class = tag_class
+        self.data = data
+        self.raw = raw
+        self.malformed = malformed
+        self._record = _record
 
     @property
     def record(self) -> Any:
@@ -102,19 +134,28 @@ class TagRecord:
         return self._record
 
 
-@dataclass(slots=True)
-class JournalHeader:
-    order: int | None = None
-    splay_width: int | None = None
-    pool_id: int | None = None
-    minimum_set: int | None = None
-    active_set: int | None = None
-    next_tag_tid: int | None = None
-    next_tag_class: int | None = None
-    clients: list[ClientRecord] = field(default_factory=list)
-    tags: list[TagRecord] = field(default_factory=list)
-    unknown_keys: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+class JournalHeader(Record):
+    __slots__ = ("active_set", "clients", "minimum_set", "next_tag_class", "next_tag_tid", "order", "pool_id",
+                 "problems", "splay_width", "tags", "unknown_keys")
+    _fields = ("order", "splay_width", "pool_id", "minimum_set", "active_set", "next_tag_tid", "next_tag_class",
+               "clients", "tags", "unknown_keys", "problems")
+
+    def __init__(self, order: int | None = None, splay_width: int | None = None, pool_id: int | None = None,
+                 minimum_set: int | None = None, active_set: int | None = None, next_tag_tid: int | None = None,
+                 next_tag_class: int | None = None, clients: list[ClientRecord] | None = None,
+                 tags: list[TagRecord] | None = None, unknown_keys: list[str] | None = None,
+                 problems: list[Problem] | None = None) -> None:
+        self.order = order
+        self.splay_width = splay_width
+        self.pool_id = pool_id
+        self.minimum_set = minimum_set
+        self.active_set = active_set
+        self.next_tag_tid = next_tag_tid
+        self.next_tag_class = next_tag_class
+        self.clients = [] if clients is None else clients
+        self.tags = [] if tags is None else tags
+        self.unknown_keys = [] if unknown_keys is None else unknown_keys
+        self.problems = [] if problems is None else problems
 
     def client(self, client_id: str) -> ClientRecord | None:
         return next((c for c in self.clients if c.id == client_id), None)
@@ -243,14 +284,16 @@ PROBE_LIMIT = 100_000
 PROBE_OUTSIDE_SETS = 1_000
 
 
-@dataclass
-class DataObjects:
+class DataObjects(Record):
     """What :meth:`Journal.find_data_objects` found."""
 
-    numbers: list[int]  # sorted; when not ``listed``, candidates (some may not exist)
-    strays: list[str]  # objects with the data prefix and no object number (only from a listing)
-    listed: bool  # True: from a listing of the pool, so ``numbers`` all existed then
+    __slots__ = ("listed", "numbers", "strays")
+    _fields = ("numbers", "strays", "listed")
 
+    def __init__(self, numbers: list[int], strays: list[str], listed: bool) -> None:
+        self.numbers = numbers  # sorted; when not ``listed``, candidates (some may not exist)
+        self.strays = strays  # objects with the data prefix and no object number (only from a listing)
+        self.listed = listed  # True: from a listing of the pool, so ``numbers`` all existed then
 
 class Journal:
     """One journal: header pool + id.  Use :meth:`open`."""

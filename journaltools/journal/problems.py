@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
+from ..records import FrozenRecord, Record
 
 ERROR = "error"
 WARNING = "warning"
@@ -46,8 +46,7 @@ DATA_KINDS = frozenset({
 })
 
 
-@dataclass(slots=True)
-class Problem:
+class Problem(Record):
     """One structural finding: kind, where (object, byte offset, tag, entry tid) and why.
 
     One problem per fault: ``affected_entries`` is how many entries the fault costs (lost, or
@@ -56,15 +55,23 @@ class Problem:
     bytes skipped to the next valid entry), which are not problems of their own.
     """
 
-    kind: str
-    detail: str
-    object: str | None = None
-    offset: int | None = None
-    tag_tid: int | None = None
-    entry_tid: int | None = None
-    severity: str = ERROR
-    affected_entries: int | None = None
-    follow_on: list[str] = field(default_factory=list)
+    __slots__ = ("affected_entries", "detail", "entry_tid", "follow_on", "kind", "object", "offset", "severity",
+                 "tag_tid")
+    _fields = ("kind", "detail", "object", "offset", "tag_tid", "entry_tid", "severity", "affected_entries",
+               "follow_on")
+
+    def __init__(self, kind: str, detail: str, object: str | None = None, offset: int | None = None,
+                 tag_tid: int | None = None, entry_tid: int | None = None, severity: str = ERROR,
+                 affected_entries: int | None = None, follow_on: list[str] | None = None) -> None:
+        self.kind = kind
+        self.detail = detail
+        self.object = object
+        self.offset = offset
+        self.tag_tid = tag_tid
+        self.entry_tid = entry_tid
+        self.severity = severity
+        self.affected_entries = affected_entries
+        self.follow_on = [] if follow_on is None else follow_on
 
     @property
     def damages_data(self) -> bool:
@@ -103,12 +110,14 @@ class Problem:
         return text
 
 
-@dataclass(frozen=True)
-class CorruptionPolicy:
+class CorruptionPolicy(FrozenRecord):
     """One policy for every output format: ``stop`` at the first error, or ``skip`` damaged entries."""
 
-    mode: str = "stop"
+    __slots__ = ("mode",)
+    _fields = ("mode",)
+    mode: str
 
-    def __post_init__(self) -> None:
+    def __init__(self, mode: str = "stop") -> None:
+        object.__setattr__(self, "mode", mode)
         if self.mode not in ("stop", "skip"):
             raise SpecError(f"unknown corruption policy {self.mode!r} (stop or skip)")

@@ -10,7 +10,6 @@ import contextlib
 import errno as E
 import os
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -381,6 +380,8 @@ class RadosPool(Pool):
         if not self.exists(oid):
             yield
             return
+        import uuid  # here: a read command's start-up does not pay for it (uuid imports platform)
+
         rados = _rados()
         cookie = uuid.uuid4().hex
         try:
