@@ -233,3 +233,44 @@ def test_fast_and_click_paths_agree_live(ceph_cluster, tmp_path: Path) -> None:
     ]
     differ = _compare(lines, ["-c", ceph.conf], tmp_path, _env())
     assert not differ, "\n".join(differ)
+
+
+def _option_lines(command) -> list[list[str]]:
+    """The least line of ``command``, and that line with each of its options (a valid value each)."""
+    base = ["rbd/x", "/tmp/out"][: len(command.positionals)]
+    lines = [base]
+    for option, (_dest, kind) in command.options.items():
+        if kind is bool:
+            lines.append([*base, option])
+        else:
+            value = kind[0] if isinstance(kind, tuple) else "7" if kind in (int, [int]) else "x"
+            lines.append([*base, option, value])
+            lines.append([*base, f"{option}={value}"] if option.startswith("--") else [*base, option, value, option, value])
+    return lines
+
+
+def test_the_fast_path_takes_a_line_as_click_takes_it() -> None:
+    """Every option the fast path knows, and every default it fills in, is click's for that command: the
+    parameters the implementation gets are the same (a click option added, renamed or given another
+    default without the fast path's table following would differ here)."""
+    import click
+
+    from journaltools.cli import load_command_modules
+    from journaltools.cli import main as group
+    from journaltools.fastpath import COMMANDS
+
+    load_command_modules()
+    checked = 0
+    for path, command in COMMANDS.items():
+        click_command: click.Command = group
+        ctx = click.Context(group)
+        for word in path:
+            click_command = click_command.get_command(ctx, word)  # type: ignore[attr-defined]
+        for line in _option_lines(command):
+            parsed = parse([*path, *line], False, {})
+            if parsed is None:
+                continue  # the click path's line (e.g. a repeated option): nothing to compare
+            clicked = click_command.make_context(path[-1], list(line), parent=ctx)
+            assert parsed.params == clicked.params, (path, line)
+            checked += 1
+    assert checked >= 60
