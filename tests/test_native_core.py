@@ -321,6 +321,30 @@ frame_specs = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 12), st.sampl
                        max_size=8)
 
 
+def _assert_replay_runs_agree(data, width: int, build, views: bool = False) -> None:
+    """Draw one replay_run call's arguments; the native and the Python run over ``build(path)``'s
+    streams stop at the same place, leave the streams at the same frames and build the same entries."""
+    splay = data.draw(st.integers(0, width - 1))
+    active, want = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 12))
+    commit_tid, limit = data.draw(st.integers(0, 1000)), data.draw(st.integers(0, 40))
+    check_events, build_entries = data.draw(st.booleans()), data.draw(st.booleans())
+    indexes = data.draw(st.lists(st.integers(0, 8), min_size=width, max_size=width))
+    results = {}
+    for name, run in RUNS.items():
+        with path(name):
+            streams = build(name)
+            for stream, index in zip(streams, indexes, strict=True):
+                stream.index = min(index, len(stream.frames))
+            numbers = [s.number for s in streams] if build_entries else None
+            names = [f"obj.{n}" for n in numbers] if numbers is not None else None
+            out: list[JournalEntry] | None = [] if build_entries else None
+            stop = run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
+            results[name] = stop, [s.index for s in streams], [_entry(e) for e in out] if out is not None else None
+            if out and views:
+                assert all(isinstance(e.payload, memoryview) for e in out)
+    assert results["native"] == results["python"]
+
+
 @settings(max_examples=400, deadline=None)
 @given(specs=st.lists(frame_specs, min_size=1, max_size=4), data=st.data())
 def test_replay_run_equals_the_python_reference(specs, data):
@@ -337,23 +361,7 @@ def test_replay_run_equals_the_python_reference(specs, data):
             streams.append(_Stream(frames, 0, 10 + k))
         return streams
 
-    splay = data.draw(st.integers(0, len(specs) - 1))
-    active, want = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 12))
-    commit_tid, limit = data.draw(st.integers(0, 1000)), data.draw(st.integers(0, 40))
-    check_events, build_entries = data.draw(st.booleans()), data.draw(st.booleans())
-    indexes = data.draw(st.lists(st.integers(0, 8), min_size=len(specs), max_size=len(specs)))
-    results = {}
-    for name, run in RUNS.items():
-        with path(name):
-            streams = build()
-            for stream, index in zip(streams, indexes, strict=True):
-                stream.index = min(index, len(stream.frames))
-            numbers = [s.number for s in streams] if build_entries else None
-            names = [f"obj.{n}" for n in numbers] if numbers is not None else None
-            out: list[JournalEntry] | None = [] if build_entries else None
-            stop = run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
-            results[name] = stop, [s.index for s in streams], [_entry(e) for e in out] if out is not None else None
-    assert results["native"] == results["python"]
+    _assert_replay_runs_agree(data, len(specs), lambda name: build())
 
 
 @settings(max_examples=400, deadline=None)
@@ -544,28 +552,15 @@ def test_replay_run_over_frames_equals_the_python_reference(specs, data):
             streams.append(_Stream(chosen, 0, 10 + k))
         return streams
 
-    splay = data.draw(st.integers(0, len(specs) - 1))
-    active, want = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 12))
-    commit_tid, limit = data.draw(st.integers(0, 1000)), data.draw(st.integers(0, 40))
-    check_events, build_entries = data.draw(st.booleans()), data.draw(st.booleans())
-    indexes = data.draw(st.lists(st.integers(0, 8), min_size=len(specs), max_size=len(specs)))
     reshaped = data.draw(st.booleans())  # event shapes set again after the scan: the records' types are found anew
-    results = {}
-    for name, run in RUNS.items():
-        with path(name):
-            streams = build(compact=name == "native")
-            if reshaped:
-                _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
-            for stream, index in zip(streams, indexes, strict=True):
-                stream.index = min(index, len(stream.frames))
-            numbers = [s.number for s in streams] if build_entries else None
-            names = [f"obj.{n}" for n in numbers] if numbers is not None else None
-            out: list[JournalEntry] | None = [] if build_entries else None
-            stop = run(streams, splay, active, want, commit_tid, check_events, numbers, names, out, limit)
-            results[name] = stop, [s.index for s in streams], [_entry(e) for e in out] if out is not None else None
-            if out:
-                assert all(isinstance(e.payload, memoryview) for e in out)
-    assert results["native"] == results["python"]
+
+    def build_for(name: str) -> list:
+        streams = build(compact=name == "native")
+        if reshaped:
+            _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
+        return streams
+
+    _assert_replay_runs_agree(data, len(specs), build_for, views=True)
 
 
 def test_a_walk_keeps_an_objects_frames_as_records():

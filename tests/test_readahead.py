@@ -101,21 +101,29 @@ def _walk_view(journal: Journal, read_ahead: bool, all_entries: bool, stop_after
     return entries, [p.to_json() for p in walk.problems]
 
 
-@settings(max_examples=30, deadline=None)
-@given(data=st.data())
-def test_a_walk_with_read_ahead_equals_one_without(data):
-    store = load_fixture_store("small_objects")
-    pool = store.pool("rbd")
+def damaged_fixture_pool(data, actions: tuple[str, ...] = ("truncate", "insert")):
+    """The small_objects fixture's pool with up to 3 data objects truncated, inserted into or removed."""
+    pool = load_fixture_store("small_objects").pool("rbd")
     names = sorted(pool.list_objects("journal_data."))
     for name in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
         blob = bytearray(pool.read(name))
-        if data.draw(st.booleans()):
+        action = data.draw(st.sampled_from(actions))
+        if action == "remove":
+            pool.remove(name)
+            continue
+        if action == "truncate":
             del blob[data.draw(st.integers(0, len(blob))):]  # shorter: the schedule guesses wrong
         else:
             at = data.draw(st.integers(0, len(blob)))
             blob[at:at] = data.draw(st.binary(min_size=1, max_size=40))
         pool.write_full(name, bytes(blob))
-    journal = Journal.open(pool, "10abe81d9984")
+    return pool
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_a_walk_with_read_ahead_equals_one_without(data):
+    journal = Journal.open(damaged_fixture_pool(data), "10abe81d9984")
     all_entries = data.draw(st.booleans())
     stop_after = data.draw(st.none() | st.integers(1, 30))
     assert _walk_view(journal, True, all_entries, stop_after) == _walk_view(journal, False, all_entries, stop_after)

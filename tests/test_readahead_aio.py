@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journaltools.errors import JournalToolsError, NotFoundError
-from journaltools.journal import Journal, JournalWalk
+from journaltools.journal import Journal
 from journaltools.store.memory import MemoryStore
 from journaltools.store.readahead import AioReadAhead, ReadAhead, open_read_ahead
 
-from .journal_factory import load_fixture_store
+from .test_readahead import _walk_view, damaged_fixture_pool
 
 CHUNK = 16
 
@@ -199,34 +199,10 @@ def test_open_read_ahead_picks_the_engine(monkeypatch):
     assert open_read_ahead(pool, CHUNK) is None  # type: ignore[arg-type]
 
 
-def _walk_view(journal: Journal, read_ahead: bool, all_entries: bool, stop_after: int | None = None):
-    walk = JournalWalk(journal, all_entries=all_entries, read_chunk=64, read_ahead=read_ahead)
-    entries = []
-    for entry in walk:
-        entries.append((entry.object_name, entry.offset, entry.tag_tid, entry.entry_tid, bytes(entry.payload)))
-        if stop_after is not None and len(entries) >= stop_after:
-            break
-    return entries, [p.to_json() for p in walk.problems]
-
-
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_a_walk_with_aio_read_ahead_equals_one_without(data, monkeypatch_module):
-    store = load_fixture_store("small_objects")
-    pool = store.pool("rbd")
-    names = sorted(pool.list_objects("journal_data."))
-    for name in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
-        blob = bytearray(pool.read(name))
-        action = data.draw(st.sampled_from(["truncate", "insert", "remove"]))
-        if action == "remove":
-            pool.remove(name)
-            continue
-        if action == "truncate":
-            del blob[data.draw(st.integers(0, len(blob))):]  # shorter: the schedule guesses wrong
-        else:
-            at = data.draw(st.integers(0, len(blob)))
-            blob[at:at] = data.draw(st.binary(min_size=1, max_size=40))
-        pool.write_full(name, bytes(blob))
+    pool = damaged_fixture_pool(data, ("truncate", "insert", "remove"))
     journal = Journal.open(pool, "10abe81d9984")
     asynchronous = Journal(journal.header_pool, journal.journal_id, journal.header,
                            AsyncPool({n: pool.read(n) for n in pool.list_objects("journal_data.")},
