@@ -629,11 +629,16 @@ class JournalWalk:
                     stalled = 0
                     continue
                 if stalled > width:
-                    self._stuck = Problem(
-                        "tag_not_started_at_zero",
-                        f"replay cannot continue into tag {tag}: its entry at the playback position has tid {frame.entry_tid}, not 0",
-                        self.journal.object_name(stream.number), frame.offset, tag, frame.entry_tid)
-                    self.problems.append(self._stuck)
+                    detail = f"replay cannot continue into tag {tag}: its entry at the playback position has tid {frame.entry_tid}, not 0"
+                    where = self.journal.object_name(stream.number)
+                    moved = self._moved_entry(tag, -1, frame.entry_tid)
+                    if moved is not None:  # entry 0 is there, out of its place: that reorder is the fault
+                        moved.follow_on.append(f"tag_not_started_at_zero: {detail} ({where} at byte {frame.offset}, "
+                                               f"tag {tag}, entry tid {frame.entry_tid})")
+                        self._stuck = moved
+                    else:
+                        self._stuck = Problem("tag_not_started_at_zero", detail, where, frame.offset, tag, frame.entry_tid)
+                        self.problems.append(self._stuck)
                     return
                 stalled += 1
                 prune_tag(active)
@@ -757,10 +762,15 @@ class JournalWalk:
             kind = "tid_gap" if tid > last + 1 else "tid_reorder"
             detail = (f"entry tid {tid} follows entry tid {last} of the same tag"
                       + (f" ({tid - last - 1} missing)" if tid > last + 1 else ""))
-            if not self._follow_on(f"{kind}: {detail} ({name} at byte {frame.offset}, tag {tag}, entry tid {tid})"):
+            effect = f"{kind}: {detail} ({name} at byte {frame.offset}, tag {tag}, entry tid {tid})"
+            moved = self._moved_entry(tag, last, tid) if tid > last + 1 else None
+            if moved is not None:  # the entries are there, out of their place: the reorder found there explains the gap
+                moved.follow_on.append(effect)
+                self._gaps.append((tag, last + 1, tid - 1, moved))
+            elif not self._follow_on(effect):
                 self._emit([Problem(kind, detail, name, frame.offset, tag, tid,
                                     affected_entries=tid - last - 1 if tid > last + 1 else 1)])
-            if tid > last + 1 and self._open is not None:
+            if moved is None and tid > last + 1 and self._open is not None:
                 self._gaps.append((tag, last + 1, tid - 1, self._open))
             self._reserve(tag, tid)
         if tag not in self._tags and tag not in self._reported_tags:
@@ -774,6 +784,15 @@ class JournalWalk:
                 self._event_decoder(frame.payload)
             except Exception as exc:  # noqa: BLE001 - any decode failure is a finding
                 self.problems.append(Problem("undecodable_event", str(exc), name, frame.offset, tag, tid))
+
+    def _moved_entry(self, tag: int, last: int, tid: int) -> Problem | None:
+        """The reorder found in an object (not reported yet: the walk has not reached it) of an entry
+        of ``tag`` between ``last`` and ``tid``: a gap the replay meets there is that reorder's effect."""
+        for problem in self._attached:
+            if problem.kind == "tid_reorder" and problem.tag_tid == tag and problem.entry_tid is not None \
+                    and last < problem.entry_tid < tid and id(problem) not in self._emitted:
+                return problem
+        return None
 
     def _finish(self) -> None:
         journal = self.journal
