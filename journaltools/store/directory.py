@@ -32,13 +32,16 @@ import fcntl
 import os
 import stat as st
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any, BinaryIO
-
-import orjson
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import BusyError, ExistsError, NotFoundError, SpecError, StoreError
 from .base import OfflinePool, Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# pathlib and orjson are imported where used: a live command that only writes a file (atomic_file)
+# does not pay for them (pathlib imports urllib.parse and ipaddress) at start-up
 
 _NAME_MAX = 255  # bytes of one file name (ext4, xfs)
 
@@ -185,6 +188,8 @@ def _load_b64_map(path: Path) -> dict[str, bytes]:
         raw = _read_file(path)
     except FileNotFoundError:
         return {}
+    import orjson
+
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -203,6 +208,8 @@ def _load_b64_map(path: Path) -> dict[str, bytes]:
 
 
 def _dump_b64_map(values: Mapping[str, bytes]) -> bytes:
+    import orjson
+
     doc = {k: base64.b64encode(values[k]).decode("ascii") for k in sorted(values)}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -472,6 +479,8 @@ class DirectoryStore(Store):
     """Pools as directories below ``root`` (see the module docstring)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        from pathlib import Path
+
         self.root = Path(root)
         if not self.root.is_dir():
             raise NotFoundError(f"store directory {self.root} does not exist")
@@ -481,6 +490,8 @@ class DirectoryStore(Store):
 
     def _meta(self) -> dict[str, dict[str, Any]]:
         if self._metas is None:
+            import orjson
+
             metas: dict[str, dict[str, Any]] = {}
             for child in sorted(self.root.iterdir()):
                 meta_path = child / "meta.json"
@@ -537,6 +548,8 @@ class DirectoryStore(Store):
         meta: dict[str, Any] = {"pool": name, "pool_id": pool_id, "fsid": fsid}
         if ceph_version:
             meta["ceph_version"] = ceph_version
+        import orjson
+
         atomic_write(pool_dir / "meta.json", orjson.dumps(meta) + b"\n")
         self._metas = None
         return self.pool(name)
