@@ -124,7 +124,7 @@ def _oid(fname: str) -> str:
     return fname.replace("%2E", ".", 1 if fname.startswith("%2E") else 0).replace("%2F", "/").replace("%25", "%")
 
 
-def _create_temporary(directory: Path, prefix: str) -> tuple[int, str]:
+def _create_temporary(directory: str | os.PathLike[str], prefix: str) -> tuple[int, str]:
     """A new file ``prefix`` + 12 random hex digits in ``directory``, mode 0600, opened for writing (as
     ``tempfile.mkstemp``, whose import of shutil, random, bz2 and lzma would cost every export start-up)."""
     for _ in range(100):
@@ -137,12 +137,15 @@ def _create_temporary(directory: Path, prefix: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Iterator[BinaryIO]:
+def atomic_file(path: str | os.PathLike[str], buffering: int = -1, mode: int | None = None) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block completes: written to a
     temporary name in the same directory, fsynced, renamed over ``path``, directory fsynced.
-    An error (or a crash) leaves ``path`` as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temporary(path.parent, ".tmp-" + path.name[:40] + ".")
+    An error (or a crash) leaves ``path`` as it was.  (os.path, not pathlib: an export's start-up.)"""
+    path = os.fspath(path)
+    path = path.rstrip("/") or path
+    parent = os.path.dirname(path) or "."
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = _create_temporary(parent, ".tmp-" + os.path.basename(path)[:40] + ".")
     try:
         with os.fdopen(fd, "wb", buffering=buffering) as fh:
             yield fh
@@ -155,7 +158,7 @@ def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Ite
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    fsync_dir(parent)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -164,7 +167,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
