@@ -273,13 +273,29 @@ def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
 NativeRun = Callable[[Iterator[JournalEntry], list[Problem], int], tuple[int, JournalEntry | None]]
 
 
+def _json_name(name: str) -> bytes:
+    """``orjson.dumps(name)`` of a declaration's name (printable ASCII without ``"`` or ``\\``: nothing to
+    escape, as ``Demote/Promote``) without importing orjson."""
+    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+        return b'"%s"' % name.encode("ascii")
+    import orjson
+
+    return orjson.dumps(name)
+
+
+def _json_string(text: str) -> bytes:
+    """``orjson.dumps(text)``: the C core's encoder of object names (JSON records only; cached per name),
+    importing orjson (and with it dataclasses, uuid and platform) on first use, not for an rbd-format export."""
+    import orjson
+
+    return orjson.dumps(text)
+
+
 @cache
 def native_records() -> ModuleType | None:
     """The C formatter of fast-path events' records (:func:`entry_record` + orjson, and
     :meth:`RbdExportWriter.write_type`), set up; None on the pure-Python path
     (:func:`journaltools.native.json_core`)."""
-    import orjson
-
     from .format.event_fastpath import EVENT_TYPE_NAMES, EVENT_VERSION, LAYOUTS
     from .journal import JournalEntry
     from .native import json_core
@@ -293,9 +309,9 @@ def native_records() -> ModuleType | None:
         formats = layout.head.format[envelope:tail]
         if len(formats) != len(layout.fields):  # a field of more than one format character: left to Python
             continue
-        layouts[type_id] = (orjson.dumps(EVENT_TYPE_NAMES[type_id]), [orjson.dumps(f) + b":" for f in layout.fields],
-                            formats, None if layout.blob is None else orjson.dumps(layout.blob) + b":")
-    core.set_layouts(layouts, EVENT_VERSION, orjson.dumps)
+        layouts[type_id] = (_json_name(EVENT_TYPE_NAMES[type_id]), [_json_name(f) + b":" for f in layout.fields],
+                            formats, None if layout.blob is None else _json_name(layout.blob) + b":")
+    core.set_layouts(layouts, EVENT_VERSION, _json_string)
     core.set_entry_type(JournalEntry)
     return core
 
