@@ -23,6 +23,7 @@ import contextlib
 import math
 import re
 import sys
+from _json import encode_basestring as _encode_str  # a C module without dependencies (json's string escaping)
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
@@ -273,6 +274,55 @@ def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
 NativeRun = Callable[[Iterator[JournalEntry], list[Problem], int], tuple[int, JournalEntry | None]]
 
 
+def _plain_json(value: Any, out: list[str]) -> bool:
+    """Append ``value``'s compact JSON to ``out`` as orjson writes it, when it is made only of dicts with str keys,
+    lists, str, int in orjson's 64-bit range, bool and None (exactly those types); False for anything else."""
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_str(value))
+    elif kind is int:
+        if not -(1 << 63) <= value < (1 << 64):
+            return False
+        out.append(str(value))
+    elif value is None or kind is bool:
+        out.append("null" if value is None else "true" if value else "false")
+    elif kind is list:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            if not _plain_json(item, out):
+                return False
+        out.append("]")
+    elif kind is dict:
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if type(key) is not str:
+                return False
+            out.append("," + _encode_str(key) + ":" if i else _encode_str(key) + ":")
+            if not _plain_json(item, out):
+                return False
+        out.append("}")
+    else:
+        return False  # floats (orjson's shortest form is not repr's), tuples, subclasses: orjson
+    return True
+
+
+def json_bytes(value: Any) -> bytes:
+    """``orjson.dumps(value)``: the JSON document's head and summary.  Written here (the C ``_json`` module's
+    string escaping is orjson's, tests/test_export.py) when ``value`` is plain data, so an export of an empty
+    journal does not import orjson (which imports json, uuid, platform and dataclasses); orjson otherwise."""
+    out: list[str] = []
+    if _plain_json(value, out):
+        try:
+            return "".join(out).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: orjson's error
+    import orjson
+
+    return orjson.dumps(value)
+
+
 def _json_name(name: str) -> bytes:
     """``orjson.dumps(name)`` of a declaration's name (printable ASCII without ``"`` or ``\\``: nothing to
     escape, as ``Demote/Promote``) without importing orjson."""
@@ -482,12 +532,10 @@ class JsonExportWriter(ExportWriter):
 
     def __init__(self, fh: IO[bytes], journal: Journal, *, image_name: str | None = None, all_entries: bool = False,
                  entry_filter: EntryFilter | None = None, policy: CorruptionPolicy | None = None) -> None:
-        import orjson
-
         self.fh = fh
         head = journal_document_head(journal, image_name, all_entries, entry_filter)
         head["selection"]["on_error"] = (policy or CorruptionPolicy()).mode
-        text = orjson.dumps(head)
+        text = json_bytes(head)
         fh.write(text[:-1] + b',"entries":[')
         self.first = True
 
@@ -508,9 +556,7 @@ class JsonExportWriter(ExportWriter):
         self.first = False
 
     def finish(self, result: ExportResult) -> None:
-        import orjson
-
-        summary = orjson.dumps({"entries": result.written, "errors": result.errors,
+        summary = json_bytes({"entries": result.written, "errors": result.errors,
                                 "problems": [p.to_json() for p in result.problems + result.notes],
                                 "complete": result.stopped_at is None})
         self.fh.write(b'],"summary":' + summary + b"}\n")

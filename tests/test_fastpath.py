@@ -210,8 +210,8 @@ LIVE_HEAVY = (*PROBE_HEAVY, "dataclasses", "inspect", "pathlib", "orjson")
 
 @pytest.mark.ceph
 def test_live_read_commands_import_neither_dataclasses_pathlib_nor_orjson(ceph_cluster, tmp_path: Path) -> None:
-    """inspect, info and export (rbd's format, jsonl) of an empty journal, and inspect and an rbd-format export of
-    one with entries, on a live cluster; export --format json needs orjson (its head), but not pathlib."""
+    """inspect, info and export (rbd's format, jsonl, json) of an empty journal, and inspect and an rbd-format
+    export of one with entries, on a live cluster."""
     ceph = ceph_cluster
     for image in ("fastpath-startup-empty", "fastpath-startup-written"):
         ceph.rbd("create", "--size", "8M", "--image-feature", "layering,exclusive-lock,journaling", f"rbd/{image}")
@@ -222,15 +222,14 @@ def test_live_read_commands_import_neither_dataclasses_pathlib_nor_orjson(ceph_c
     lines = [["inspect", *empty], ["info", *empty], ["inspect", *written], ["info", *written],
              ["export", *empty, "--format", "rbd", "--path", "out.rbd"],
              ["export", *empty, "--format", "jsonl", "--path", "out.jsonl"],
+             ["export", *empty, "--format", "json", "--path", "out.json"],
              ["inspect", *written, "--all"], ["export", *written, "--all", "--format", "rbd", "--path", "out-written.rbd"]]
     for line in lines:
         imported = _imported([*front, *line], tmp_path)
         assert "journaltools.commands.journal_read" in imported  # the probe sees what the command imports
         assert sorted(imported & set(LIVE_HEAVY)) == [], line
     assert (tmp_path / "out-written.rbd").read_bytes().count(b'"type":1,') == 10  # the ten AioWrite events were written
-    imported = _imported([*front, "export", *empty, "--format", "json", "--path", "out.json"], tmp_path)
-    assert "orjson" in imported
-    assert sorted(imported & {*PROBE_HEAVY, "pathlib"}) == []
+    assert b'"entries":[]' in (tmp_path / "out.json").read_bytes()
 
 
 @pytest.mark.ceph
