@@ -211,13 +211,14 @@ def journaltools_exe() -> str:
 def baseline_cases(cases: list[StartupCase], source: Path, launcher: Path) -> list[StartupCase]:
     """The journaltools rows again, importing journaltools from another source tree (``--baseline``: an
     older commit unpacked with ``git archive``), in the same rounds.  ``launcher`` is a console script
-    of ``journaltools.cli:console_main`` (the entry point of older trees)."""
+    of ``journaltools.fastpath:console_main``, or ``journaltools.cli:console_main`` in trees without it."""
     label = f"journaltools ({source.name})"
     return [StartupCase(label, c.command, c.backend, [str(launcher), *c.argv[1:]], c.compare_to,
                         c.output.with_name("baseline-" + c.output.name) if c.output else None,
                         {"PYTHONPATH": str(source)})
-            for c in cases if c.tool == "journaltools" and c.command in ("journal inspect", "journal info",
-                                                                         "journal export --format rbd")]
+            for c in cases if c.tool == "journaltools" and c.command in (
+                "journal inspect", "journal info", "journal export --format rbd", "journal export --format jsonl",
+                "journal export --format json")]
 
 
 def compare(box: Sandbox, env: dict[str, str], repeat: int, warmup: int, work_dir: Path,
@@ -236,8 +237,8 @@ def compare(box: Sandbox, env: dict[str, str], repeat: int, warmup: int, work_di
     cases = build_cases(str(box.conf), store_dir, jt, str(as_rbd), out_dir)
     if baseline is not None:
         launcher = bin_dir / "journaltools-baseline"
-        launcher.write_text(f"#!{sys.executable}\nimport sys\nfrom journaltools.cli import console_main\n"
-                            "sys.exit(console_main())\n")
+        launcher.write_text(f"#!{sys.executable}\nimport sys\ntry:\n    from journaltools.fastpath import console_main\n"
+                            "except ImportError:\n    from journaltools.cli import console_main\nsys.exit(console_main())\n")
         launcher.chmod(0o755)
         for case in baseline_cases(cases, baseline, launcher):
             if case.output is not None:

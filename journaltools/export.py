@@ -23,16 +23,12 @@ import contextlib
 import math
 import re
 import sys
+from _json import encode_basestring as _encode_str  # a C module without dependencies (json's string escaping)
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
-
-import orjson
-import pybase64
+from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import ExistsError, FormatError, JournalToolsError, SpecError
@@ -40,11 +36,32 @@ from .format import BytesLike
 from .format.event_fastpath import FastEvent, fast_event, fast_event_type
 from .journal import ERROR, Journal, JournalEntry, JournalWalk, Problem
 from .journal.problems import CorruptionPolicy
+from .records import FrozenRecord, Record
 from .store.directory import atomic_file
 
 EXPORT_FORMAT = "journaltools-journal-export"
 EXPORT_VERSION = 1
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "journal-export.schema.json"
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    SCHEMA_PATH: Path
+# pathlib, orjson and pybase64 are imported where used: start-up of a live export (pathlib imports
+# urllib.parse and ipaddress, orjson json, uuid and platform); the records are written on
+# journaltools/records.py, not dataclasses (which imports inspect, ast and dis)
+
+
+@cache
+def _schema_path() -> Path:
+    """The packaged schema of our JSON document (the module's ``SCHEMA_PATH``)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "schemas" / "journal-export.schema.json"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SCHEMA_PATH":
+        return _schema_path()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 _OUTPUT_BUFFER = 1 << 20  # export records are ~1.4x the entry size: a small buffer would flush every record
 
 
@@ -60,8 +77,7 @@ def _event_record() -> Any:
     return lookup("librbd::journal::EventEntry")
 
 
-@dataclass(slots=True)
-class DecodedEvent:
+class DecodedEvent(Record):
     """What filters and writers need of one entry's payload.
 
     Events on the compiled fast path (:mod:`journaltools.format.event_fastpath`: IO events in
@@ -69,12 +85,23 @@ class DecodedEvent:
     decoded on first use only, and ``to_json`` is built from the fast path's fields.
     """
 
+    __slots__ = ("_value", "fast", "payload", "timestamp", "type_id", "type_name")
+    _fields = ("type_id", "type_name", "timestamp", "payload", "fast", "_value")
     type_id: int  # as rbd export writes it: -1 for types the decoder does not know
     type_name: str
     timestamp: float | None
     payload: BytesLike
-    fast: FastEvent | None = None
-    _value: Any = None
+    fast: FastEvent | None
+    _value: Any
+
+    def __init__(self, type_id: int, type_name: str, timestamp: float | None, payload: BytesLike,
+                 fast: FastEvent | None = None, _value: Any = None) -> None:
+        self.type_id = type_id
+        self.type_name = type_name
+        self.timestamp = timestamp
+        self.payload = payload
+        self.fast = fast
+        self._value = _value
 
     @property
     def value(self) -> Any:
@@ -140,16 +167,28 @@ def _event_type_filter(text: str) -> str:
                     f"{', '.join(sorted(EVENT_TYPE_NAMES.values()))}")
 
 
-@dataclass(frozen=True)
-class EntryFilter:
+class EntryFilter(FrozenRecord):
     """Filters that are ANDed: tags, entry tid range, event types, timestamp range."""
 
-    tags: frozenset[int] = frozenset()
-    from_tid: int | None = None
-    to_tid: int | None = None
-    event_types: frozenset[str] = frozenset()
-    since: float | None = None
-    until: float | None = None
+    __slots__ = ("event_types", "from_tid", "since", "tags", "to_tid", "until")
+    _fields = ("tags", "from_tid", "to_tid", "event_types", "since", "until")
+    tags: frozenset[int]
+    from_tid: int | None
+    to_tid: int | None
+    event_types: frozenset[str]
+    since: float | None
+    until: float | None
+
+    def __init__(self, tags: frozenset[int] = frozenset(), from_tid: int | None = None, to_tid: int | None = None,
+                 event_types: frozenset[str] = frozenset(), since: float | None = None,
+                 until: float | None = None) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "tags", tags)
+        setattr_(self, "from_tid", from_tid)
+        setattr_(self, "to_tid", to_tid)
+        setattr_(self, "event_types", event_types)
+        setattr_(self, "since", since)
+        setattr_(self, "until", until)
 
     @classmethod
     def build(cls, tags: tuple[int, ...] = (), from_tid: int | None = None, to_tid: int | None = None,
@@ -190,16 +229,19 @@ class EntryFilter:
                 "event_types": sorted(self.event_types), "since": self.since, "until": self.until}
 
 
-@dataclass
-class ExportResult:
+class ExportResult(Record):
     """``errors``/``problems``: entry data damaged or lost; ``notes``: other findings (metadata, placement)."""
 
-    written: int = 0
-    undecodable: int = 0  # entries read whose payload is not an EventEntry (left out)
-    errors: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[Problem] = field(default_factory=list)
-    stopped_at: Problem | None = None
+    _fields = ("written", "undecodable", "errors", "problems", "notes", "stopped_at")
+
+    def __init__(self, written: int = 0, undecodable: int = 0, errors: int = 0, problems: list[Problem] | None = None,
+                 notes: list[Problem] | None = None, stopped_at: Problem | None = None) -> None:
+        self.written = written
+        self.undecodable = undecodable  # entries read whose payload is not an EventEntry (left out)
+        self.errors = errors
+        self.problems: list[Problem] = [] if problems is None else problems
+        self.notes: list[Problem] = [] if notes is None else notes
+        self.stopped_at = stopped_at
 
     @property
     def processed(self) -> int:
@@ -215,11 +257,13 @@ def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = Path(path)
-    if target.exists() and not force:
+    import os.path  # not pathlib (urllib.parse, ipaddress): start-up
+
+    target = path.rstrip("/") or path
+    if os.path.exists(target) and not force:
         raise ExistsError(f"export file {path} already exists (use --force to overwrite)")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
+    parent = os.path.dirname(target) or "."
+    if not os.path.isdir(parent):
         raise SpecError(f"cannot write {path}: directory {parent} does not exist")
     with atomic_file(target, buffering=_OUTPUT_BUFFER, mode=0o644) as fh:
         yield fh
@@ -228,6 +272,73 @@ def open_output(path: str, force: bool = False) -> Iterator[IO[bytes]]:
 # -- the native records (journaltools/_native_json.c) -------------------------------------------
 #: export_run(entries, problems, seen) -> (entries written, the entry that needs Python or None at the end)
 NativeRun = Callable[[Iterator[JournalEntry], list[Problem], int], tuple[int, JournalEntry | None]]
+
+
+def _plain_json(value: Any, out: list[str]) -> bool:
+    """Append ``value``'s compact JSON to ``out`` as orjson writes it, when it is made only of dicts with str keys,
+    lists, str, int in orjson's 64-bit range, bool and None (exactly those types); False for anything else."""
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_str(value))
+    elif kind is int:
+        if not -(1 << 63) <= value < (1 << 64):
+            return False
+        out.append(str(value))
+    elif value is None or kind is bool:
+        out.append("null" if value is None else "true" if value else "false")
+    elif kind is list:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            if not _plain_json(item, out):
+                return False
+        out.append("]")
+    elif kind is dict:
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if type(key) is not str:
+                return False
+            out.append("," + _encode_str(key) + ":" if i else _encode_str(key) + ":")
+            if not _plain_json(item, out):
+                return False
+        out.append("}")
+    else:
+        return False  # floats (orjson's shortest form is not repr's), tuples, subclasses: orjson
+    return True
+
+
+def json_bytes(value: Any) -> bytes:
+    """``orjson.dumps(value)``: the JSON document's head and summary.  Written here (the C ``_json`` module's
+    string escaping is orjson's, tests/test_export.py) when ``value`` is plain data, so an export of an empty
+    journal does not import orjson (which imports json, uuid, platform and dataclasses); orjson otherwise."""
+    out: list[str] = []
+    if _plain_json(value, out):
+        try:
+            return "".join(out).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: orjson's error
+    import orjson
+
+    return orjson.dumps(value)
+
+
+def _json_name(name: str) -> bytes:
+    """``orjson.dumps(name)`` of a declaration's name (printable ASCII without ``"`` or ``\\``: nothing to
+    escape, as ``Demote/Promote``) without importing orjson."""
+    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+        return b'"%s"' % name.encode("ascii")
+    import orjson
+
+    return orjson.dumps(name)
+
+
+def _json_string(text: str) -> bytes:
+    """``orjson.dumps(text)``: the C core's encoder of object names (JSON records only; cached per name),
+    importing orjson (and with it dataclasses, uuid and platform) on first use, not for an rbd-format export."""
+    import orjson
+
+    return orjson.dumps(text)
 
 
 @cache
@@ -248,9 +359,9 @@ def native_records() -> ModuleType | None:
         formats = layout.head.format[envelope:tail]
         if len(formats) != len(layout.fields):  # a field of more than one format character: left to Python
             continue
-        layouts[type_id] = (orjson.dumps(EVENT_TYPE_NAMES[type_id]), [orjson.dumps(f) + b":" for f in layout.fields],
-                            formats, None if layout.blob is None else orjson.dumps(layout.blob) + b":")
-    core.set_layouts(layouts, EVENT_VERSION, orjson.dumps)
+        layouts[type_id] = (_json_name(EVENT_TYPE_NAMES[type_id]), [_json_name(f) + b":" for f in layout.fields],
+                            formats, None if layout.blob is None else _json_name(layout.blob) + b":")
+    core.set_layouts(layouts, EVENT_VERSION, _json_string)
     core.set_entry_type(JournalEntry)
     return core
 
@@ -313,6 +424,8 @@ class RbdExportWriter(ExportWriter):
     def write_type(self, entry: JournalEntry, type_id: int) -> None:
         # what orjson.dumps of {"tag_id", "commit_tid", "type", "entry"} gives: integers, and a base64
         # string (nothing in its alphabet needs escaping), formatted without building the dict
+        import pybase64
+
         record = b'{"tag_id":%d,"commit_tid":%d,"type":%d,"entry":"%s"}' % (
             entry.tag_tid, entry.commit_tid, type_id, pybase64.b64encode(entry.payload))
         self.fh.write(b"%d %s\n" % (len(record), record))
@@ -402,6 +515,8 @@ class JsonlExportWriter(ExportWriter):
         self.flush = flush
 
     def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
+        import orjson
+
         self.fh.write(orjson.dumps(entry_record(entry, event)) + b"\n")
 
     def native_run(self) -> NativeRun | None:
@@ -420,11 +535,13 @@ class JsonExportWriter(ExportWriter):
         self.fh = fh
         head = journal_document_head(journal, image_name, all_entries, entry_filter)
         head["selection"]["on_error"] = (policy or CorruptionPolicy()).mode
-        text = orjson.dumps(head)
+        text = json_bytes(head)
         fh.write(text[:-1] + b',"entries":[')
         self.first = True
 
     def write(self, entry: JournalEntry, event: DecodedEvent) -> None:
+        import orjson
+
         item = orjson.dumps(entry_record(entry, event))
         self.fh.write(item if self.first else b"\n," + item)
         self.first = False
@@ -439,7 +556,7 @@ class JsonExportWriter(ExportWriter):
         self.first = False
 
     def finish(self, result: ExportResult) -> None:
-        summary = orjson.dumps({"entries": result.written, "errors": result.errors,
+        summary = json_bytes({"entries": result.written, "errors": result.errors,
                                 "problems": [p.to_json() for p in result.problems + result.notes],
                                 "complete": result.stopped_at is None})
         self.fh.write(b'],"summary":' + summary + b"}\n")
@@ -455,8 +572,10 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
     # (fast_event_type accepts exactly the payloads fast_event decodes: tests/test_event_fastpath.py)
     type_of = fast_event_type if writer.type_only and not entry_filter.active else None
     # a writer with native records takes the runs of entries that need no Python (no new problems,
-    # a fast-path event) in C; the entry that stops a run comes back here
-    native = writer.native_run() if not entry_filter.active else None
+    # a fast-path event) in C; the entry that stops a run comes back here.  The C loop is set up after
+    # the first entry (which Python writes): an empty journal's export does not import orjson for it
+    native: NativeRun | None = None
+    want_native = not entry_filter.active
     entries = iter(walk)
     while True:
         if native is not None:
@@ -466,6 +585,8 @@ def walk_entries(walk: JournalWalk, writer: ExportWriter, entry_filter: EntryFil
                 break
         elif (entry := next(entries, None)) is None:
             break
+        elif want_native:
+            native, want_native = writer.native_run(), False
         if len(problems) != seen:  # new findings came with this entry
             fresh = problems[seen:]
             seen = len(problems)
@@ -506,21 +627,33 @@ _RECORD_OVERHEAD = 256  # {"tag_id":<20 digits>,"commit_tid":<20 digits>,"type":
 _READ_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class ImportRecord:
+class ImportRecord(FrozenRecord):
     """One entry to import: where it came from and the raw EventEntry bytes.
 
     ``declared_type``/``declared_name``: the event type the record states beside the entry
     (rbd's ``type``, our ``type`` and ``event_type``), checked against the entry itself.
     """
 
+    __slots__ = ("commit_tid", "declared_name", "declared_type", "entry_tid", "number", "payload", "tag_tid")
+    _fields = ("number", "tag_tid", "commit_tid", "entry_tid", "payload", "declared_type", "declared_name")
     number: int  # 1-based record number
     tag_tid: int
     commit_tid: int | None
     entry_tid: int | None
     payload: bytes
-    declared_type: int | None = None
-    declared_name: str | None = None
+    declared_type: int | None
+    declared_name: str | None
+
+    def __init__(self, number: int, tag_tid: int, commit_tid: int | None, entry_tid: int | None, payload: bytes,
+                 declared_type: int | None = None, declared_name: str | None = None) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "number", number)
+        setattr_(self, "tag_tid", tag_tid)
+        setattr_(self, "commit_tid", commit_tid)
+        setattr_(self, "entry_tid", entry_tid)
+        setattr_(self, "payload", payload)
+        setattr_(self, "declared_type", declared_type)
+        setattr_(self, "declared_name", declared_name)
 
 
 def max_record_size(max_payload: int | None) -> int:
@@ -604,6 +737,8 @@ def read_rbd_export(stream: IO[bytes], max_payload: int | None = None) -> Iterat
     (``max_payload``, else rbd's largest object) before any of it is read; fields must be
     integers in range and ``entry`` valid base64.
     """
+    import orjson
+
     limit = max_record_size(max_payload)
     n = 0
     offset = 0
@@ -676,7 +811,9 @@ def read_rbd_export(stream: IO[bytes], max_payload: int | None = None) -> Iterat
 
 
 def load_schema() -> dict[str, Any]:
-    return orjson.loads(SCHEMA_PATH.read_bytes())  # type: ignore[no-any-return]
+    import orjson
+
+    return orjson.loads(_schema_path().read_bytes())  # type: ignore[no-any-return]
 
 
 def validate_document(doc: Any) -> None:
@@ -716,6 +853,8 @@ def _strict_integers(doc: dict[str, Any]) -> None:
 
 def read_json_export(stream: IO[bytes], max_payload: int | None = None) -> tuple[dict[str, Any], Iterator[ImportRecord]]:
     """Parse and validate our JSON export; returns its head and the entries (payloads re-encoded)."""
+    import orjson
+
     try:
         doc = orjson.loads(stream.read())
     except orjson.JSONDecodeError as exc:

@@ -248,3 +248,38 @@ def test_rbd_format_round_trips_any_records(records):
     fh.seek(0)
     assert [(r.tag_tid, r.commit_tid, r.payload) for r in read_rbd_export(fh)] == [
         (tag, n, write_event(n)) for tag, n in records]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(1 << 70), max_value=1 << 70) | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12)
+
+
+@given(_JSON_VALUES)
+def test_json_bytes_is_orjson(value: object) -> None:
+    """The JSON document's head and summary without importing orjson: the same bytes, or orjson's error."""
+    import orjson
+
+    from journaltools.export import json_bytes
+
+    try:
+        expected = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        with pytest.raises(orjson.JSONEncodeError):
+            json_bytes(value)
+        return
+    assert json_bytes(value) == expected
+
+
+def test_json_bytes_escapes_as_orjson() -> None:
+    import orjson
+
+    from journaltools.export import json_bytes
+
+    text = "".join(map(chr, range(0x100))) + "\u2028\u2029\ufeff\U0001f600"
+    for value in (text, {text: [text, None, True, False, 0, -(1 << 63), (1 << 64) - 1]}):
+        assert json_bytes(value) == orjson.dumps(value)
+    with pytest.raises(orjson.JSONEncodeError):
+        json_bytes("\ud800")  # a lone surrogate

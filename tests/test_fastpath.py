@@ -196,6 +196,42 @@ def test_the_console_script_runs_read_commands_without_click(tmp_path: Path, nam
     assert proc.stdout.startswith("Summary:\n")
 
 
+def _imported(argv: list[str], cwd: Path) -> set[str]:
+    """The modules a command run by the console script imports (python -X importtime)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, cwd=cwd,
+                          env=_env(), check=True)
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+
+#: what no live read command imports at start-up: dataclasses (with inspect, ast and dis: ~9 ms), pathlib (urllib.parse,
+#: ipaddress) and orjson (json, uuid, platform and dataclasses again)
+LIVE_HEAVY = (*PROBE_HEAVY, "dataclasses", "inspect", "pathlib", "orjson")
+
+
+@pytest.mark.ceph
+def test_live_read_commands_import_neither_dataclasses_pathlib_nor_orjson(ceph_cluster, tmp_path: Path) -> None:
+    """inspect, info and export (rbd's format, jsonl, json) of an empty journal, and inspect and an rbd-format
+    export of one with entries, on a live cluster."""
+    ceph = ceph_cluster
+    for image in ("fastpath-startup-empty", "fastpath-startup-written"):
+        ceph.rbd("create", "--size", "8M", "--image-feature", "layering,exclusive-lock,journaling", f"rbd/{image}")
+    ceph.rbd("bench", "--io-type", "write", "rbd/fastpath-startup-written", "--io-size", "4096", "--io-threads", "1",
+             "--io-total", "40960", "--io-pattern", "seq")
+    front = [str(JOURNALTOOLS), "-c", ceph.conf, "journal"]
+    empty, written = ["--pool", "rbd", "--image", "fastpath-startup-empty"], ["--pool", "rbd", "--image", "fastpath-startup-written"]
+    lines = [["inspect", *empty], ["info", *empty], ["inspect", *written], ["info", *written],
+             ["export", *empty, "--format", "rbd", "--path", "out.rbd"],
+             ["export", *empty, "--format", "jsonl", "--path", "out.jsonl"],
+             ["export", *empty, "--format", "json", "--path", "out.json"],
+             ["inspect", *written, "--all"], ["export", *written, "--all", "--format", "rbd", "--path", "out-written.rbd"]]
+    for line in lines:
+        imported = _imported([*front, *line], tmp_path)
+        assert "journaltools.commands.journal_read" in imported  # the probe sees what the command imports
+        assert sorted(imported & set(LIVE_HEAVY)) == [], line
+    assert (tmp_path / "out-written.rbd").read_bytes().count(b'"type":1,') == 10  # the ten AioWrite events were written
+    assert b'"entries":[]' in (tmp_path / "out.json").read_bytes()
+
+
 @pytest.mark.ceph
 def test_fast_and_click_paths_agree_live(ceph_cluster, tmp_path: Path) -> None:
     ceph = ceph_cluster

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..records import FrozenRecord
 from . import BytesLike
 from .event_layouts import EVENT_TYPE_NAMES, EVENT_VERSION, LAYOUT_SPECS
 
@@ -46,13 +46,22 @@ _u32 = struct.Struct("<I").unpack_from
 _envelope = struct.Struct(_ENVELOPE).unpack_from
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
+class _Layout(FrozenRecord):
+    __slots__ = ("blob", "fields", "fixed_body", "head", "type_id")
+    _fields = ("type_id", "head", "fields", "blob", "fixed_body")
     type_id: int
     head: struct.Struct  # envelope + fixed fields (+ the trailing bufferlist's u32 length)
     fields: tuple[str, ...]  # names of the fixed fields, in order
     blob: str | None  # name of the trailing bufferlist, if any
     fixed_body: int  # body bytes besides the bufferlist's data
+
+    def __init__(self, type_id: int, head: struct.Struct, fields: tuple[str, ...], blob: str | None,
+                 fixed_body: int) -> None:
+        object.__setattr__(self, "type_id", type_id)
+        object.__setattr__(self, "head", head)
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "blob", blob)
+        object.__setattr__(self, "fixed_body", fixed_body)
 
 
 def _field_format(sub: Any) -> str | None:
@@ -195,10 +204,11 @@ def _native_event_type() -> Callable[[BytesLike], int | None] | None:
 fast_event_type = _native_event_type() or fast_event_type_python
 
 
-@dataclass(frozen=True, slots=True)
-class FastEvent:
+class FastEvent(FrozenRecord):
     """What the declaration decodes from a compiled event, without construct."""
 
+    __slots__ = ("blob_end", "blob_name", "blob_start", "fields", "nsec", "sec", "type_id", "type_name")
+    _fields = ("type_id", "type_name", "fields", "blob_name", "blob_start", "blob_end", "sec", "nsec")
     type_id: int
     type_name: str
     fields: dict[str, Any]  # the fixed fields; the bufferlist is ``blob_name`` -> payload[blob_start:blob_end]
@@ -207,6 +217,18 @@ class FastEvent:
     blob_end: int
     sec: int
     nsec: int
+
+    def __init__(self, type_id: int, type_name: str, fields: dict[str, Any], blob_name: str | None,
+                 blob_start: int, blob_end: int, sec: int, nsec: int) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "type_id", type_id)
+        setattr_(self, "type_name", type_name)
+        setattr_(self, "fields", fields)
+        setattr_(self, "blob_name", blob_name)
+        setattr_(self, "blob_start", blob_start)
+        setattr_(self, "blob_end", blob_end)
+        setattr_(self, "sec", sec)
+        setattr_(self, "nsec", nsec)
 
     @property
     def timestamp(self) -> float:

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
-from dataclasses import dataclass
 
 from ..format.crc import STD_SEED, ceph_crc32c, std_crc32c
 from ..format.journal_entry import FRAME_HEAD, HEAD_SIZE, OVERHEAD, PREAMBLE, PREAMBLE_BYTES, VERSION
+from ..records import Record
 from .problems import Problem
 
 _unpack_head = FRAME_HEAD.unpack_from
@@ -48,16 +48,27 @@ MAX_ENTRY = 1 << 26
 ReadAt = Callable[[int, "int | None"], bytes]
 
 
-@dataclass(slots=True)
-class Frame:
-    """One well-formed entry frame found in an object."""
+class Frame(Record):
+    """One well-formed entry frame found in an object (journaltools/_native.c fills its slots directly)."""
 
+    __slots__ = ("entry_tid", "offset", "payload", "problems", "size", "tag_tid")
+    __match_args__ = ("offset", "size", "tag_tid", "entry_tid", "payload", "problems")
+    _fields = __match_args__
     offset: int
     size: int
     tag_tid: int
     entry_tid: int
     payload: bytes | memoryview  # a view into the chunk that was read: no copy per entry
-    problems: list[Problem] | None = None  # set by the walk: findings that precede this frame in its object
+    problems: list[Problem] | None  # set by the walk: findings that precede this frame in its object
+
+    def __init__(self, offset: int, size: int, tag_tid: int, entry_tid: int, payload: bytes | memoryview,
+                 problems: list[Problem] | None = None) -> None:
+        self.offset = offset
+        self.size = size
+        self.tag_tid = tag_tid
+        self.entry_tid = entry_tid
+        self.payload = payload
+        self.problems = problems
 
 
 def _ok_run_python(buf: memoryview, off: int, end: int, base: int, frames: MutableSequence[Frame]) -> int:

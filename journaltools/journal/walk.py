@@ -38,11 +38,11 @@ from __future__ import annotations
 import gc
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 
 from ..errors import NotFoundError
 from ..format.cls_journal_keys import CLIENT_STATE_DISCONNECTED
+from ..records import Record
 from ..store.readahead import AioReadAhead, ReadAhead, open_read_ahead
 from .model import Journal, Position
 from .problems import ERROR, WARNING, Problem
@@ -52,10 +52,12 @@ from .scan import MAX_ENTRY, READ_CHUNK, Frame, scan_chunked
 _LOSS_KINDS = frozenset({"bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "bad_length", "garbage"})
 
 
-@dataclass(slots=True)
-class JournalEntry:
-    """One entry as the walk yields it."""
+class JournalEntry(Record):
+    """One entry as the walk yields it (journaltools/_native.c's replay_run fills its slots directly)."""
 
+    __slots__ = ("commit_tid", "entry_tid", "object_name", "object_number", "offset", "payload", "size", "tag_tid")
+    __match_args__ = ("object_number", "object_name", "offset", "size", "tag_tid", "entry_tid", "commit_tid", "payload")
+    _fields = __match_args__
     object_number: int
     object_name: str
     offset: int
@@ -64,6 +66,17 @@ class JournalEntry:
     entry_tid: int
     commit_tid: int
     payload: bytes | memoryview  # a view into the chunk that was read
+
+    def __init__(self, object_number: int, object_name: str, offset: int, size: int, tag_tid: int, entry_tid: int,
+                 commit_tid: int, payload: bytes | memoryview) -> None:
+        self.object_number = object_number
+        self.object_name = object_name
+        self.offset = offset
+        self.size = size
+        self.tag_tid = tag_tid
+        self.entry_tid = entry_tid
+        self.commit_tid = commit_tid
+        self.payload = payload
 
 
 _Located = tuple[int, Frame]  # (object number, frame)

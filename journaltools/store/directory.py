@@ -32,13 +32,16 @@ import fcntl
 import os
 import stat as st
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any, BinaryIO
-
-import orjson
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import BusyError, ExistsError, NotFoundError, SpecError, StoreError
 from .base import OfflinePool, Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# pathlib and orjson are imported where used: a live command that only writes a file (atomic_file)
+# does not pay for them (pathlib imports urllib.parse and ipaddress) at start-up
 
 _NAME_MAX = 255  # bytes of one file name (ext4, xfs)
 
@@ -121,7 +124,7 @@ def _oid(fname: str) -> str:
     return fname.replace("%2E", ".", 1 if fname.startswith("%2E") else 0).replace("%2F", "/").replace("%25", "%")
 
 
-def _create_temporary(directory: Path, prefix: str) -> tuple[int, str]:
+def _create_temporary(directory: str | os.PathLike[str], prefix: str) -> tuple[int, str]:
     """A new file ``prefix`` + 12 random hex digits in ``directory``, mode 0600, opened for writing (as
     ``tempfile.mkstemp``, whose import of shutil, random, bz2 and lzma would cost every export start-up)."""
     for _ in range(100):
@@ -134,12 +137,15 @@ def _create_temporary(directory: Path, prefix: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Iterator[BinaryIO]:
+def atomic_file(path: str | os.PathLike[str], buffering: int = -1, mode: int | None = None) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block completes: written to a
     temporary name in the same directory, fsynced, renamed over ``path``, directory fsynced.
-    An error (or a crash) leaves ``path`` as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temporary(path.parent, ".tmp-" + path.name[:40] + ".")
+    An error (or a crash) leaves ``path`` as it was.  (os.path, not pathlib: an export's start-up.)"""
+    path = os.fspath(path)
+    path = path.rstrip("/") or path
+    parent = os.path.dirname(path) or "."
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = _create_temporary(parent, ".tmp-" + os.path.basename(path)[:40] + ".")
     try:
         with os.fdopen(fd, "wb", buffering=buffering) as fh:
             yield fh
@@ -152,7 +158,7 @@ def atomic_file(path: Path, buffering: int = -1, mode: int | None = None) -> Ite
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    fsync_dir(parent)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -161,7 +167,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -185,6 +191,8 @@ def _load_b64_map(path: Path) -> dict[str, bytes]:
         raw = _read_file(path)
     except FileNotFoundError:
         return {}
+    import orjson
+
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -203,6 +211,8 @@ def _load_b64_map(path: Path) -> dict[str, bytes]:
 
 
 def _dump_b64_map(values: Mapping[str, bytes]) -> bytes:
+    import orjson
+
     doc = {k: base64.b64encode(values[k]).decode("ascii") for k in sorted(values)}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -472,6 +482,8 @@ class DirectoryStore(Store):
     """Pools as directories below ``root`` (see the module docstring)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        from pathlib import Path
+
         self.root = Path(root)
         if not self.root.is_dir():
             raise NotFoundError(f"store directory {self.root} does not exist")
@@ -481,6 +493,8 @@ class DirectoryStore(Store):
 
     def _meta(self) -> dict[str, dict[str, Any]]:
         if self._metas is None:
+            import orjson
+
             metas: dict[str, dict[str, Any]] = {}
             for child in sorted(self.root.iterdir()):
                 meta_path = child / "meta.json"
@@ -537,6 +551,8 @@ class DirectoryStore(Store):
         meta: dict[str, Any] = {"pool": name, "pool_id": pool_id, "fsid": fsid}
         if ceph_version:
             meta["ceph_version"] = ceph_version
+        import orjson
+
         atomic_write(pool_dir / "meta.json", orjson.dumps(meta) + b"\n")
         self._metas = None
         return self.pool(name)
