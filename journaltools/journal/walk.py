@@ -254,6 +254,7 @@ class JournalWalk:
         self.progress = progress
         self.problems: list[Problem] = list(journal.header.problems)
         self._attached: list[Problem] = []  # problems waiting on the frame (or object end) they precede
+        self._reorders: list[Problem] = []  # the tid_reorder problems among them
         self._emitted: set[int] = set()  # ids of the attached problems already in ``problems``
         self._tails: dict[int, list[Problem]] = {}  # per object: problems after its last frame
         self._lost: dict[int, list[Problem]] = {}  # per object: problems of lost entries in it
@@ -460,6 +461,7 @@ class JournalWalk:
         if attach:
             frame.problems = problems
             self._attached += problems
+            self._reorders += [p for p in problems if p.kind == "tid_reorder"]
         else:
             self._emit(problems)
 
@@ -799,12 +801,24 @@ class JournalWalk:
                 self.problems.append(Problem("undecodable_event", str(exc), name, frame.offset, tag, tid))
 
     def _moved_entry(self, tag: int, last: int, tid: int) -> Problem | None:
-        """The reorder found in an object (not reported yet: the walk has not reached it) of an entry
-        of ``tag`` between ``last`` and ``tid``: a gap the replay meets there is that reorder's effect."""
-        for problem in self._attached:
-            if problem.kind == "tid_reorder" and problem.tag_tid == tag and problem.entry_tid is not None \
-                    and last < problem.entry_tid < tid and id(problem) not in self._emitted:
+        """The fault, found in an object but not reported yet (the walk has not reached it), behind the
+        entries of ``tag`` between ``last`` and ``tid`` the replay misses here: a reorder that moved one
+        of them, else damage that lost frames in an object at the splay offset of every missing tid (a
+        damaged frame's tids cannot be trusted, so the offset is what ties the two)."""
+        for problem in self._reorders:
+            if problem.tag_tid == tag and problem.entry_tid is not None and last < problem.entry_tid < tid \
+                    and id(problem) not in self._emitted:
                 return problem
+        width = self.journal.splay_width
+        offsets = {t % width for t in range(last + 1, min(tid, last + 1 + width))}
+        if len(offsets) != 1:
+            return None
+        offset = offsets.pop()
+        for number in sorted(self._lost):
+            if number % width == offset:
+                for problem in self._lost[number]:
+                    if id(problem) not in self._emitted:  # attached: a loss is either attached or reported at once
+                        return problem
         return None
 
     def _finish(self) -> None:
