@@ -198,6 +198,14 @@ def _present(frames: Sequence[Frame], keys: set[tuple[int, int]]) -> set[tuple[i
 WALK_GC_THRESHOLD = 100_000
 
 
+def _splay_offset_of(first: int, last: int, width: int) -> int | None:
+    """The splay offset every entry tid ``first``..``last`` is at, if they share one (consecutive tids
+    go round the offsets, so only a single tid does, or any run in a journal of width 1)."""
+    if width == 1:
+        return 0
+    return first % width if first == last else None
+
+
 class _FewerCollections:
     """While a walk runs, the cyclic garbage collector's youngest generation is collected after
     :data:`WALK_GC_THRESHOLD` allocations instead of 700: the walk allocates frames, payload views and
@@ -810,10 +818,9 @@ class JournalWalk:
                     and id(problem) not in self._emitted:
                 return problem
         width = self.journal.splay_width
-        offsets = {t % width for t in range(last + 1, min(tid, last + 1 + width))}
-        if len(offsets) != 1:
+        offset = _splay_offset_of(last + 1, tid - 1, width)
+        if offset is None:
             return None
-        offset = offsets.pop()
         for number in sorted(self._lost):
             if number % width == offset:
                 for problem in self._lost[number]:
@@ -929,7 +936,7 @@ class JournalWalk:
             width = self.journal.splay_width
             offset = pos.object_number % width
             own = [(tag != pos.tag_tid, problem) for tag, first, last, problem in self._gaps
-                   if last - first < width and all(t % width == offset for t in range(first, last + 1))]
+                   if _splay_offset_of(first, last, width) == offset]
             return min(own, key=lambda item: item[0])[1] if own else self._stuck
         same_tag = [problem for tag, _first, _last, problem in self._gaps if tag == pos.tag_tid]
         if same_tag:
