@@ -71,6 +71,65 @@ static uint32_t crc_update_table(uint32_t crc, const unsigned char *p, size_t le
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86_CRC 1
+/* The crc32 instruction has a throughput of one per cycle but a latency of three: one dependent chain
+ * runs at a third of what the unit can do.  So a long enough buffer is taken as three blocks of BLOCK
+ * bytes whose registers run interleaved (the second and third from 0), and joined after: the register
+ * over A then B is shift(register over A, |B|) ^ register over B from 0, where shift() feeds |B| zero
+ * bytes, a linear map applied by four tables (crc_shift_*, built once from the polynomial; the
+ * method of Mark Adler's crc32c.c).  Two block sizes: frames of 4 KiB writes take the short ones. */
+#define CRC_LONG 8192
+#define CRC_SHORT 128
+static uint32_t crc_shift_long[4][256], crc_shift_short[4][256];
+
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    for (; vec; vec >>= 1, mat++)
+        if (vec & 1)
+            sum ^= *mat;
+    return sum;
+}
+
+static void gf2_square(uint32_t *square, const uint32_t *mat)
+{
+    for (int n = 0; n < 32; n++)
+        square[n] = gf2_times(mat, mat[n]);
+}
+
+/* the tables that feed `len` zero bytes (len a power of two) to a raw register */
+static void crc_shift_init(uint32_t table[4][256], size_t len)
+{
+    uint32_t odd[32], even[32], *op = odd;
+    odd[0] = 0x82F63B78u;  /* one zero bit */
+    for (int n = 1; n < 32; n++)
+        odd[n] = 1u << (n - 1);
+    gf2_square(even, odd);  /* two zero bits */
+    gf2_square(odd, even);  /* four */
+    for (;;) {  /* eight zero bits (one byte) in even, then doubling until len is used up */
+        gf2_square(even, odd);
+        op = even;
+        len >>= 1;
+        if (len == 0)
+            break;
+        gf2_square(odd, even);
+        op = odd;
+        len >>= 1;
+        if (len == 0)
+            break;
+    }
+    for (uint32_t n = 0; n < 256; n++) {
+        table[0][n] = gf2_times(op, n);
+        table[1][n] = gf2_times(op, n << 8);
+        table[2][n] = gf2_times(op, n << 16);
+        table[3][n] = gf2_times(op, n << 24);
+    }
+}
+
+static inline uint32_t crc_shift(uint32_t table[4][256], uint32_t crc)
+{
+    return table[0][crc & 0xff] ^ table[1][(crc >> 8) & 0xff] ^ table[2][(crc >> 16) & 0xff] ^ table[3][crc >> 24];
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc_update_hw(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -79,15 +138,31 @@ static uint32_t crc_update_hw(uint32_t crc, const unsigned char *p, size_t len)
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         len--;
     }
-    while (len >= 32) {
-        uint64_t a, b, d, e;
-        memcpy(&a, p, 8); memcpy(&b, p + 8, 8); memcpy(&d, p + 16, 8); memcpy(&e, p + 24, 8);
-        c = __builtin_ia32_crc32di(c, a);
-        c = __builtin_ia32_crc32di(c, b);
-        c = __builtin_ia32_crc32di(c, d);
-        c = __builtin_ia32_crc32di(c, e);
-        p += 32;
-        len -= 32;
+    while (len >= 3 * CRC_LONG) {
+        uint64_t c1 = 0, c2 = 0, a, b, d;
+        for (const unsigned char *end = p + CRC_LONG; p < end; p += 8) {
+            memcpy(&a, p, 8); memcpy(&b, p + CRC_LONG, 8); memcpy(&d, p + 2 * CRC_LONG, 8);
+            c = __builtin_ia32_crc32di(c, a);
+            c1 = __builtin_ia32_crc32di(c1, b);
+            c2 = __builtin_ia32_crc32di(c2, d);
+        }
+        c = crc_shift(crc_shift_long, (uint32_t)c) ^ (uint32_t)c1;
+        c = crc_shift(crc_shift_long, (uint32_t)c) ^ (uint32_t)c2;
+        p += 2 * CRC_LONG;
+        len -= 3 * CRC_LONG;
+    }
+    while (len >= 3 * CRC_SHORT) {
+        uint64_t c1 = 0, c2 = 0, a, b, d;
+        for (const unsigned char *end = p + CRC_SHORT; p < end; p += 8) {
+            memcpy(&a, p, 8); memcpy(&b, p + CRC_SHORT, 8); memcpy(&d, p + 2 * CRC_SHORT, 8);
+            c = __builtin_ia32_crc32di(c, a);
+            c1 = __builtin_ia32_crc32di(c1, b);
+            c2 = __builtin_ia32_crc32di(c2, d);
+        }
+        c = crc_shift(crc_shift_short, (uint32_t)c) ^ (uint32_t)c1;
+        c = crc_shift(crc_shift_short, (uint32_t)c) ^ (uint32_t)c2;
+        p += 2 * CRC_SHORT;
+        len -= 3 * CRC_SHORT;
     }
     while (len >= 8) {
         uint64_t v;
@@ -253,7 +328,12 @@ static PyObject *new_frame(PyObject *view, Py_ssize_t offset, Py_ssize_t size, u
     values[1] = cached_int(&last_size, &last_size_value, (unsigned long long)size);
     values[2] = cached_int(&last_tag, &last_tag_value, tag_tid);
     values[3] = PyLong_FromUnsignedLongLong(entry_tid);
-    values[4] = sub_view(view, payload_start, payload_end);
+    if (view == NULL) {  /* a record whose payload was dropped */
+        Py_INCREF(Py_None);
+        values[4] = Py_None;
+    } else {
+        values[4] = sub_view(view, payload_start, payload_end);
+    }
     Py_INCREF(Py_None);
     values[5] = Py_None;
     int failed = 0;
@@ -293,6 +373,10 @@ static int event_version;
 static uint32_t shapes_generation;
 static Py_ssize_t shape_of(const unsigned char *p, Py_ssize_t size);
 #define NO_VIEW UINT32_MAX
+/* a record whose payload bytes were let go (Frames.drop_payloads): its event was found, while it was read,
+ * to be an IO event in a compiled shape (type >= 0 under shapes_generation); its Frame's payload is None */
+#define DROPPED_VIEW (UINT32_MAX - 1)
+#define HAS_VIEW(r) ((r).view < DROPPED_VIEW)
 
 typedef struct {
     PyObject_HEAD
@@ -335,7 +419,7 @@ static Py_ssize_t frames_view_index(FramesObject *self, PyObject *view)
     Py_ssize_t n = PyList_GET_SIZE(self->views);
     if (n && PyList_GET_ITEM(self->views, n - 1) == view)
         return n - 1;
-    if (n >= (Py_ssize_t)NO_VIEW) {
+    if (n >= (Py_ssize_t)DROPPED_VIEW) {
         PyErr_SetString(PyExc_OverflowError, "Frames: too many views");
         return -1;
     }
@@ -377,6 +461,8 @@ static Py_ssize_t Frames_len(FramesObject *self) { return self->n; }
 static PyObject *rec_payload(FramesObject *self, Py_ssize_t i)
 {
     const frame_rec *r = &self->recs[i];
+    if (!HAS_VIEW(*r))
+        Py_RETURN_NONE;
     return sub_view(PyList_GET_ITEM(self->views, r->view), (Py_ssize_t)r->start,
                     (Py_ssize_t)r->start + (Py_ssize_t)r->size - OVERHEAD);
 }
@@ -386,7 +472,7 @@ static PyObject *frames_get(FramesObject *self, Py_ssize_t i)
 {
     if (self->objs[i] == NULL) {
         const frame_rec *r = &self->recs[i];
-        self->objs[i] = new_frame(PyList_GET_ITEM(self->views, r->view), (Py_ssize_t)r->offset, (Py_ssize_t)r->size,
+        self->objs[i] = new_frame(HAS_VIEW(*r) ? PyList_GET_ITEM(self->views, r->view) : NULL, (Py_ssize_t)r->offset, (Py_ssize_t)r->size,
                                   r->tag, r->tid, (Py_ssize_t)r->start, (Py_ssize_t)r->start + (Py_ssize_t)r->size - OVERHEAD);
     }
     return self->objs[i];
@@ -421,7 +507,7 @@ static int frames_extend_from(FramesObject *self, FramesObject *src, Py_ssize_t 
     int failed = 0;
     for (Py_ssize_t i = lo; i < hi && !failed; i++) {
         frame_rec r = src->recs[i];
-        if (r.view != NO_VIEW) {
+        if (HAS_VIEW(r)) {
             if (remap[r.view] < 0 && (remap[r.view] = frames_view_index(self, PyList_GET_ITEM(src->views, r.view))) < 0) {
                 failed = 1;
                 break;
@@ -541,6 +627,50 @@ static PyObject *Frames_has(FramesObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_FALSE;
 }
 
+/* frames.drop_payloads() -> int: let go of the payload bytes of the records whose event was found, while
+ * they were read, to be an IO event in a compiled shape, and that have no Frame made; the chunks no record
+ * needs any more are freed with the Frames' reference to them.  What a walk that only counts does: their
+ * Frames come with payload None ("checked: an IO event in librbd's shape"). */
+static PyObject *Frames_drop_payloads(FramesObject *self, PyObject *unused)
+{
+    (void)unused;
+    Py_ssize_t nviews = PyList_GET_SIZE(self->views), dropped = 0;
+    if (nviews == 0)
+        return PyLong_FromSsize_t(0);
+    Py_ssize_t *remap = PyMem_Calloc((size_t)nviews, sizeof(Py_ssize_t));
+    if (remap == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < self->n; i++) {
+        frame_rec *r = &self->recs[i];
+        if (!HAS_VIEW(*r))
+            continue;
+        if (self->objs[i] == NULL && r->shapes == shapes_generation && shapes_generation != 0 && r->type >= 0) {
+            r->view = DROPPED_VIEW;
+            dropped++;
+        } else {
+            remap[r->view] = 1;  /* still needed */
+        }
+    }
+    PyObject *kept = PyList_New(0);
+    int failed = kept == NULL;
+    for (Py_ssize_t v = 0; v < nviews && !failed; v++) {
+        if (remap[v]) {
+            remap[v] = PyList_GET_SIZE(kept);
+            failed = PyList_Append(kept, PyList_GET_ITEM(self->views, v)) < 0;
+        }
+    }
+    if (!failed) {
+        for (Py_ssize_t i = 0; i < self->n; i++)
+            if (HAS_VIEW(self->recs[i]))
+                self->recs[i].view = (uint32_t)remap[self->recs[i].view];
+        Py_SETREF(self->views, kept);
+    } else {
+        Py_XDECREF(kept);
+    }
+    PyMem_Free(remap);
+    return failed ? NULL : PyLong_FromSsize_t(dropped);
+}
+
 static PySequenceMethods Frames_as_sequence = {
     .sq_length = (lenfunc)Frames_len,
     .sq_item = (ssizeargfunc)Frames_item,
@@ -556,6 +686,8 @@ static PyMethodDef Frames_methods[] = {
     {"has", (PyCFunction)(void (*)(void))Frames_has, METH_FASTCALL,
      "has(tag_tid, entry_tid) -> bool: whether a frame of these tids is among them"},
     {"extend", (PyCFunction)Frames_extend, METH_O, "extend(frames): add every frame of a Frames or an iterable of Frames"},
+    {"drop_payloads", (PyCFunction)Frames_drop_payloads, METH_NOARGS,
+     "drop_payloads() -> int: let go of the payloads of the records whose event was found to be an IO event in a compiled shape"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -577,6 +709,10 @@ static PyTypeObject Frames_Type = {
 
 static inline uint64_t le64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint32_t le32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* ok_run without the GIL from this many bytes on, OK_RUN_BATCH frames at a time (records reserved with it) */
+#define OK_RUN_UNLOCKED (64 << 10)
+#define OK_RUN_BATCH 1024
 
 /* ok_run(view, off, end, base, frames) -> int: scan.py's _ok_run */
 static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -612,6 +748,46 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     FramesObject *run = (FramesObject *)frames;
     Py_ssize_t view_index = -1;
+    if (compact && end - off >= OK_RUN_UNLOCKED) {
+        /* the common case without the GIL, so that the threads that bring the next chunks (the read-ahead's
+         * reader, librados' completions) run meanwhile: the frames are checked and recorded OK_RUN_BATCH at a
+         * time into records reserved with the GIL; the loop below takes over where a batch stops early */
+        if ((view_index = frames_view_index(run, view)) < 0)
+            goto done;
+        for (;;) {
+            if (frames_reserve(run, OK_RUN_BATCH) < 0)
+                goto done;
+            frame_rec *recs = run->recs;
+            Py_ssize_t n = run->n, limit = run->n + OK_RUN_BATCH;
+            int typed = event_version >= 0;
+            uint32_t generation = shapes_generation;
+            Py_BEGIN_ALLOW_THREADS
+            while (n < limit && off + HEAD_SIZE <= end) {
+                const unsigned char *p = data + off;
+                if (le64(p) != PREAMBLE || p[8] != VERSION)
+                    break;
+                uint32_t length = le32(p + 25);
+                Py_ssize_t after = off + HEAD_SIZE + (Py_ssize_t)length + 4;
+                if (after > end || length > UINT32_MAX - OVERHEAD || crc_update(0, p, (size_t)(after - off)) != 0)
+                    break;
+                frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
+                               (uint32_t)length + OVERHEAD, (uint32_t)view_index, -1, 0};
+                if (typed) {
+                    r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
+                    r.shapes = generation;
+                }
+                recs[n++] = r;
+                off = after;
+            }
+            Py_END_ALLOW_THREADS
+            for (Py_ssize_t i = run->n; i < n; i++)
+                run->objs[i] = NULL;
+            int full = n == limit;
+            run->n = n;
+            if (!full)
+                break;
+        }
+    }
     while (off + HEAD_SIZE <= end) {
         const unsigned char *p = data + off;
         if (le64(p) != PREAMBLE || p[8] != VERSION)
@@ -824,6 +1000,8 @@ static PyObject *rec_entry(PyObject *number, PyObject *name, FramesObject *run, 
 static int rec_bytes(FramesObject *run, Py_ssize_t i, const unsigned char **p, Py_ssize_t *len)
 {
     const frame_rec *r = &run->recs[i];
+    if (!HAS_VIEW(*r))
+        return 0;
     PyObject *view = PyList_GET_ITEM(run->views, r->view);
     if (!PyMemoryView_Check(view) || (((PyMemoryViewObject *)view)->flags & _Py_MEMORYVIEW_RELEASED))
         return 0;
@@ -1208,6 +1386,8 @@ PyMODINIT_FUNC PyInit__native(void)
     }
     crc_table_init();
 #ifdef HAVE_X86_CRC
+    crc_shift_init(crc_shift_long, CRC_LONG);
+    crc_shift_init(crc_shift_short, CRC_SHORT);
     __builtin_cpu_init();
     have_sse42 = __builtin_cpu_supports("sse4.2");
 #endif

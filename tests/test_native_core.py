@@ -173,6 +173,23 @@ def test_crc32c_hardware_and_table_agree_with_the_crc32c_package(data, seed, sta
         _native.set_hardware_crc(True)
 
 
+@pytest.mark.parametrize("size", [383, 384, 385, 767, 768, 4141, 24575, 24576, 24577, 49152 + 383, 100_003])
+def test_crc32c_of_the_interleaved_block_sizes(size):
+    """The hardware crc runs three blocks at once (3 x 128 and 3 x 8192 bytes) and joins them: lengths around
+    those sizes, from every alignment, agree with the crc32c package (and the table)."""
+    data = bytes((i * 131 + 7) % 251 for i in range(size + 8))
+    for start in range(8):
+        view = memoryview(data)[start : start + size]
+        for seed in (0, 0xFFFFFFFF, 0x12345678):
+            expected = ceph_crc32c(view, seed)
+            assert _native.ceph_crc32c(view, seed) == expected
+            _native.set_hardware_crc(False)
+            try:
+                assert _native.ceph_crc32c(view, seed) == expected
+            finally:
+                _native.set_hardware_crc(True)
+
+
 def test_crc32c_of_every_fixture_object():
     for _, data in _fixture_objects():
         expected = ceph_crc32c(data)
@@ -226,6 +243,76 @@ def test_ok_run_equals_the_python_loop(parts, cut, flips, off, trim, base):
     assert runs["native"] == runs["python"]
 
 
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(600, 2600), size=st.integers(0, 90), flips=st.lists(st.integers(0, 1 << 18), max_size=2),
+       off=st.sampled_from([0, 1, 83]), trim=st.integers(0, 200), base=st.integers(0, 1 << 40))
+def test_ok_run_of_a_long_run_without_the_gil_equals_the_python_loop(count, size, flips, off, trim, base):
+    """From 64 KiB on, ok_run into a Frames checks frames without the GIL, 1,024 records at a time: runs of
+    more than one batch, damaged anywhere, cut anywhere, give the Python loop's frames and stop."""
+    data = _damaged([b"".join(encode_entry(1, i, bytes([i % 251]) * size) for i in range(count))], 0, flips)
+    end = max(0, len(data) - trim)
+    compact: object = _native.Frames()
+    reference: list[Frame] = []
+    view = memoryview(data)
+    assert _native.ok_run(view, off, end, base, compact) == scan_module._ok_run_python(view, off, end, base, reference)
+    assert [_item(f) for f in compact] == [_item(f) for f in reference]  # type: ignore[attr-defined]
+
+
+def test_ok_run_runs_beside_another_thread():
+    """Two threads scanning at once (each releases the GIL while it checks) get what one alone gets."""
+    import threading
+
+    data = b"".join(encode_entry(2, i, bytes(range(200))) for i in range(3000))
+    alone: list[Frame] = []
+    scan_module._ok_run_python(memoryview(data), 0, len(data), 0, alone)
+    expected = [_item(f) for f in alone]
+    results: list[list[tuple]] = []
+
+    def scan() -> None:
+        for _ in range(5):
+            frames = _native.Frames()
+            assert _native.ok_run(memoryview(data), 0, len(data), 0, frames) == len(data)
+            results.append([_item(f) for f in frames])
+
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 10 and all(r == expected for r in results)
+
+
+def test_dropped_payloads_are_those_checked_as_read():
+    """Frames.drop_payloads() lets go of the payloads of the records ok_run found to be IO events in librbd's
+    shape (their Frames then have payload None), keeps every other payload and the Frames already made, and
+    the Frames no longer holds a chunk that no record needs."""
+    _native.set_event_shapes(event_fastpath._SHAPES, event_fastpath.EVENT_VERSION, event_fastpath._META_HEAD)
+    events = b"".join(encode_entry(1, i, bytes(write_event(i))) for i in range(40))
+    mixed = b"".join(encode_entry(1, 40 + i, bytes(write_event(i)) if i % 3 else b"not an event") for i in range(30))
+    chunks = [memoryview(bytes(events)), memoryview(bytes(mixed))]
+    frames = _native.Frames()
+    for k, chunk in enumerate(chunks):
+        assert _native.ok_run(chunk, 0, len(chunk), k << 20, frames) == len(chunk)
+    listed: list[Frame] = []
+    for k, chunk in enumerate(chunks):
+        scan_module._ok_run_python(chunk, 0, len(chunk), k << 20, listed)
+    made = frames[45]  # a Frame made before the drop keeps its payload
+    held = [sys.getrefcount(c) for c in chunks]
+    assert frames.drop_payloads() == 40 + 20 - 1
+    assert sys.getrefcount(chunks[0]) == held[0] - 1  # no record of the first chunk needs it
+    assert sys.getrefcount(chunks[1]) == held[1]
+    assert made is frames[45] and made.payload is not None
+    for i, (kept, ref) in enumerate(zip(frames, listed, strict=True)):
+        assert (kept.offset, kept.size, kept.tag_tid, kept.entry_tid) == (ref.offset, ref.size, ref.tag_tid, ref.entry_tid)
+        checked = event_fastpath.fast_event_type_python(ref.payload) is not None
+        if i == 45 or not checked:
+            assert bytes(kept.payload) == bytes(ref.payload)
+        else:
+            assert kept.payload is None
+    assert [(f.offset, f.payload is None) for f in frames[10:50]] == [(f.offset, f.payload is None) for f in list(frames)[10:50]]
+    assert frames.drop_payloads() == 0
+
+
 @settings(max_examples=300, deadline=None)
 @given(parts=st.lists(pieces, max_size=12), cut=st.integers(0, 40), flips=st.lists(st.integers(0, 4000), max_size=3),
        chunk=st.sampled_from([29, 33, 40, 64, 100, 333, 4096]), max_entry=st.sampled_from([33, 200, 1 << 26]))
@@ -259,7 +346,16 @@ def test_walks_of_damaged_journals_are_identical(damage, all_entries, chunk):
             return repr(exc)
         return _walk_view(journal, all_entries, chunk)
 
+    def count():  # what inspect walks: with the native core, frames checked as they were read keep no payload
+        try:
+            journal = Journal.open(damage.store.pool("rbd"), damage.journal_id)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return repr(exc)
+        walk = JournalWalk(journal, all_entries=all_entries, read_chunk=chunk)
+        return walk.count(), [p.to_json() for p in walk.problems]
+
     both(walk)
+    both(count)
 
 
 def _journal_ids(store: str) -> list[str]:

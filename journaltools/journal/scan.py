@@ -58,10 +58,12 @@ class Frame(Record):
     size: int
     tag_tid: int
     entry_tid: int
-    payload: bytes | memoryview  # a view into the chunk that was read: no copy per entry
+    #: a view into the chunk that was read (no copy per entry); None in a walk that only counts, for a frame
+    #: whose payload was found, as it was read, to be an IO event in librbd's shape (the chunk is let go)
+    payload: bytes | memoryview | None
     problems: list[Problem] | None  # set by the walk: findings that precede this frame in its object
 
-    def __init__(self, offset: int, size: int, tag_tid: int, entry_tid: int, payload: bytes | memoryview,
+    def __init__(self, offset: int, size: int, tag_tid: int, entry_tid: int, payload: bytes | memoryview | None,
                  problems: list[Problem] | None = None) -> None:
         self.offset = offset
         self.size = size
@@ -367,18 +369,22 @@ class _Scanner:
 
 
 def scan_chunked(read_at: ReadAt, object_name: str, chunk_size: int = READ_CHUNK,
-                 max_entry: int = MAX_ENTRY) -> tuple[Sequence[Frame], list[Frame | Problem], int]:
+                 max_entry: int = MAX_ENTRY, keep_payloads: bool = True) -> tuple[Sequence[Frame], list[Frame | Problem], int]:
     """Scan a whole object read ``chunk_size`` bytes at a time (fixed offsets, what the read-ahead fetches).
 
     Returns ``(frames, rest, size)``: the leading run of frames before the first problem, then the
     items after it (empty for a healthy object), and the object size.  The frames are a list, or with
-    the native core a ``Frames`` (:func:`_native_runs`).
+    the native core a ``Frames`` (:func:`_native_runs`).  ``keep_payloads`` False (a walk that only
+    counts): with the native core, the frames whose payload was found, as it was read, to be an IO
+    event in librbd's shape keep no payload (None), so each chunk is freed once scanned.
     """
     scanner = _Scanner(read_at, object_name, max(chunk_size, 1), max_entry)
     frames = _new_run()
     rest: list[Frame | Problem] = []
     for item in scanner.run():
         if not isinstance(item, (Frame, Problem)):  # a run
+            if not keep_payloads and _Frames is not None and type(item) is _Frames:
+                item.drop_payloads()  # type: ignore[attr-defined]
             (rest if rest else frames).extend(item)
         elif rest or isinstance(item, Problem):
             rest.append(item)

@@ -119,11 +119,12 @@ def _replay_run_python(streams: list[_OffsetStream], splay: int, active: int, wa
             break
         frame = stream.frames[index]
         if (frame.problems is not None or frame.tag_tid != active or frame.entry_tid != want
-                or (event_type is not None and event_type(frame.payload) is None)):
+                or (event_type is not None and (payload := frame.payload) is not None  # None: checked as read
+                    and event_type(payload) is None)):
             break
         commit_tid += 1
         if out is not None:
-            assert numbers is not None and names is not None
+            assert numbers is not None and names is not None and frame.payload is not None  # only count() drops
             out.append(JournalEntry(numbers[splay], names[splay], frame.offset, frame.size, frame.tag_tid,
                                     frame.entry_tid, commit_tid, frame.payload))
         stream.index = index + 1
@@ -287,6 +288,7 @@ class JournalWalk:
         self._tags = {t.tid for t in journal.header.tags}
         self._min_committed_tag = self._minimum_committed_tag()
         self._event_decoder = self._load_event_decoder() if check_events else None
+        self._keep_payloads = True  # False in count(): frames checked as they were read keep no payload
         _keep_freed_chunks()
 
     # -- public -------------------------------------------------------------
@@ -294,7 +296,13 @@ class JournalWalk:
         return self._walk(build=True)
 
     def count(self) -> int:
-        """Walk to the end without building entries (all ``inspect`` needs); returns the number of entries."""
+        """Walk to the end without building entries (all ``inspect`` needs); returns the number of entries.
+
+        With the native core, a frame whose payload was found, as its chunk was read, to be an IO event in
+        librbd's exact shape keeps no payload (its check is done), so each chunk is freed once scanned
+        instead of with its object: about a set of objects (64 MiB with 16 MiB objects, splay width 4) less
+        memory, and fewer fresh pages to fault in."""
+        self._keep_payloads = False
         for _ in self._walk(build=False):
             pass
         return self.entry_count
@@ -326,7 +334,8 @@ class JournalWalk:
                 tag = frame.tag_tid
                 last = last_tid.get(tag)
                 if (last is not None and frame.entry_tid == last + 1 and tag in known_tags
-                        and (fast_event_type is None or fast_event_type(frame.payload) is not None)):
+                        and (fast_event_type is None or (payload := frame.payload) is None
+                             or fast_event_type(payload) is not None)):  # None: checked as it was read
                     last_tid[tag] = last + 1  # the common case of _check_entry: nothing to report
                 else:
                     check(name_of(number), frame)
@@ -337,8 +346,10 @@ class JournalWalk:
                             names.clear()
                         name = names[number] = name_of(number)
                     self.entry_count = commit_tid
+                    payload = frame.payload
+                    assert payload is not None  # payloads are dropped only by count(), which builds no entries
                     yield JournalEntry(number, name, frame.offset, frame.size, frame.tag_tid, frame.entry_tid,
-                                       commit_tid, frame.payload)
+                                       commit_tid, payload)
         finally:
             collector.restore()
             self._stop_read_ahead()
@@ -395,7 +406,8 @@ class JournalWalk:
 
         self._read.add(number)
         try:
-            healthy, rest, size = scan_chunked(read_at, name, self.read_chunk, min(self.journal.object_size, MAX_ENTRY))
+            healthy, rest, size = scan_chunked(read_at, name, self.read_chunk, min(self.journal.object_size, MAX_ENTRY),
+                                               self._keep_payloads)
         except NotFoundError:
             self._absent.add(number)
             return []
@@ -802,7 +814,7 @@ class JournalWalk:
                 self._reported_tags.add(tag)
                 self.problems.append(Problem("missing_tag", f"tag {tag} has no tag_ record in the header", name,
                                              frame.offset, tag, tid))
-        if self._event_decoder is not None:
+        if self._event_decoder is not None and frame.payload is not None:  # None: checked as it was read
             try:
                 self._event_decoder(frame.payload)
             except Exception as exc:  # noqa: BLE001 - any decode failure is a finding
