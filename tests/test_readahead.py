@@ -128,3 +128,30 @@ def test_a_walk_with_read_ahead_equals_one_without(data):
     stop_after = data.draw(st.none() | st.integers(1, 30))
     assert _walk_view(journal, True, all_entries, stop_after) == _walk_view(journal, False, all_entries, stop_after)
     assert threading.active_count() < 20  # walks stopped early do not leave reader threads behind
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 48, 100])
+def test_a_directory_pool_reads_an_object_in_chunks_as_read_does(tmp_path, size):
+    """DirectoryPool.read_chunks (one open, a pread per chunk: what the reader thread uses) gives the chunks
+    read(name, k * chunk, chunk) gives, up to the first short one; a missing object raises NotFoundError
+    where its first chunk is; an object with only an omap is empty; a symlink is refused."""
+    from journaltools.errors import StoreError
+    from journaltools.store.directory import DirectoryStore
+
+    (tmp_path / "s").mkdir()
+    pool = DirectoryStore(tmp_path / "s").create_pool("p", 1)
+    pool.write_full("obj", bytes(range(size)))
+    expected, offset = [], 0
+    while True:
+        expected.append(pool.read("obj", offset, CHUNK))
+        if len(expected[-1]) < CHUNK:
+            break
+        offset += CHUNK
+    assert list(pool.read_chunks("obj", CHUNK)) == expected
+    with pytest.raises(NotFoundError):
+        next(pool.read_chunks("missing", CHUNK))
+    pool.omap_set("only-omap", {"k": b"v"})
+    assert list(pool.read_chunks("only-omap", CHUNK)) == [b""]
+    (pool.root / "objects" / "link").symlink_to(pool.root / "objects" / "obj")
+    with pytest.raises(StoreError, match="symbolic link"):
+        next(pool.read_chunks("link", CHUNK))

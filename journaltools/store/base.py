@@ -35,6 +35,17 @@ class Pool(abc.ABC):
         Raises :class:`NotFoundError` when the object does not exist.
         """
 
+    def read_chunks(self, oid: str, chunk_size: int) -> Iterator[bytes]:
+        """``read(oid, k * chunk_size, chunk_size)`` for k = 0, 1, ... up to the first short one (the
+        object's end), as the read-ahead fetches an object; an error is raised where its read is."""
+        offset = 0
+        while True:
+            data = self.read(oid, offset, chunk_size)
+            yield data
+            if len(data) < chunk_size:
+                return
+            offset += chunk_size
+
     @abc.abstractmethod
     def stat(self, oid: str) -> int:
         """Size of ``oid`` in bytes; :class:`NotFoundError` when absent."""

@@ -28,6 +28,7 @@ thread (the path before the aio engine), ``off`` reads straight from the store.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import sys
@@ -50,6 +51,9 @@ class ReadAhead:
     def __init__(self, pool: Pool, chunk_size: int, depth: int = 8) -> None:
         self._pool = pool
         self._chunk = chunk_size
+        # the pool's own chunked read (a directory store's: one open per object), else read() per chunk
+        own = getattr(pool, "read_chunks", None)
+        self._read_chunks = own if own is not None else functools.partial(Pool.read_chunks, pool)
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(depth, 1))
@@ -92,14 +96,17 @@ class ReadAhead:
         try:
             while (name := self._next_name(index)) is not None:
                 offset = 0
+                chunks = self._read_chunks(name, chunk)
                 while True:
                     try:
-                        data: bytes | BaseException = self._pool.read(name, offset, chunk)
+                        data: bytes | BaseException = next(chunks)
+                    except StopIteration:
+                        break
                     except Exception as exc:  # noqa: BLE001 - delivered to the consumer with the chunk
                         data = exc
                     if not self._put((index, offset, data)):
-                        return
-                    if isinstance(data, BaseException) or len(data) < chunk:
+                        return  # (the pool's chunk generator is closed as it goes, its file with it)
+                    if isinstance(data, BaseException):
                         break
                     offset += chunk
                 if not self._put((index, _OBJECT_END, None)):
