@@ -1053,6 +1053,8 @@ static int continues_run(PyObject *frames, Py_ssize_t i, unsigned long long acti
     if (check_events) {
         Py_buffer buf;
         PyObject *payload = get_slot(f, frame_offsets[F_PAYLOAD]);
+        if (payload == Py_None)  /* dropped (Frames.drop_payloads): checked as it was read */
+            return 1;
         if (payload == NULL || PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE) < 0) {
             PyErr_Clear();
             return 0;
