@@ -13,7 +13,8 @@ Run as a module for the limit loops in a fresh process::
     python -m benchmarks.measure limit-rados CEPH_CONF POOL PREFIX [--serial]
     python -m benchmarks.measure walk STORE_DIR|CEPH_CONF POOL JOURNAL_ID [--all]
 
-Each prints one JSON line: ``{"seconds": ..., "bytes": ...}`` (time measured inside the process).
+Each prints one JSON line: ``{"seconds": ..., "bytes": ...}`` (time measured inside the process; the
+walk also lists the modules imported while its clock ran: ``imported_inside``).
 """
 
 from __future__ import annotations
@@ -183,18 +184,42 @@ def _aio_read_all(ioctx: object, names: list[str], crc: Callable[[bytes], int]) 
     return total
 
 
-def walk_journal(source: str, pool: str, journal_id: str, all_entries: bool) -> tuple[float, int]:
-    """The library walk (Journal.open(...).walk()), consuming every entry."""
+def import_what_the_walk_loads(live: bool) -> None:
+    """Import the modules a walk of this backend loads on first use, before the clock starts, as the limit
+    loops import theirs (``rados``, the crc) before theirs: the walk's row then times what the limit row
+    times, opening and reading the journal, not Python's imports (start-up is its own comparison,
+    :mod:`benchmarks.startup`, and every command row includes it)."""
+    import journaltools.format.event_fastpath  # noqa: F401 - the walk's event check
+    import journaltools.journal.walk  # noqa: F401
+
+    if live:
+        import rados  # noqa: F401
+
+        import journaltools.store.rados  # noqa: F401
+    else:
+        import json  # noqa: F401 - the directory store's metadata
+        import pathlib  # noqa: F401
+
+        import journaltools.store.directory  # noqa: F401
+
+
+def walk_journal(source: str, pool: str, journal_id: str, all_entries: bool) -> tuple[float, int, list[str]]:
+    """The library walk (Journal.open(...).walk()), consuming every entry; also the modules imported while
+    the clock ran (none of the walk's own: :func:`import_what_the_walk_loads`)."""
     from journaltools.journal import Journal
     from journaltools.store import open_store
 
+    live = source.endswith(".conf")
+    import_what_the_walk_loads(live)
+    before = set(sys.modules)
     start = time.perf_counter()
-    store = open_store(conf=source) if source.endswith(".conf") else open_store(store_dir=source)
+    store = open_store(conf=source) if live else open_store(store_dir=source)
     walk = Journal.open(store.pool(pool), journal_id).walk(all_entries=all_entries)
     total = 0
     for entry in walk:
         total += entry.size
-    return time.perf_counter() - start, total
+    seconds = time.perf_counter() - start
+    return seconds, total, sorted(set(sys.modules) - before)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -209,7 +234,9 @@ def main(argv: Sequence[str]) -> int:
     elif what == "limit-rados":
         seconds, total = limit_rados(Path(source), pool, name, "serial" if "--serial" in argv[4:] else "aio")
     elif what == "walk":
-        seconds, total = walk_journal(source, pool, name, "--all" in argv[4:])
+        seconds, total, imported = walk_journal(source, pool, name, "--all" in argv[4:])
+        print(json.dumps({"seconds": seconds, "bytes": total, "imported_inside": imported}))
+        return 0
     else:
         print(f"unknown measurement {what!r}", file=sys.stderr)
         return 2

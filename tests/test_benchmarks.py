@@ -98,3 +98,21 @@ def test_event_full_decoder(benchmark, aio_write_event):
     value = benchmark(record.decode, aio_write_event)
     fast = fast_event(aio_write_event)
     assert fast is not None and record.to_json(value) == fast.to_json(aio_write_event)
+
+
+def test_the_walk_row_times_no_imports_of_its_own():
+    """benchmarks/measure.py's walk imports what the walk loads before its clock, as the limit loops import
+    theirs: nothing of journaltools (nor pathlib or json) is imported while it is timed."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    store = root / "fixtures" / "stores" / "small_objects"
+    journal_id = next((store / "rbd" / "objects").glob("journal.*")).name.split(".", 1)[1]
+    out = subprocess.run([sys.executable, "-m", "benchmarks.measure", "walk", str(store), "rbd", journal_id],
+                         capture_output=True, text=True, cwd=root, check=True)
+    result = json.loads(out.stdout)
+    assert result["bytes"] > 0
+    assert [m for m in result["imported_inside"] if m.split(".")[0] in ("journaltools", "pathlib", "json")] == []
