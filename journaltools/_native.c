@@ -22,6 +22,8 @@
 #include <string.h>
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #define PREAMBLE 0x3141592653589793ULL
@@ -1329,6 +1331,54 @@ static PyObject *keep_freed_chunks(PyObject *self, PyObject *const *args, Py_ssi
 #endif
 }
 
+/* huge_heap(pad) -> int: grow the heap by `pad` bytes it has not touched yet and ask the kernel for
+ * transparent huge pages there (madvise MADV_HUGEPAGE, what glibc's glibc.malloc.hugetlb=1 tunable does for
+ * each growth, which a process cannot set once started): the chunks a walk holds (a set of objects, read
+ * into fresh memory) then fault in 2 MiB at a time instead of 4 KiB (64 MiB: 32 faults, not 16,384).  The
+ * pad is address space, not memory, until touched; the trim threshold is raised above it so that freeing
+ * does not give it back at once.  Returns the bytes advised (0: not possible here; THP "never" makes it a
+ * no-op).  Call once, after keep_freed_chunks (the chunks must come from the heap, not from mmap). */
+static PyObject *huge_heap(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long pad = PyLong_AsLong(arg);
+    if (pad == -1 && PyErr_Occurred())
+        return NULL;
+    if (pad < 0 || pad > 1024L * 1024 * 1024) {
+        PyErr_SetString(PyExc_ValueError, "huge_heap(): pad in [0, 1 GiB]");
+        return NULL;
+    }
+#if defined(__GLIBC__) && defined(M_TOP_PAD) && defined(M_TRIM_THRESHOLD) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = 2u << 20;
+    if (pad < (long)(4 * huge))
+        return PyLong_FromLong(0);
+    if (!mallopt(M_TRIM_THRESHOLD, (int)(2 * pad)) || !mallopt(M_TOP_PAD, (int)pad))
+        return PyLong_FromLong(0);
+    /* 1 MiB heap blocks (malloc writes only their headers) until one makes the heap grow, by the pad */
+    enum { PROBE = 1 << 20, PROBES = 64 };
+    void *probes[PROBES];
+    int n = 0;
+    char *before = sbrk(0), *after = before;
+    while (before != (char *)-1 && n < PROBES && after == before && (probes[n] = malloc(PROBE)) != NULL) {
+        n++;
+        after = sbrk(0);
+    }
+    mallopt(M_TOP_PAD, 128 << 10);  /* glibc's default again for later growth */
+    long advised = 0;
+    if (n > 0 && after != (char *)-1 && after > before) {
+        uintptr_t lo = ((uintptr_t)probes[n - 1] + PROBE + 4096 + huge - 1) & ~(huge - 1);
+        uintptr_t hi = (uintptr_t)after & ~(huge - 1);
+        if (hi > lo && madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0)
+            advised = (long)(hi - lo);
+    }
+    while (n > 0)
+        free(probes[--n]);
+    return PyLong_FromLong(advised);
+#else
+    return PyLong_FromLong(0);
+#endif
+}
+
 static PyObject *hardware_crc(PyObject *self, PyObject *unused)
 {
     (void)self; (void)unused;
@@ -1368,6 +1418,8 @@ static PyMethodDef methods[] = {
      "(journal/walk.py's _order_run_python)"},
     {"keep_freed_chunks", (PyCFunction)(void (*)(void))keep_freed_chunks, METH_FASTCALL,
      "keep_freed_chunks(largest, keep) -> bool: serve allocations up to largest bytes from the heap, keep up to keep freed bytes"},
+    {"huge_heap", huge_heap, METH_O,
+     "huge_heap(pad) -> int: grow the heap by pad untouched bytes advised for transparent huge pages"},
     {"hardware_crc", hardware_crc, METH_NOARGS, "hardware_crc() -> bool: whether the SSE4.2 crc32 instruction is in use"},
     {"set_hardware_crc", set_hardware_crc, METH_O, "set_hardware_crc(flag): use the SSE4.2 instruction (if present) or the table"},
     {NULL, NULL, 0, NULL},

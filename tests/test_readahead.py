@@ -155,3 +155,40 @@ def test_a_directory_pool_reads_an_object_in_chunks_as_read_does(tmp_path, size)
     (pool.root / "objects" / "link").symlink_to(pool.root / "objects" / "obj")
     with pytest.raises(StoreError, match="symbolic link"):
         next(pool.read_chunks("link", CHUNK))
+
+
+def test_object_chunks_read_as_the_store_does(tmp_path):
+    """ObjectChunks (a walk's reads in its own thread): the chunks at 0, CHUNK, ... from one read_chunks,
+    any other offset or length from read(), the same bytes either way; a missing object raises where read does."""
+    from journaltools.store.directory import DirectoryStore
+    from journaltools.store.readahead import ObjectChunks
+
+    (tmp_path / "s").mkdir()
+    pool = DirectoryStore(tmp_path / "s").create_pool("p", 1)
+    data = bytes(range(200)) * 3
+    pool.write_full("obj", data)
+    reader = ObjectChunks(pool, "obj", CHUNK)
+    asks = [(0, CHUNK), (CHUNK, CHUNK), (5, 7), (2 * CHUNK, CHUNK), (0, None), (3 * CHUNK, CHUNK), (10 * CHUNK, CHUNK)]
+    assert [reader.read(o, n) for o, n in asks] == [pool.read("obj", o, n) for o, n in asks]
+    tail = ObjectChunks(pool, "obj", CHUNK)
+    got, offset = [], 0
+    while True:
+        got.append(tail.read(offset, CHUNK))
+        if len(got[-1]) < CHUNK:
+            break
+        offset += CHUNK
+    assert b"".join(got) == data and tail.read(offset + CHUNK, CHUNK) == b""
+    with pytest.raises(NotFoundError):
+        ObjectChunks(pool, "missing", CHUNK).read(0, CHUNK)
+
+
+def test_huge_heap_refuses_bad_pads_and_advises_at_most_its_pad():
+    from journaltools import _native  # type: ignore[attr-defined]
+
+    with pytest.raises(ValueError):
+        _native.huge_heap(-1)
+    with pytest.raises(ValueError):
+        _native.huge_heap(2 << 30)
+    assert _native.huge_heap(0) == 0
+    advised = _native.huge_heap(32 << 20)
+    assert 0 <= advised <= 32 << 20 and advised % (2 << 20) == 0

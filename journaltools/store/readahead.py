@@ -34,7 +34,7 @@ import queue
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from .base import Pool
@@ -289,17 +289,49 @@ class AioReadAhead:
         self.close()
 
 
+class ObjectChunks:
+    """``pool.read(name, offset, length)`` for one object read in the caller's own thread (no read-ahead):
+    the chunks at offsets 0, ``chunk_size``, ... come from the pool's :meth:`~journaltools.store.base.Pool.read_chunks`
+    (a directory store opens the file once, not per chunk); any other read goes to the store."""
+
+    __slots__ = ("_chunk", "_chunks", "_name", "_next", "_pool")
+
+    def __init__(self, pool: Pool, name: str, chunk_size: int) -> None:
+        self._pool = pool
+        self._name = name
+        self._chunk = chunk_size
+        self._chunks: Iterator[bytes] | None = None
+        self._next = 0  # the offset of the chunk read_chunks gives next
+
+    def read(self, offset: int, length: int | None = None) -> bytes:
+        if length == self._chunk and offset == self._next and self._next >= 0:
+            if self._chunks is None:
+                own = getattr(self._pool, "read_chunks", None)
+                self._chunks = (own if own is not None else functools.partial(Pool.read_chunks, self._pool))(
+                    self._name, self._chunk)
+            data = next(self._chunks, None)
+            if data is not None:
+                self._next = offset + self._chunk if len(data) == self._chunk else -1
+                return data
+            self._next = -1
+        return self._pool.read(self._name, offset, length)
+
+
 def read_ahead_mode() -> str:
     """``$JOURNALTOOLS_READ_AHEAD``: ``aio`` (default; the thread for stores without async reads), ``thread``, ``off``."""
     mode = os.environ.get("JOURNALTOOLS_READ_AHEAD", "aio").strip().lower()
     return mode if mode in ("aio", "thread", "off") else "aio"
 
 
-def open_read_ahead(pool: Pool, chunk_size: int) -> ReadAhead | AioReadAhead | None:
-    """The read-ahead for walking ``pool``'s objects in ``chunk_size`` reads (None: ``$JOURNALTOOLS_READ_AHEAD=off``)."""
+def open_read_ahead(pool: Pool, chunk_size: int, thread: bool = True) -> ReadAhead | AioReadAhead | None:
+    """The read-ahead for walking ``pool``'s objects in ``chunk_size`` reads (None: ``$JOURNALTOOLS_READ_AHEAD=off``,
+    or ``thread`` False and the pool has no async reads: the caller reads in its own thread; forced with
+    ``$JOURNALTOOLS_READ_AHEAD=thread``)."""
     mode = read_ahead_mode()
     if mode == "off":
         return None
     if mode == "aio" and hasattr(pool, "submit_read") and hasattr(pool, "submit_stat"):
         return AioReadAhead(pool, chunk_size, AIO_DEPTH)  # type: ignore[arg-type]
+    if mode == "aio" and not thread:
+        return None
     return ReadAhead(pool, chunk_size)
