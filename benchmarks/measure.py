@@ -2,14 +2,15 @@
 
 Peak RSS is the child's own ``ru_maxrss`` from ``wait4(2)`` (Linux reports KiB),
 so nothing of the benchmark driver is counted.  The limit loops read the same
-bytes the tools read, the fastest way found here (a directory store: 4 MiB file
-reads; librados: 1 MiB aio reads, 8 in flight), and run the same hardware crc32c
+bytes the tools read, the fastest way found here (a directory store: 1 MiB file
+reads into one reused buffer in huge pages; librados: 1 MiB aio reads, 8 in flight,
+where huge pages made no difference), and run the same hardware crc32c
 over them (journaltools/format/crc.py), with no framing: what any reader of this
 journal on this machine needs at least.
 
 Run as a module for the limit loops in a fresh process::
 
-    python -m benchmarks.measure limit-store STORE_DIR POOL PREFIX
+    python -m benchmarks.measure limit-store STORE_DIR POOL PREFIX [--read]
     python -m benchmarks.measure limit-rados CEPH_CONF POOL PREFIX [--serial]
     python -m benchmarks.measure walk STORE_DIR|CEPH_CONF POOL JOURNAL_ID [--all]
 
@@ -19,6 +20,7 @@ walk also lists the modules imported while its clock ran: ``imported_inside``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -105,18 +107,49 @@ def _crc() -> Callable[[bytes], int]:
     return ceph_crc32c
 
 
-def limit_store(store_dir: Path, pool: str, prefix: str) -> tuple[float, int]:
-    """Read every object of ``pool`` named ``prefix*`` from a directory store in chunks, crc32c each chunk."""
+#: the directory limit's read size: 1 MiB and 4 MiB reads into the reused buffer are as fast (measured here)
+STORE_CHUNK = 1 << 20
+
+
+def _reused_buffer(size: int) -> memoryview:
+    """One buffer of ``size`` bytes for every read, in transparent huge pages where the kernel gives them
+    (an anonymous mapping advised MADV_HUGEPAGE, its view starting on a 2 MiB boundary): reads into it
+    fault nothing in after the first, and copy into fewer, larger pages."""
+    import ctypes
+    import mmap
+
+    huge = 2 << 20
+    region = mmap.mmap(-1, size + huge)
+    with contextlib.suppress(AttributeError, OSError):  # no MADV_HUGEPAGE here: plain pages
+        region.madvise(mmap.MADV_HUGEPAGE)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    start = -address % huge
+    return memoryview(region)[start : start + size]
+
+
+def limit_store(store_dir: Path, pool: str, prefix: str, strategy: str = "reused") -> tuple[float, int]:
+    """Read every object of ``pool`` named ``prefix*`` from a directory store in chunks, crc32c each chunk.
+
+    ``strategy`` ``reused`` (the limit row): :data:`STORE_CHUNK` reads into one reused buffer in huge pages
+    (:func:`_reused_buffer`), the fastest reader found here (200 MiB: 0.024 s against 0.042 s reading 1 MiB
+    ``bytes`` per read and 0.084 s reading 4 MiB ones); ``read``: a new :data:`CHUNK` ``bytes`` per read,
+    the limit row until the walk's own chunks came in huge pages and it beat that loop."""
     crc = _crc()
     objects = store_dir / pool / "objects"
     names = sorted(p for p in objects.iterdir() if p.name.startswith(prefix))
     total = 0
+    buffer = _reused_buffer(STORE_CHUNK) if strategy == "reused" else None
     start = time.perf_counter()
     for path in names:
         with open(path, "rb", buffering=0) as fh:
-            while chunk := fh.read(CHUNK):
-                crc(chunk)
-                total += len(chunk)
+            if buffer is None:
+                while chunk := fh.read(CHUNK):
+                    crc(chunk)
+                    total += len(chunk)
+                continue
+            while n := fh.readinto(buffer):
+                crc(buffer[:n])
+                total += n
     return time.perf_counter() - start, total
 
 
@@ -230,7 +263,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     what, source, pool, name = argv[:4]
     if what == "limit-store":
-        seconds, total = limit_store(Path(source), pool, name)
+        seconds, total = limit_store(Path(source), pool, name, "read" if "--read" in argv[4:] else "reused")
     elif what == "limit-rados":
         seconds, total = limit_rados(Path(source), pool, name, "serial" if "--serial" in argv[4:] else "aio")
     elif what == "walk":

@@ -116,3 +116,20 @@ def test_the_walk_row_times_no_imports_of_its_own():
     result = json.loads(out.stdout)
     assert result["bytes"] > 0
     assert [m for m in result["imported_inside"] if m.split(".")[0] in ("journaltools", "pathlib", "json")] == []
+
+
+def test_the_directory_limit_loops_read_every_byte():
+    """benchmarks/measure.py's directory limit, into the reused huge-page buffer (the limit row) and into a
+    new bytes per read, reads every byte of the journal's data objects."""
+    from pathlib import Path
+
+    from benchmarks.measure import limit_store
+
+    store = Path(__file__).resolve().parent.parent / "fixtures" / "stores" / "small_objects"
+    objects = sorted((store / "rbd" / "objects").glob("journal_data.*"))
+    prefix = objects[0].name.rsplit(".", 1)[0] + "."
+    size = sum(p.stat().st_size for p in objects if p.name.startswith(prefix))
+    assert size > 0
+    for strategy in ("reused", "read"):
+        seconds, total = limit_store(store, "rbd", prefix, strategy)
+        assert total == size and seconds > 0

@@ -30,7 +30,9 @@ Speed: objects are read in chunks of :data:`~.scan.READ_CHUNK`; a healthy
 object's frames go through one tight checking loop (the careful per-item loop
 takes over at the first duplicate or out-of-order tid); the replay takes runs of
 in-sequence entries at once (:func:`_replay_run`, in C with the native core), the
-per-entry Python handles only what is not such a run.
+per-entry Python handles only what is not such a run.  Memory: a walk holds a set of
+objects (the player reads each object whole), so its heap asks for transparent huge pages
+(:func:`_keep_freed_chunks`); ``count()`` lets go of each chunk once it is scanned.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ fetches every splay object at once; it learns each object's size from a stat
 started when the object is scheduled, so it issues no read past an object's end.
 :func:`open_read_ahead` picks one; ``$JOURNALTOOLS_READ_AHEAD=thread`` forces the
 thread (the path before the aio engine), ``off`` reads straight from the store.
+A caller may also take no thread for a store without async reads (the walk does when
+its heap has transparent huge pages: a reader thread's chunks come from its own malloc
+arena, which has none) and read each object through :class:`ObjectChunks`.
 """
 
 from __future__ import annotations
