@@ -132,6 +132,33 @@ static inline uint32_t crc_shift(uint32_t table[4][256], uint32_t crc)
     return table[0][crc & 0xff] ^ table[1][(crc >> 8) & 0xff] ^ table[2][(crc >> 16) & 0xff] ^ table[3][crc >> 24];
 }
 
+/* the register after the three-block rounds of `block` bytes (while at least 3 * block are left), moving
+ * *p and *len past them: three chains interleaved, joined by `shift` (inlined, so each block size compiles
+ * to its own loop) */
+__attribute__((target("sse4.2"), always_inline))
+static inline uint64_t crc_triples(uint64_t c, const unsigned char **pp, size_t *lenp, size_t block,
+                                   uint32_t shift[4][256])
+{
+    const unsigned char *p = *pp;
+    size_t len = *lenp;
+    while (len >= 3 * block) {
+        uint64_t c1 = 0, c2 = 0, a, b, d;
+        for (const unsigned char *end = p + block; p < end; p += 8) {
+            memcpy(&a, p, 8); memcpy(&b, p + block, 8); memcpy(&d, p + 2 * block, 8);
+            c = __builtin_ia32_crc32di(c, a);
+            c1 = __builtin_ia32_crc32di(c1, b);
+            c2 = __builtin_ia32_crc32di(c2, d);
+        }
+        c = crc_shift(shift, (uint32_t)c) ^ (uint32_t)c1;
+        c = crc_shift(shift, (uint32_t)c) ^ (uint32_t)c2;
+        p += 2 * block;
+        len -= 3 * block;
+    }
+    *pp = p;
+    *lenp = len;
+    return c;
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc_update_hw(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -140,32 +167,8 @@ static uint32_t crc_update_hw(uint32_t crc, const unsigned char *p, size_t len)
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         len--;
     }
-    while (len >= 3 * CRC_LONG) {
-        uint64_t c1 = 0, c2 = 0, a, b, d;
-        for (const unsigned char *end = p + CRC_LONG; p < end; p += 8) {
-            memcpy(&a, p, 8); memcpy(&b, p + CRC_LONG, 8); memcpy(&d, p + 2 * CRC_LONG, 8);
-            c = __builtin_ia32_crc32di(c, a);
-            c1 = __builtin_ia32_crc32di(c1, b);
-            c2 = __builtin_ia32_crc32di(c2, d);
-        }
-        c = crc_shift(crc_shift_long, (uint32_t)c) ^ (uint32_t)c1;
-        c = crc_shift(crc_shift_long, (uint32_t)c) ^ (uint32_t)c2;
-        p += 2 * CRC_LONG;
-        len -= 3 * CRC_LONG;
-    }
-    while (len >= 3 * CRC_SHORT) {
-        uint64_t c1 = 0, c2 = 0, a, b, d;
-        for (const unsigned char *end = p + CRC_SHORT; p < end; p += 8) {
-            memcpy(&a, p, 8); memcpy(&b, p + CRC_SHORT, 8); memcpy(&d, p + 2 * CRC_SHORT, 8);
-            c = __builtin_ia32_crc32di(c, a);
-            c1 = __builtin_ia32_crc32di(c1, b);
-            c2 = __builtin_ia32_crc32di(c2, d);
-        }
-        c = crc_shift(crc_shift_short, (uint32_t)c) ^ (uint32_t)c1;
-        c = crc_shift(crc_shift_short, (uint32_t)c) ^ (uint32_t)c2;
-        p += 2 * CRC_SHORT;
-        len -= 3 * CRC_SHORT;
-    }
+    c = crc_triples(c, &p, &len, CRC_LONG, crc_shift_long);
+    c = crc_triples(c, &p, &len, CRC_SHORT, crc_shift_short);
     while (len >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
