@@ -133,3 +133,20 @@ def test_the_directory_limit_loops_read_every_byte():
     for strategy in ("reused", "read"):
         seconds, total = limit_store(store, "rbd", prefix, strategy)
         assert total == size and seconds > 0
+
+
+def test_the_floors_of_a_walk_are_measured():
+    """benchmarks/floors.py measures a fixture journal's walks, count, limit and fresh memory (all positive)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    store = root / "fixtures" / "stores" / "small_objects"
+    journal_id = next((store / "rbd" / "objects").glob("journal.*")).name.split(".", 1)[1]
+    out = subprocess.run([sys.executable, "-m", "benchmarks.floors", str(store), "rbd", journal_id, "--rounds", "1"],
+                         capture_output=True, text=True, cwd=root, check=True)
+    result = json.loads(out.stdout)
+    assert set(result) == {"first_walk", "warm_walk", "warm_count", "limit", "first_touch_64m_4k", "first_touch_64m_huge"}
+    assert all(v > 0 for v in result.values())
