@@ -323,24 +323,6 @@ def json_bytes(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-def _json_name(name: str) -> bytes:
-    """``orjson.dumps(name)`` of a declaration's name (printable ASCII without ``"`` or ``\\``: nothing to
-    escape, as ``Demote/Promote``) without importing orjson."""
-    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
-        return b'"%s"' % name.encode("ascii")
-    import orjson
-
-    return orjson.dumps(name)
-
-
-def _json_string(text: str) -> bytes:
-    """``orjson.dumps(text)``: the C core's encoder of object names (JSON records only; cached per name),
-    importing orjson (and with it dataclasses, uuid and platform) on first use, not for an rbd-format export."""
-    import orjson
-
-    return orjson.dumps(text)
-
-
 @cache
 def native_records() -> ModuleType | None:
     """The C formatter of fast-path events' records (:func:`entry_record` + orjson, and
@@ -359,9 +341,9 @@ def native_records() -> ModuleType | None:
         formats = layout.head.format[envelope:tail]
         if len(formats) != len(layout.fields):  # a field of more than one format character: left to Python
             continue
-        layouts[type_id] = (_json_name(EVENT_TYPE_NAMES[type_id]), [_json_name(f) + b":" for f in layout.fields],
-                            formats, None if layout.blob is None else _json_name(layout.blob) + b":")
-    core.set_layouts(layouts, EVENT_VERSION, _json_string)
+        layouts[type_id] = (json_bytes(EVENT_TYPE_NAMES[type_id]), [json_bytes(f) + b":" for f in layout.fields],
+                            formats, None if layout.blob is None else json_bytes(layout.blob) + b":")
+    core.set_layouts(layouts, EVENT_VERSION, json_bytes)  # the C core's encoder of object names (cached per name)
     core.set_entry_type(JournalEntry)
     return core
 

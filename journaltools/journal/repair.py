@@ -378,8 +378,9 @@ def _plan_data(plan: RepairPlan, journal: Journal, cite: _Citations, numbers: li
                 drops_in[number].append(Dropped(name, earlier.offset, f.tag_tid, f.entry_tid,
                                                 f"an earlier copy; the copy at byte {f.offset} replaces it (as the reader does)"))
             latest[(f.tag_tid, f.entry_tid)] = f
-        entries += [_Entry(f.tag_tid, f.entry_tid, bytes(f.payload or b""), number, f.offset)  # scans keep payloads
-                    for f in latest.values()]
+        for f in latest.values():
+            assert f.payload is not None  # scan_object keeps every payload (only a counting walk drops them)
+            entries.append(_Entry(f.tag_tid, f.entry_tid, bytes(f.payload), number, f.offset))
     for stray in strays:
         why = cite.kind(["unexpected_object"], object=stray)
         if why:

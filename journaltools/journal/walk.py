@@ -32,7 +32,7 @@ takes over at the first duplicate or out-of-order tid); the replay takes runs of
 in-sequence entries at once (:func:`_replay_run`, in C with the native core), the
 per-entry Python handles only what is not such a run.  Memory: a walk holds a set of
 objects (the player reads each object whole), so its heap asks for transparent huge pages
-(:func:`_keep_freed_chunks`); ``count()`` lets go of each chunk once it is scanned.
+(:func:`_prepare_heap`); ``count()`` lets go of each chunk once it is scanned.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class _FewerCollections:
 
 
 @cache
-def _keep_freed_chunks() -> bool:
+def _prepare_heap() -> bool:
     """Once per process, with the native core: freed chunks stay in the heap for the next reads (glibc
     returns a freed 1 MiB block to the system and maps fresh zeroed pages for the next one: 40% of the
     page faults of an offline walk, about 0.05 s of system time on the 200 MiB journal); and, where the
@@ -309,7 +309,7 @@ class JournalWalk:
         self._min_committed_tag = self._minimum_committed_tag()
         self._event_decoder = self._load_event_decoder() if check_events else None
         self._keep_payloads = True  # False in count(): frames checked as they were read keep no payload
-        _keep_freed_chunks()
+        _prepare_heap()
 
     # -- public -------------------------------------------------------------
     def __iter__(self) -> Iterator[JournalEntry]:
@@ -520,7 +520,7 @@ class JournalWalk:
         if self._reader is None:
             # with huge pages in the heap, a store read in this thread beats a reader thread's: the thread's
             # chunks come from its own malloc arena, which has none (200 MiB directory walk 0.087 -> 0.064 s)
-            self._reader = open_read_ahead(self.journal.data_pool, self.read_chunk, thread=not _keep_freed_chunks())
+            self._reader = open_read_ahead(self.journal.data_pool, self.read_chunk, thread=not _prepare_heap())
             if self._reader is None:
                 self.read_ahead = False
                 return

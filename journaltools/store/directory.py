@@ -306,9 +306,14 @@ class DirectoryPool(OfflinePool):
         try:
             return _read_file(path, offset, length)
         except FileNotFoundError:
-            if self._present(self._omap(oid)):
-                return b""
-            raise self._missing(oid) from None
+            return self._data_of_absent_file(oid)
+
+    def _data_of_absent_file(self, oid: str) -> bytes:
+        """What reading ``oid`` gives when its data file is not there: nothing, when the object exists with
+        only an omap; else :class:`NotFoundError`."""
+        if self._present(self._omap(oid)):
+            return b""
+        raise self._missing(oid) from None
 
     def read_chunks(self, oid: str, chunk_size: int) -> Iterator[bytes]:
         """:meth:`read`'s chunks from one open of the file (a ``pread`` per chunk: the read-ahead's reader
@@ -317,10 +322,8 @@ class DirectoryPool(OfflinePool):
         try:
             fd = _open_regular(path, os.O_RDONLY)
         except FileNotFoundError:
-            if self._present(self._omap(oid)):
-                yield b""
-                return
-            raise self._missing(oid) from None
+            yield self._data_of_absent_file(oid)
+            return
         try:
             offset = 0
             while True:

@@ -37,7 +37,7 @@ import queue
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from .base import Pool
@@ -48,15 +48,20 @@ _OBJECT_END = sys.maxsize  # the offset of the marker that follows an object's l
 _Item = tuple[int, int, "bytes | BaseException | None"]  # (schedule index, offset, data)
 
 
+def _chunked_reads(pool: Pool) -> Callable[[str, int], Iterator[bytes]]:
+    """The pool's own ``read_chunks`` (a directory store's: one open per object), else
+    :meth:`Pool.read_chunks`'s read() per chunk (for a pool that has only ``read``)."""
+    own = getattr(pool, "read_chunks", None)
+    return own if own is not None else functools.partial(Pool.read_chunks, pool)
+
+
 class ReadAhead:
     """Chunks ``(name, k * chunk_size, chunk_size)`` of the scheduled objects, read ahead in order."""
 
     def __init__(self, pool: Pool, chunk_size: int, depth: int = 8) -> None:
         self._pool = pool
         self._chunk = chunk_size
-        # the pool's own chunked read (a directory store's: one open per object), else read() per chunk
-        own = getattr(pool, "read_chunks", None)
-        self._read_chunks = own if own is not None else functools.partial(Pool.read_chunks, pool)
+        self._read_chunks = _chunked_reads(pool)
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(depth, 1))
@@ -309,9 +314,7 @@ class ObjectChunks:
     def read(self, offset: int, length: int | None = None) -> bytes:
         if length == self._chunk and offset == self._next and self._next >= 0:
             if self._chunks is None:
-                own = getattr(self._pool, "read_chunks", None)
-                self._chunks = (own if own is not None else functools.partial(Pool.read_chunks, self._pool))(
-                    self._name, self._chunk)
+                self._chunks = _chunked_reads(self._pool)(self._name, self._chunk)
             data = next(self._chunks, None)
             if data is not None:
                 self._next = offset + self._chunk if len(data) == self._chunk else -1
