@@ -715,9 +715,58 @@ static PyTypeObject Frames_Type = {
 static inline uint64_t le64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint32_t le32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-/* ok_run without the GIL from this many bytes on, OK_RUN_BATCH frames at a time (records reserved with it) */
+/* record_frames without the GIL from this many bytes on, OK_RUN_BATCH frames at a time (records reserved with it) */
 #define OK_RUN_UNLOCKED (64 << 10)
 #define OK_RUN_BATCH 1024
+
+/* Append to `run` the records of the well-formed frames from *off on (offsets shifted by `base`, payloads in
+ * view `view_index`), moving *off past them; stop at the end or at a frame that is not one (or whose length
+ * a record cannot hold: ok_run makes a Frame of it).  From OK_RUN_UNLOCKED bytes on without the GIL, so
+ * that the threads that bring the next chunks (the read-ahead's reader, librados' completions) run
+ * meanwhile: OK_RUN_BATCH records at a time, reserved with it.  -1 with an exception set, else 0. */
+static int record_frames(FramesObject *run, const unsigned char *data, Py_ssize_t *offp, Py_ssize_t end,
+                         Py_ssize_t base, uint32_t view_index)
+{
+    Py_ssize_t off = *offp;
+    int full;
+    do {
+        Py_ssize_t fit = (end - off) / OVERHEAD + 1;  /* no more frames than that fit in what is left */
+        Py_ssize_t batch = fit < OK_RUN_BATCH ? fit : OK_RUN_BATCH;
+        if (frames_reserve(run, batch) < 0)
+            return -1;
+        frame_rec *recs = run->recs;
+        Py_ssize_t n = run->n, limit = run->n + batch;
+        int typed = event_version >= 0;
+        uint32_t generation = shapes_generation;
+        PyThreadState *saved = end - off >= OK_RUN_UNLOCKED ? PyEval_SaveThread() : NULL;
+        while (n < limit && off + HEAD_SIZE <= end) {
+            const unsigned char *p = data + off;
+            if (le64(p) != PREAMBLE || p[8] != VERSION)
+                break;
+            uint32_t length = le32(p + 25);
+            Py_ssize_t after = off + HEAD_SIZE + (Py_ssize_t)length + 4;
+            /* Ceph's crc32c of bytes followed by their own crc (little-endian) is 0 */
+            if (after > end || length > UINT32_MAX - OVERHEAD || crc_update(0, p, (size_t)(after - off)) != 0)
+                break;
+            frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
+                           (uint32_t)length + OVERHEAD, view_index, -1, 0};
+            if (typed) {  /* the payload was just read by the crc: its shape costs no cache misses now */
+                r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
+                r.shapes = generation;
+            }
+            recs[n++] = r;
+            off = after;
+        }
+        if (saved != NULL)
+            PyEval_RestoreThread(saved);
+        for (Py_ssize_t i = run->n; i < n; i++)
+            run->objs[i] = NULL;
+        full = n == limit;
+        run->n = n;
+    } while (full);
+    *offp = off;
+    return 0;
+}
 
 /* ok_run(view, off, end, base, frames) -> int: scan.py's _ok_run */
 static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -753,47 +802,14 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     FramesObject *run = (FramesObject *)frames;
     Py_ssize_t view_index = -1;
-    if (compact && end - off >= OK_RUN_UNLOCKED) {
-        /* the common case without the GIL, so that the threads that bring the next chunks (the read-ahead's
-         * reader, librados' completions) run meanwhile: the frames are checked and recorded OK_RUN_BATCH at a
-         * time into records reserved with the GIL; the loop below takes over where a batch stops early */
-        if ((view_index = frames_view_index(run, view)) < 0)
-            goto done;
-        for (;;) {
-            if (frames_reserve(run, OK_RUN_BATCH) < 0)
+    while (off + HEAD_SIZE <= end) {
+        if (compact) {  /* records, as far as they go; the code below takes the one frame they stop at */
+            if ((view_index < 0 && (view_index = frames_view_index(run, view)) < 0)
+                || record_frames(run, data, &off, end, base, (uint32_t)view_index) < 0)
                 goto done;
-            frame_rec *recs = run->recs;
-            Py_ssize_t n = run->n, limit = run->n + OK_RUN_BATCH;
-            int typed = event_version >= 0;
-            uint32_t generation = shapes_generation;
-            Py_BEGIN_ALLOW_THREADS
-            while (n < limit && off + HEAD_SIZE <= end) {
-                const unsigned char *p = data + off;
-                if (le64(p) != PREAMBLE || p[8] != VERSION)
-                    break;
-                uint32_t length = le32(p + 25);
-                Py_ssize_t after = off + HEAD_SIZE + (Py_ssize_t)length + 4;
-                if (after > end || length > UINT32_MAX - OVERHEAD || crc_update(0, p, (size_t)(after - off)) != 0)
-                    break;
-                frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
-                               (uint32_t)length + OVERHEAD, (uint32_t)view_index, -1, 0};
-                if (typed) {
-                    r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
-                    r.shapes = generation;
-                }
-                recs[n++] = r;
-                off = after;
-            }
-            Py_END_ALLOW_THREADS
-            for (Py_ssize_t i = run->n; i < n; i++)
-                run->objs[i] = NULL;
-            int full = n == limit;
-            run->n = n;
-            if (!full)
+            if (off + HEAD_SIZE > end)
                 break;
         }
-    }
-    while (off + HEAD_SIZE <= end) {
         const unsigned char *p = data + off;
         if (le64(p) != PREAMBLE || p[8] != VERSION)
             break;
@@ -804,21 +820,6 @@ static PyObject *ok_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         /* Ceph's crc32c of bytes followed by their own crc (little-endian) is 0 */
         if (crc_update(0, p, (size_t)(after - off)) != 0)
             break;
-        if (compact && length <= UINT32_MAX - OVERHEAD) {
-            if ((view_index < 0 && (view_index = frames_view_index(run, view)) < 0) || frames_reserve(run, 1) < 0)
-                goto done;
-            frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
-                           (uint32_t)length + OVERHEAD, (uint32_t)view_index, -1, 0};
-            if (event_version >= 0) {  /* the payload was just read by the crc: its shape costs no cache misses now */
-                r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
-                r.shapes = shapes_generation;
-            }
-            run->recs[run->n] = r;
-            run->objs[run->n] = NULL;
-            run->n++;
-            off = after;
-            continue;
-        }
         PyObject *frame = new_frame(view, base + off, (Py_ssize_t)length + OVERHEAD, le64(p + 17), le64(p + 9),
                                     off + HEAD_SIZE, after - 4);
         if (frame == NULL)
