@@ -56,6 +56,35 @@ def test_chunked_scan_equals_whole_object_scan(parts, cut, flip, chunk):
     data = bytes(data)
     expected = [_item(i) for i in scan_object(data, "obj")]
     assert _chunked(data, chunk) == (expected, len(data))
+    frames, rest, size = scan_chunked(_no_reads, "obj", chunk, whole=data)  # the object in one buffer
+    assert ([_item(i) for i in [*frames, *rest]], size) == (expected, len(data))
+
+
+def _no_reads(offset: int, length: int | None) -> bytes:
+    raise AssertionError("a whole object is not read")
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(pieces, min_size=1, max_size=12), flip=st.integers(-1, 4000))
+def test_a_scan_of_a_mapped_file_equals_the_whole_object_scan(tmp_path_factory, parts, flip):
+    """scan_chunked over a file mapped read-only (what a directory store's walk scans) finds what
+    scan_object finds in the same bytes (the mapping: find, slices and regex searches of an mmap)."""
+    import mmap
+
+    data = bytearray(b"".join(parts))
+    if 0 <= flip < len(data):
+        data[flip] ^= 0x10
+    data = bytes(data)
+    if not data:
+        return
+    path = tmp_path_factory.mktemp("mapped") / "obj"
+    path.write_bytes(data)
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ) as mapped:
+        frames, rest, size = scan_chunked(_no_reads, "obj", 64, whole=mapped)
+        got = [_item(i) for i in [*frames, *rest]]
+        expected = [_item(i) for i in scan_object(data, "obj")]
+        assert (got, size) == (expected, len(data))
+        del frames, rest, got  # the payload views, before the mapping closes
 
 
 def test_chunked_scan_of_a_healthy_object_reads_no_whole_copy():

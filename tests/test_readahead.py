@@ -192,3 +192,86 @@ def test_huge_heap_refuses_bad_pads_and_advises_at_most_its_pad():
     assert _native.huge_heap(0) == 0
     advised = _native.huge_heap(32 << 20)
     assert 0 <= advised <= 32 << 20 and advised % (2 << 20) == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 16, 100])
+def test_a_directory_pool_maps_an_object_as_read_gives_it(tmp_path, size):
+    """DirectoryPool.map_object: the whole file read-only (empty: b""), what read() gives; a missing object
+    raises NotFoundError as read does; one with only an omap is empty; a symlink is refused; prefetch is
+    only a hint (a missing object is no error)."""
+    from journaltools.errors import StoreError
+    from journaltools.store.directory import DirectoryStore
+
+    (tmp_path / "s").mkdir()
+    pool = DirectoryStore(tmp_path / "s").create_pool("p", 1)
+    pool.write_full("obj", bytes(range(size)))
+    mapped = pool.map_object("obj")
+    assert bytes(mapped) == pool.read("obj") and len(mapped) == size
+    with pytest.raises(TypeError):
+        memoryview(mapped)[0:1] = b"x"  # read-only
+    pool.write_full("obj", b"new")  # replaced by a rename: the mapping keeps the old file
+    assert bytes(mapped) == bytes(range(size))
+    with pytest.raises(NotFoundError):
+        pool.map_object("missing")
+    pool.omap_set("only-omap", {"k": b"v"})
+    assert pool.map_object("only-omap") == b""
+    (pool.root / "objects" / "link").symlink_to(pool.root / "objects" / "obj")
+    with pytest.raises(StoreError, match="symbolic link"):
+        pool.map_object("link")
+    pool.prefetch(["obj", "missing", "link"])
+    assert MemoryStore().add_pool("m").map_object("obj") is None  # a backend without files maps nothing
+
+
+def _directory_copy(data, root):
+    """The small_objects fixture as a directory store under ``root``, damaged as damaged_fixture_pool does."""
+    import shutil
+
+    from journaltools.store.directory import DirectoryStore
+
+    from .journal_factory import FIXTURES
+
+    shutil.copytree(FIXTURES / "stores" / "small_objects", root, dirs_exist_ok=True)
+    pool = DirectoryStore(root).pool("rbd")
+    damaged = damaged_fixture_pool(data, ("truncate", "insert", "remove"))
+    for name in sorted(pool.list_objects("journal_data.")):
+        if not damaged.exists(name):
+            pool.remove(name)
+        elif (blob := damaged.read(name)) != pool.read(name):
+            pool.write_full(name, blob)
+    return pool
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_mapped_walk_of_a_directory_store_equals_a_read_one(data):
+    """A walk of a directory store scans each object in its mapped file (the default); with no read-ahead it
+    reads the object in chunks.  Entries, payloads and problems are the same, damaged or not, stopped early
+    or not, all entries or replay order."""
+    import tempfile
+
+    from journaltools.store.readahead import maps_objects
+
+    with tempfile.TemporaryDirectory() as root:
+        pool = _directory_copy(data, root)
+        assert maps_objects(pool)
+        journal = Journal.open(pool, "10abe81d9984")
+        all_entries = data.draw(st.booleans())
+        stop_after = data.draw(st.none() | st.integers(1, 30))
+        mapped = _walk_view(journal, True, all_entries, stop_after)
+        assert mapped == _walk_view(journal, False, all_entries, stop_after)
+        walk = JournalWalk(journal, read_chunk=64)
+        assert walk.count() == JournalWalk(journal, read_chunk=64, read_ahead=False).count()
+
+
+def test_maps_objects_follows_the_read_ahead_setting(tmp_path, monkeypatch):
+    from journaltools.store.directory import DirectoryStore
+    from journaltools.store.readahead import maps_objects
+
+    (tmp_path / "s").mkdir()
+    pool = DirectoryStore(tmp_path / "s").create_pool("p", 1)
+    assert maps_objects(pool) and not maps_objects(MemoryStore().add_pool("m"))
+    for name, value in (("JOURNALTOOLS_READ_AHEAD", "thread"), ("JOURNALTOOLS_READ_AHEAD", "off"),
+                        ("JOURNALTOOLS_MAP_OBJECTS", "off")):
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            assert not maps_objects(pool)

@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..format.crc import STD_SEED, ceph_crc32c, std_crc32c
 from ..format.journal_entry import FRAME_HEAD, HEAD_SIZE, OVERHEAD, PREAMBLE, PREAMBLE_BYTES, VERSION
 from ..records import Record
 from .problems import Problem
+
+if TYPE_CHECKING:
+    import mmap
 
 _unpack_head = FRAME_HEAD.unpack_from
 _NON_ZERO = re.compile(rb"[^\x00]")
@@ -46,6 +50,8 @@ MAX_ENTRY = 1 << 26
 
 #: ``read(offset, length)`` of one object: ``length`` None reads to the end; short only at the end
 ReadAt = Callable[[int, "int | None"], bytes]
+#: a whole object in one buffer: ``bytes``, or a store's mapping of its file (:meth:`~journaltools.store.base.Pool.map_object`)
+Whole: TypeAlias = "bytes | mmap.mmap"
 
 
 class Frame(Record):
@@ -133,13 +139,13 @@ class _Window:
 
     __slots__ = ("base", "buf", "chunk", "eof", "read_at", "view")
 
-    def __init__(self, read_at: ReadAt, chunk: int) -> None:
+    def __init__(self, read_at: ReadAt, chunk: int, whole: Whole | None = None) -> None:
         self.read_at = read_at
         self.chunk = chunk
-        self.buf = read_at(0, chunk)
+        self.buf = read_at(0, chunk) if whole is None else whole  # whole: the object, nothing more to read
         self.view = memoryview(self.buf)
         self.base = 0
-        self.eof = len(self.buf) < chunk
+        self.eof = whole is not None or len(self.buf) < chunk
 
     @property
     def end(self) -> int:
@@ -168,8 +174,8 @@ _OK, _SHORT, _BAD_MAGIC, _TOO_LONG, _CRC, _VERSION = range(6)
 class _Scanner:
     """State of one scan; :meth:`run` yields frames and problems in object order."""
 
-    def __init__(self, read_at: ReadAt, name: str, chunk: int, max_entry: int) -> None:
-        self.win = _Window(read_at, chunk)
+    def __init__(self, read_at: ReadAt, name: str, chunk: int, max_entry: int, whole: Whole | None = None) -> None:
+        self.win = _Window(read_at, chunk, whole)
         self.name = name
         self.max_entry = max(max_entry, OVERHEAD)
         self.size = 0
@@ -369,16 +375,18 @@ class _Scanner:
 
 
 def scan_chunked(read_at: ReadAt, object_name: str, chunk_size: int = READ_CHUNK,
-                 max_entry: int = MAX_ENTRY, keep_payloads: bool = True) -> tuple[Sequence[Frame], list[Frame | Problem], int]:
+                 max_entry: int = MAX_ENTRY, keep_payloads: bool = True,
+                 whole: Whole | None = None) -> tuple[Sequence[Frame], list[Frame | Problem], int]:
     """Scan a whole object read ``chunk_size`` bytes at a time (fixed offsets, what the read-ahead fetches).
 
     Returns ``(frames, rest, size)``: the leading run of frames before the first problem, then the
     items after it (empty for a healthy object), and the object size.  The frames are a list, or with
     the native core a ``Frames`` (:func:`_native_runs`).  ``keep_payloads`` False (a walk that only
     counts): with the native core, the frames whose payload was found, as it was read, to be an IO
-    event in librbd's shape keep no payload (None), so each chunk is freed once scanned.
+    event in librbd's shape keep no payload (None), so each chunk is freed once scanned.  ``whole``: the
+    object's bytes already in one buffer (a mapped file), scanned in place; ``read_at`` is not called.
     """
-    scanner = _Scanner(read_at, object_name, max(chunk_size, 1), max_entry)
+    scanner = _Scanner(read_at, object_name, max(chunk_size, 1), max_entry, whole)
     frames = _new_run()
     rest: list[Frame | Problem] = []
     for item in scanner.run():

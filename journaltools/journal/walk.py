@@ -45,10 +45,10 @@ from functools import cache
 from ..errors import NotFoundError
 from ..format.cls_journal_keys import CLIENT_STATE_DISCONNECTED
 from ..records import Record
-from ..store.readahead import AioReadAhead, ObjectChunks, ReadAhead, open_read_ahead
+from ..store.readahead import AioReadAhead, ObjectChunks, ReadAhead, maps_objects, open_read_ahead
 from .model import Journal, Position
 from .problems import ERROR, WARNING, Problem
-from .scan import MAX_ENTRY, READ_CHUNK, Frame, scan_chunked
+from .scan import MAX_ENTRY, READ_CHUNK, Frame, Whole, scan_chunked
 
 #: kinds whose problem stands for entries lost at a place in an object (its follow-on effects attach to it)
 _LOSS_KINDS = frozenset({"bad_magic", "bad_version", "crc_mismatch", "truncated_entry", "bad_length", "garbage"})
@@ -309,6 +309,7 @@ class JournalWalk:
         self._min_committed_tag = self._minimum_committed_tag()
         self._event_decoder = self._load_event_decoder() if check_events else None
         self._keep_payloads = True  # False in count(): frames checked as they were read keep no payload
+        self._maps = read_ahead and maps_objects(journal.data_pool)  # scan each object in the store's own file
         _prepare_heap()
 
     # -- public -------------------------------------------------------------
@@ -428,8 +429,9 @@ class JournalWalk:
 
         self._read.add(number)
         try:
+            whole = self._mapped(name) if self._maps else None  # scanned in place: no copy, no fresh memory
             healthy, rest, size = scan_chunked(read_at, name, self.read_chunk, min(self.journal.object_size, MAX_ENTRY),
-                                               self._keep_payloads)
+                                               self._keep_payloads, whole)
         except NotFoundError:
             self._absent.add(number)
             return []
@@ -497,6 +499,17 @@ class JournalWalk:
             self._scanned[number] = set(index)
         return frames
 
+    def _mapped(self, name: str) -> Whole | None:
+        """Object ``name`` mapped from the store's file, or None (read it in chunks) when it is over twice the
+        journal's object size: the pages a scan touches in a mapping stay resident, and an oversized object
+        (a sparse hole of any size after its frames) is scanned in bounded memory only chunk by chunk."""
+        mapped = self.journal.data_pool.map_object(name)
+        if mapped is not None and len(mapped) > 2 * self.journal.object_size:
+            if not isinstance(mapped, bytes):
+                mapped.close()
+            return None
+        return mapped
+
     def _attach(self, frame: Frame, problems: list[Problem], attach: bool) -> None:
         if not problems:
             return
@@ -514,8 +527,12 @@ class JournalWalk:
             self._emit(tail)
 
     def _read_ahead(self, numbers: list[int]) -> None:
-        """Read the objects ``numbers`` ahead, in that order, while the walk checks what it has."""
+        """Read the objects ``numbers`` ahead, in that order, while the walk checks what it has (a store
+        whose objects the walk maps is only told they come next: the kernel reads ahead into its cache)."""
         if not self.read_ahead or not numbers:
+            return
+        if self._maps:
+            self.journal.data_pool.prefetch(self.journal.object_name(n) for n in numbers)
             return
         if self._reader is None:
             # with huge pages in the heap, a store read in this thread beats a reader thread's: the thread's

@@ -15,8 +15,12 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
+
+if TYPE_CHECKING:
+    import mmap
 
 
 class Pool(abc.ABC):
@@ -45,6 +49,17 @@ class Pool(abc.ABC):
             if len(data) < chunk_size:
                 return
             offset += chunk_size
+
+    def map_object(self, oid: str) -> bytes | mmap.mmap | None:
+        """The whole of ``oid`` as a read-only buffer mapped from the store's own file, for a reader that
+        scans an object in place (no copy, no fresh memory); None when this backend keeps no such file
+        (the default).  Raises :class:`NotFoundError` as :meth:`read` does."""
+        del oid
+        return None
+
+    def prefetch(self, oids: Iterable[str]) -> None:
+        """Tell the store that ``oids`` will be read soon (a hint; the default does nothing)."""
+        del oids
 
     @abc.abstractmethod
     def stat(self, oid: str) -> int:
