@@ -182,6 +182,41 @@ static uint32_t crc_update_hw(uint32_t crc, const unsigned char *p, size_t len)
 }
 #endif
 
+#ifdef HAVE_X86_CRC
+/* The registers from 0 over three buffers at once, one chain each: what three blocks of one buffer do
+ * (three chains hide the instruction's latency), with nothing to join, as the frames of a run are
+ * checked independently.  The common length in one loop, each buffer's rest on its own. */
+__attribute__((target("sse4.2")))
+static void crc_update_hw3(const unsigned char *const p[3], const size_t len[3], uint32_t out[3])
+{
+    size_t common = len[0] < len[1] ? len[0] : len[1];
+    common = (common < len[2] ? common : len[2]) & ~(size_t)7;
+    uint64_t c0 = 0, c1 = 0, c2 = 0, a, b, d;
+    for (size_t i = 0; i < common; i += 8) {
+        memcpy(&a, p[0] + i, 8); memcpy(&b, p[1] + i, 8); memcpy(&d, p[2] + i, 8);
+        c0 = __builtin_ia32_crc32di(c0, a);
+        c1 = __builtin_ia32_crc32di(c1, b);
+        c2 = __builtin_ia32_crc32di(c2, d);
+    }
+    out[0] = crc_update_hw((uint32_t)c0, p[0] + common, len[0] - common);
+    out[1] = crc_update_hw((uint32_t)c1, p[1] + common, len[1] - common);
+    out[2] = crc_update_hw((uint32_t)c2, p[2] + common, len[2] - common);
+}
+#endif
+
+/* the registers from 0 over three buffers (three frames of a run) */
+static void crc_update3(const unsigned char *const p[3], const size_t len[3], uint32_t out[3])
+{
+#ifdef HAVE_X86_CRC
+    if (have_sse42) {
+        crc_update_hw3(p, len, out);
+        return;
+    }
+#endif
+    for (int i = 0; i < 3; i++)
+        out[i] = crc_update_table(0, p[i], len[i]);
+}
+
 static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t len)
 {
 #ifdef HAVE_X86_CRC
@@ -715,6 +750,23 @@ static PyTypeObject Frames_Type = {
 static inline uint64_t le64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint32_t le32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
+/* frames of at least this many bytes are crc'd three at once (crc_update3) */
+#define CRC3_MIN 1024
+
+/* the size of the frame at `at` when its head is well-formed and it ends by `end`, else 0 */
+static inline size_t frame_size_at(const unsigned char *data, Py_ssize_t at, Py_ssize_t end)
+{
+    if (at + HEAD_SIZE > end)
+        return 0;
+    const unsigned char *p = data + at;
+    if (le64(p) != PREAMBLE || p[8] != VERSION)
+        return 0;
+    uint32_t length = le32(p + 25);
+    if (length > UINT32_MAX - OVERHEAD || at + HEAD_SIZE + (Py_ssize_t)length + 4 > end)
+        return 0;
+    return (size_t)length + OVERHEAD;
+}
+
 /* record_frames without the GIL from this many bytes on, OK_RUN_BATCH frames at a time (records reserved with it) */
 #define OK_RUN_UNLOCKED (64 << 10)
 #define OK_RUN_BATCH 1024
@@ -739,23 +791,39 @@ static int record_frames(FramesObject *run, const unsigned char *data, Py_ssize_
         int typed = event_version >= 0;
         uint32_t generation = shapes_generation;
         PyThreadState *saved = end - off >= OK_RUN_UNLOCKED ? PyEval_SaveThread() : NULL;
-        while (n < limit && off + HEAD_SIZE <= end) {
-            const unsigned char *p = data + off;
-            if (le64(p) != PREAMBLE || p[8] != VERSION)
+        int more = 1;
+        while (more && n < limit) {
+            /* the frame at off; with two more after it, each of at least CRC3_MIN bytes, all three at once */
+            size_t size[3] = {frame_size_at(data, off, end), 0, 0};
+            uint32_t crc[3];
+            int k = 1;
+            if (size[0] == 0)
                 break;
-            uint32_t length = le32(p + 25);
-            Py_ssize_t after = off + HEAD_SIZE + (Py_ssize_t)length + 4;
-            /* Ceph's crc32c of bytes followed by their own crc (little-endian) is 0 */
-            if (after > end || length > UINT32_MAX - OVERHEAD || crc_update(0, p, (size_t)(after - off)) != 0)
-                break;
-            frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
-                           (uint32_t)length + OVERHEAD, view_index, -1, 0};
-            if (typed) {  /* the payload was just read by the crc: its shape costs no cache misses now */
-                r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
-                r.shapes = generation;
+            if (size[0] >= CRC3_MIN && n + 3 <= limit
+                && (size[1] = frame_size_at(data, off + (Py_ssize_t)size[0], end)) >= CRC3_MIN
+                && (size[2] = frame_size_at(data, off + (Py_ssize_t)(size[0] + size[1]), end)) >= CRC3_MIN) {
+                const unsigned char *at[3] = {data + off, data + off + size[0], data + off + size[0] + size[1]};
+                crc_update3(at, size, crc);
+                k = 3;
+            } else {
+                crc[0] = crc_update(0, data + off, size[0]);
             }
-            recs[n++] = r;
-            off = after;
+            for (int i = 0; i < k; i++) {
+                if (crc[i] != 0) {  /* Ceph's crc32c of bytes followed by their own crc (little-endian) is 0 */
+                    more = 0;
+                    break;
+                }
+                const unsigned char *p = data + off;
+                uint32_t length = (uint32_t)(size[i] - OVERHEAD);
+                frame_rec r = {(int64_t)(base + off), (int64_t)(off + HEAD_SIZE), le64(p + 17), le64(p + 9),
+                               (uint32_t)size[i], view_index, -1, 0};
+                if (typed) {  /* the payload was just read by the crc: its shape costs no cache misses now */
+                    r.type = (int32_t)shape_of(p + HEAD_SIZE, (Py_ssize_t)length);
+                    r.shapes = generation;
+                }
+                recs[n++] = r;
+                off += (Py_ssize_t)size[i];
+            }
         }
         if (saved != NULL)
             PyEval_RestoreThread(saved);

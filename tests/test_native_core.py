@@ -258,6 +258,25 @@ def test_ok_run_of_a_long_run_without_the_gil_equals_the_python_loop(count, size
     assert [_item(f) for f in compact] == [_item(f) for f in reference]  # type: ignore[attr-defined]
 
 
+@settings(max_examples=150, deadline=None)
+@given(sizes=st.lists(st.sampled_from([0, 100, 958, 990, 991, 992, 999, 1100, 4096, 8000]), min_size=1, max_size=40),
+       flips=st.lists(st.floats(0, 1, exclude_max=True), max_size=3), cut=st.integers(0, 5000),
+       off=st.sampled_from([0, 3]), base=st.integers(0, 1 << 40))
+def test_ok_run_of_frames_checked_three_at_once_equals_the_python_loop(sizes, flips, cut, off, base):
+    """Frames of 1 KiB and more, three in a row, are crc'd at once (_native.c's crc_update3): whatever their
+    sizes (frames of 991 and 992 payload bytes straddle the 1,024-byte line), damaged (a bit flipped at a
+    share of the bytes) or cut anywhere, a Frames holds the Python loop's frames and stops where it stops."""
+    parts = [encode_entry(1, i, bytes([i % 251, 7]) * (n // 2) + b"x" * (n % 2)) for i, n in enumerate(sizes)]
+    length = sum(map(len, parts))
+    data = _damaged(parts, cut, [int(f * length) for f in flips])
+    compact: object = _native.Frames()
+    reference: list[Frame] = []
+    view = memoryview(data)
+    assert _native.ok_run(view, off, len(data), base, compact) == scan_module._ok_run_python(view, off, len(data), base,
+                                                                                            reference)
+    assert [_item(f) for f in compact] == [_item(f) for f in reference]  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("chunk", [4096, 1 << 20])
 def test_a_healthy_journal_is_counted_and_walked_in_runs(monkeypatch, chunk):
     """With the native core, count() (payloads checked as they were read, then let go) and iteration take
