@@ -37,7 +37,9 @@ objects (the player reads each object whole), so its heap asks for transparent h
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import mmap
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
@@ -213,6 +215,16 @@ def _splay_offset_of(first: int, last: int, width: int) -> int | None:
     return first % width if first == last else None
 
 
+def _release_pages(mapped: mmap.mmap, upto: int) -> None:
+    """Drop the resident pages of ``mapped`` before ``upto`` (whole pages): the process's memory no longer
+    counts them, the file's pages stay in the kernel's cache, and a view still read faults them back in
+    with the same bytes (a shared read-only mapping of a file the store never truncates)."""
+    upto -= upto % mmap.PAGESIZE
+    if upto > 0:
+        with contextlib.suppress(OSError, ValueError):  # only memory: the walk goes on either way
+            mapped.madvise(mmap.MADV_DONTNEED, 0, upto)
+
+
 class _FewerCollections:
     """While a walk runs, the cyclic garbage collector's youngest generation is collected after
     :data:`WALK_GC_THRESHOLD` allocations instead of 700: the walk allocates frames, payload views and
@@ -310,6 +322,7 @@ class JournalWalk:
         self._event_decoder = self._load_event_decoder() if check_events else None
         self._keep_payloads = True  # False in count(): frames checked as they were read keep no payload
         self._maps = read_ahead and maps_objects(journal.data_pool)  # scan each object in the store's own file
+        self._held_maps: dict[int, mmap.mmap] = {}  # per object: its mapping, while the replay is in it
         _prepare_heap()
 
     # -- public -------------------------------------------------------------
@@ -432,6 +445,11 @@ class JournalWalk:
             whole = self._mapped(name) if self._maps else None  # scanned in place: no copy, no fresh memory
             healthy, rest, size = scan_chunked(read_at, name, self.read_chunk, min(self.journal.object_size, MAX_ENTRY),
                                                self._keep_payloads, whole)
+            if whole is not None and not isinstance(whole, bytes):
+                if self._keep_payloads:
+                    self._held_maps[number] = whole  # released as its frames are replayed (_release_replayed)
+                else:
+                    _release_pages(whole, len(whole))  # checked: the few payloads kept fault back in if read
         except NotFoundError:
             self._absent.add(number)
             return []
@@ -520,8 +538,16 @@ class JournalWalk:
         else:
             self._emit(problems)
 
+    def _release_replayed(self, number: int, offset: int) -> None:
+        """The replay is past the bytes of object ``number`` before ``offset``: let their mapped pages go
+        (the chunks of a read object are freed so, segment by segment)."""
+        mapped = self._held_maps.get(number)
+        if mapped is not None:
+            _release_pages(mapped, offset)
+
     def _object_done(self, number: int) -> None:
         """The walk is past the last frame of object ``number``: report what followed that frame."""
+        self._held_maps.pop(number, None)
         tail = self._tails.pop(number, None)
         if tail:
             self._emit(tail)
@@ -589,6 +615,8 @@ class JournalWalk:
         numbers = [n for n in self._existing if n % width == offset and first_object <= n <= last_object]
         stream = _OffsetStream(self._frames, numbers)
         stream.on_done = self._object_done
+        if self._maps and self._keep_payloads:
+            stream.on_segment = self._release_replayed
         return stream
 
     # -- replay order (JournalPlayer) -------------------------------------------
@@ -1048,7 +1076,8 @@ class _OffsetStream:
     other, and together they hold about one object's bytes, not one object each.
     """
 
-    __slots__ = ("_load", "_segments", "frames", "index", "number", "numbers", "on_done", "on_load", "pending")
+    __slots__ = ("_load", "_segments", "frames", "index", "number", "numbers", "on_done", "on_load", "on_segment",
+                 "pending")
 
     def __init__(self, load: Callable[[int], Sequence[Frame]], numbers: list[int]) -> None:
         self._load = load
@@ -1056,6 +1085,8 @@ class _OffsetStream:
         self.pending = deque(numbers)  # the objects not read yet
         self.on_load: Callable[[_OffsetStream], None] | None = None  # called after each object is read
         self.on_done: Callable[[int], None] | None = None  # called with an object's number once past its frames
+        # called with (object number, offset of the next segment's first frame) once past a segment
+        self.on_segment: Callable[[int, int], None] | None = None
         self.frames: Sequence[Frame] = []  # the current segment
         self._segments: deque[Sequence[Frame]] = deque()  # the segments after it
         self.index = 0
@@ -1075,7 +1106,10 @@ class _OffsetStream:
         while self._segments:
             self.frames = self._segments.popleft()
             if self.frames:
-                return self.frames[0]
+                first = self.frames[0]
+                if self.on_segment is not None:
+                    self.on_segment(self.number, first.offset)
+                return first
         while self.pending or self.number >= 0:
             if self.number >= 0 and self.on_done is not None:
                 self.on_done(self.number)
