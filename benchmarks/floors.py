@@ -8,6 +8,8 @@ Prints one JSON line, medians of ``N`` rounds (default 7), in seconds:
 - ``warm_walk``: the same again (the chunks reuse the memory the first walk touched);
 - ``warm_count``: ``walk().count()``, what ``journal inspect`` walks (no entry objects, payloads let go);
 - ``limit``: :func:`benchmarks.measure.limit_store`, the limit row's loop;
+- ``consume``: the consumer's own loop (``for entry in entries: total += entry.size``) over a list of the
+  walk's entries, made before the clock: what any walk yielding one Python object per entry costs at least;
 - ``first_touch_64m_4k`` / ``first_touch_64m_huge``: writing one byte per 4 KiB page of a fresh 64 MiB
   anonymous mapping (plain, and advised for transparent huge pages): what fresh memory costs here.
 
@@ -55,6 +57,18 @@ def _first_touch(mib: int, huge: bool) -> float:
     return seconds
 
 
+def _consume(store_dir: str, pool: str, journal_id: str) -> float:
+    from journaltools.journal import Journal
+    from journaltools.store import open_store
+
+    entries = list(Journal.open(open_store(store_dir=store_dir).pool(pool), journal_id).walk())
+    start = time.perf_counter()
+    total = 0
+    for entry in entries:
+        total += entry.size
+    return time.perf_counter() - start
+
+
 def floors(store_dir: str, pool: str, journal_id: str, rounds: int = 7) -> dict[str, float]:
     import_what_the_walk_loads(live=False)
     first = _walk(store_dir, pool, journal_id, count=False)
@@ -64,6 +78,7 @@ def floors(store_dir: str, pool: str, journal_id: str, rounds: int = 7) -> dict[
         "warm_walk": statistics.median(_walk(store_dir, pool, journal_id, False) for _ in range(rounds)),
         "warm_count": statistics.median(_walk(store_dir, pool, journal_id, True) for _ in range(rounds)),
         "limit": statistics.median(limit_store(Path(store_dir), pool, prefix)[0] for _ in range(rounds)),
+        "consume": statistics.median(_consume(store_dir, pool, journal_id) for _ in range(3)),
         "first_touch_64m_4k": statistics.median(_first_touch(64, False) for _ in range(3)),
         "first_touch_64m_huge": statistics.median(_first_touch(64, True) for _ in range(3)),
     }
@@ -85,7 +100,7 @@ def main(argv: Sequence[str]) -> int:
     if len(args) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    print(json.dumps({k: round(v, 4) for k, v in floors(*args, rounds=rounds).items()}))
+    print(json.dumps({k: round(v, 6) for k, v in floors(*args, rounds=rounds).items()}))
     return 0
 
 

@@ -152,9 +152,11 @@ def limit_store(store_dir: Path, pool: str, prefix: str, strategy: str = "map") 
                     with mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as mapped:
                         view = memoryview(mapped)
                         for offset in range(0, size, STORE_CHUNK):
-                            crc(view[offset : offset + STORE_CHUNK])
+                            chunk = view[offset : offset + STORE_CHUNK]
+                            crc(chunk)
+                            total += len(chunk)
+                        del chunk
                         view.release()
-                total += size
             finally:
                 os.close(fd)
             continue
