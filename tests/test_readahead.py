@@ -318,3 +318,26 @@ def test_a_mapped_walk_lets_replayed_pages_go(tmp_path):
     count, grown_mib = map(int, out.stdout.split())
     assert count == 32768
     assert grown_mib < 110, grown_mib  # measured 89 MiB (3 runs); 129 MiB before the pages were let go
+
+
+def test_a_file_that_cannot_be_mapped_is_read(tmp_path, monkeypatch):
+    """Where the file system cannot map a file, map_object gives None and the walk reads the object instead:
+    the same entries and problems as a walk without read-ahead."""
+    import shutil
+
+    from journaltools.store import directory
+    from journaltools.store.directory import DirectoryStore
+
+    from .journal_factory import FIXTURES
+
+    shutil.copytree(FIXTURES / "stores" / "small_objects", tmp_path / "s")
+    journal = Journal.open(DirectoryStore(tmp_path / "s").pool("rbd"), "10abe81d9984")
+    expected = _walk_view(journal, False, False)
+
+    def cannot_map(*args, **kwargs):
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(directory.mmap, "mmap", cannot_map)
+    name = next(iter(journal.data_pool.list_objects("journal_data.")))
+    assert journal.data_pool.map_object(name) is None
+    assert _walk_view(journal, True, False) == expected and expected[0]

@@ -344,11 +344,11 @@ class DirectoryPool(OfflinePool):
         finally:
             os.close(fd)
 
-    def map_object(self, oid: str) -> bytes | mmap.mmap:
+    def map_object(self, oid: str) -> bytes | mmap.mmap | None:
         """The object's file mapped read-only (``b""`` when it is empty; what :meth:`read` gives when it is
-        absent).  Safe against the store's own writers: they replace a file by renaming a new one over it
-        or append to it, never truncate it in place, so the mapped pages stay valid (a mapping is a snapshot
-        of the file's length when it was made)."""
+        absent; None when the file cannot be mapped: read it).  Safe against the store's own writers: they
+        replace a file by renaming a new one over it or append to it, never truncate it in place, so the
+        mapped pages stay valid (a mapping is a snapshot of the file's length when it was made)."""
         path = self._obj(oid)
         try:
             fd = _open_regular(path, os.O_RDONLY)
@@ -359,8 +359,8 @@ class DirectoryPool(OfflinePool):
             if size == 0:
                 return b""
             return mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
-        except OSError as exc:
-            raise StoreError(f"cannot map {path}: {exc.strerror}") from exc
+        except OSError:
+            return None  # a file system that cannot map it (or no address space left): the caller reads it
         finally:
             os.close(fd)
 
