@@ -341,3 +341,26 @@ def test_a_file_that_cannot_be_mapped_is_read(tmp_path, monkeypatch):
     name = next(iter(journal.data_pool.list_objects("journal_data.")))
     assert journal.data_pool.map_object(name) is None
     assert _walk_view(journal, True, False) == expected and expected[0]
+
+
+def test_a_mapped_walk_of_all_entries_holds_one_set_of_mappings(tmp_path):
+    """A walk of all entries (object order, set by set) lets each set's mappings go once the set is yielded,
+    and tells the store of one set ahead only."""
+    import shutil
+
+    from journaltools.store.directory import DirectoryStore
+
+    from .journal_factory import FIXTURES
+
+    shutil.copytree(FIXTURES / "stores" / "small_objects", tmp_path / "s")
+    pool = DirectoryStore(tmp_path / "s").pool("rbd")
+    journal = Journal.open(pool, "10abe81d9984")
+    prefetched: list[list[str]] = []
+    pool.prefetch = lambda oids: prefetched.append(list(oids))  # type: ignore[method-assign]
+    walk = JournalWalk(journal, all_entries=True)
+    held = []
+    for _ in walk:
+        held.append(len(walk._held_maps))
+    width = journal.splay_width
+    assert held and max(held) <= width and not walk._held_maps
+    assert len(prefetched) > 1 and all(len(names) <= width for names in prefetched)

@@ -814,8 +814,13 @@ class JournalWalk:
         sets: dict[int, list[int]] = {}
         for number in self._existing:
             sets.setdefault(number // width, []).append(number)
-        self._read_ahead([n for object_set in sorted(sets) for n in sets[object_set]])
-        for object_set in sorted(sets):
+        ordered = sorted(sets)
+        # mapped objects: the kernel is told of one set ahead (a hint for all of a large journal would have it
+        # read the whole journal into its cache at once); a read-ahead of reads takes them all, depth-bounded
+        self._read_ahead(sets[ordered[0]] if self._maps and ordered else [n for s in ordered for n in sets[s]])
+        for i, object_set in enumerate(ordered):
+            if self._maps and i + 1 < len(ordered):
+                self._read_ahead(sets[ordered[i + 1]])
             # each set's frames merged by (tag tid, entry tid); a problem goes where its lost entry would be
             # (its own tids, when they fit between its neighbours), else right after the frame before it
             runs: list[tuple[tuple[int, int, int, int, int], int, Frame | Problem]] = []
@@ -835,6 +840,9 @@ class JournalWalk:
                     self._emit([item])
                 else:
                     yield number, item
+            del runs
+            for n in sets[object_set]:  # the set is yielded: its mappings go with its frames
+                self._held_maps.pop(n, None)
 
     def _problem_key(self, problem: Problem, number: int, prev: tuple[int, int],
                      following: Frame | None) -> tuple[int, int, int, int, int]:
