@@ -270,6 +270,7 @@ def test_maps_objects_follows_the_read_ahead_setting(tmp_path, monkeypatch):
     (tmp_path / "s").mkdir()
     pool = DirectoryStore(tmp_path / "s").create_pool("p", 1)
     assert maps_objects(pool) and not maps_objects(MemoryStore().add_pool("m"))
+    assert not maps_objects(object())  # type: ignore[arg-type]  # a pool-like object without map_object
     for name, value in (("JOURNALTOOLS_READ_AHEAD", "thread"), ("JOURNALTOOLS_READ_AHEAD", "off"),
                         ("JOURNALTOOLS_MAP_OBJECTS", "off")):
         with monkeypatch.context() as patch:
